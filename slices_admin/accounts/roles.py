@@ -1,0 +1,45 @@
+"""The console's roles as Django groups with permissions; the permission names are what views check."""
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+ROLES = (VIEWER, OPERATOR, ADMIN)
+
+VIEW_SLICES = "slices.view_orchestratorslice"
+EDIT_SLICES = "slices.edit_slices"
+VIEW_AUDIT = "audit.view_auditentry"
+
+_ROLE_PERMISSIONS = {
+    VIEWER: ("slices.view_orchestratorslice", "slices.view_executionslice", VIEW_AUDIT),
+    OPERATOR: ("slices.view_orchestratorslice", "slices.view_executionslice", VIEW_AUDIT, EDIT_SLICES),
+}
+
+
+def _permissions(names: tuple[str, ...]) -> list[Permission]:
+    found = []
+    for name in names:
+        app_label, codename = name.split(".")
+        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return found
+
+
+@transaction.atomic
+def assign_role(user, role: str) -> None:
+    """Make `user` hold exactly `role`: admins are superusers and staff; the others hold their group only."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    user.is_superuser = user.is_staff = role == ADMIN
+    user.save(update_fields=["is_superuser", "is_staff"])
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))
+    if role != ADMIN:
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions(_ROLE_PERMISSIONS[role]))
+        user.groups.add(group)
+
+
+def role_of(user) -> str | None:
+    if user.is_superuser:
+        return ADMIN
+    names = {g.name for g in user.groups.all()}
+    return next((role for role in (OPERATOR, VIEWER) if role in names), None)

@@ -1,0 +1,24 @@
+"""`/api/v1/…`; a trailing slash is optional on every route."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.urls import re_path
+
+from . import views
+
+UUID = r"(?P<slice_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+ANY_ID = r"(?P<slice_id>[^/]+)"
+
+
+def route(pattern, view, name):
+    # DRF authenticates (token or session) and answers 401/403 itself; the login redirect is for pages only.
+    return re_path(rf"^{pattern}/?$", login_not_required(view.as_view()), name=name)
+
+
+app_name = "api"
+urlpatterns = [
+    route("execution-slices", views.ExecutionSliceListCreate, "execution-slice-list"),
+    route(f"execution-slices/{ANY_ID}", views.ExecutionSliceDetail, "execution-slice-detail"),
+    route("orchestrator-execution-slices", views.OrchestratorSliceList, "orchestrator-slice-list"),
+    route(f"orchestrator-execution-slices/{UUID}", views.OrchestratorSliceDetail, "orchestrator-slice-detail"),
+    route("audit", views.AuditList, "audit-list"),
+]

@@ -1,0 +1,60 @@
+"""API views: translate HTTP to a service call and back. Validation errors are 400s with field errors."""
+
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from slices_admin.audit.filters import AuditFilter
+from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.services import AuditContext
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
+from slices_admin.kodexa.schemas import validate_input
+from slices_admin.slices import services
+from slices_admin.slices.filters import ExecutionSliceFilter, OrchestratorSliceFilter
+from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
+
+from .serializers import AuditEntrySerializer, CachedRecordSerializer
+
+
+class ExecutionSliceListCreate(generics.ListAPIView):
+    queryset = ExecutionSlice.objects.order_by("-updated_on", "id")
+    serializer_class = CachedRecordSerializer
+    filterset_class = ExecutionSliceFilter
+
+    def post(self, request):
+        values = validate_input(EXECUTION_SLICE, request.data, partial=True)
+        row = services.create_execution_slice(values, context=AuditContext.from_request(request))
+        return Response(row.raw, status=status.HTTP_201_CREATED)
+
+
+class ExecutionSliceDetail(generics.RetrieveAPIView):
+    queryset = ExecutionSlice.objects.all()
+    serializer_class = CachedRecordSerializer
+    lookup_url_kwarg = "slice_id"
+
+
+class OrchestratorSliceList(generics.ListAPIView):
+    queryset = OrchestratorSlice.objects.order_by("-updated_on", "id")
+    serializer_class = CachedRecordSerializer
+    filterset_class = OrchestratorSliceFilter
+
+
+class OrchestratorSliceDetail(generics.RetrieveAPIView):
+    queryset = OrchestratorSlice.objects.all()
+    serializer_class = CachedRecordSerializer
+    lookup_url_kwarg = "slice_id"
+
+    def put(self, request, slice_id):
+        values = validate_input(ORCHESTRATOR_SLICE, request.data, partial=False)
+        row = services.update_orchestrator_slice(slice_id, values, context=AuditContext.from_request(request))
+        return Response(row.raw)
+
+    def patch(self, request, slice_id):
+        changes = validate_input(ORCHESTRATOR_SLICE, request.data, partial=True)
+        row = services.patch_orchestrator_slice(slice_id, changes, context=AuditContext.from_request(request))
+        return Response(row.raw)
+
+
+class AuditList(generics.ListAPIView):
+    queryset = AuditEntry.objects.order_by("-occurred_at", "-id")
+    serializer_class = AuditEntrySerializer
+    filterset_class = AuditFilter

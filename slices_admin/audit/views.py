@@ -1,0 +1,45 @@
+"""Audit pages: the trail, newest first, and one entry in full."""
+
+import json
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from slices_admin.accounts.roles import VIEW_AUDIT
+
+from .filters import AuditFilter
+from .models import AuditEntry
+
+
+@require_GET
+@permission_required(VIEW_AUDIT, raise_exception=True)
+def audit_list(request):
+    filterset = AuditFilter(request.GET, queryset=AuditEntry.objects.order_by("-occurred_at", "-id"))
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "audit/list.html#entries" if request.htmx else "audit/list.html"
+    response = render(request, template, {"filterset": filterset, "page": page, "query": query.urlencode()})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@require_GET
+@permission_required(VIEW_AUDIT, raise_exception=True)
+def audit_detail(request, pk):
+    entry = get_object_or_404(AuditEntry, pk=pk)
+    diff = [{**change, "before": _pretty(change["before"]), "after": _pretty(change["after"])} for change in entry.diff]
+    context = {
+        "entry": entry,
+        "diff": diff,
+        "request_body": _pretty(entry.request_body) if entry.request_body is not None else "",
+        "response_body": _pretty(entry.response_body) if entry.response_body is not None else "",
+    }
+    return render(request, "audit/detail.html", context)

@@ -1,0 +1,1 @@
+"""Cross-cutting web plumbing: request ids, the page context every template gets, health."""

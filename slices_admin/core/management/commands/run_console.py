@@ -1,0 +1,101 @@
+"""`manage.py run_console`: everything `make run` needs in one process tree; Ctrl-C stops all of it.
+
+Starts the sandbox (unless KODEXA_BASE_URL points at a real deployment), seeds it and the cache, creates the demo
+users, then serves the console.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import requests
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from slices_admin.kodexa.client import get_client
+
+
+class Command(BaseCommand):
+    help = "Start the sandbox (by default), seed it, and serve the console until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--seed", type=int, default=5000, help="Orchestrator slices to seed an empty sandbox with.")
+
+    def handle(self, *args, host, port, seed, **options):
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        try:
+            if settings.KODEXA_SANDBOX:
+                self.start_sandbox(seed)
+            self.stdout.write("Syncing the cache from Kodexa…")
+            call_command("sync_slices", stdout=self.stdout, stderr=self.stderr)
+            self.start("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"])
+            self.banner(host, port)
+            self.wait()
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            self.stop_all()
+
+    def start(self, name: str, command: list[str]) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
+        self.children.append((name, process))
+        return process
+
+    def start_sandbox(self, seed: int) -> None:
+        settings.KODEXA_SANDBOX_DATA.parent.mkdir(parents=True, exist_ok=True)
+        url = settings.KODEXA_BASE_URL
+        self.stdout.write(f"Starting the Kodexa sandbox on {url} (data in {settings.KODEXA_SANDBOX_DATA})…")
+        self.start(
+            "sandbox",
+            [
+                sys.executable, "-m", "slices_admin.sandbox",
+                "--host", "127.0.0.1",
+                "--port", str(settings.KODEXA_SANDBOX_PORT),
+                "--data", str(settings.KODEXA_SANDBOX_DATA),
+                "--api-key", settings.KODEXA_API_KEY,
+                "--seed", str(seed),
+            ],
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if self.children[-1][1].poll() is not None:
+                raise CommandError(f"The sandbox exited at start (is port {settings.KODEXA_SANDBOX_PORT} taken?).")
+            time.sleep(0.2)
+        raise CommandError("The sandbox did not become healthy within 60 s.")
+
+    def banner(self, host: str, port: int) -> None:
+        target = get_client().target
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"Slices console: http://{host}:{port}/"))
+        if settings.KODEXA_SANDBOX:
+            self.stdout.write(f"Kodexa: the sandbox at {target}. Demo logins:")
+            call_command("add_demo_users", stdout=self.stdout)
+        else:
+            self.stdout.write(f"Kodexa: {target}. Create users with `manage.py add_user NAME --role ROLE`.")
+        self.stdout.write("Press Ctrl-C to stop everything.\n")
+
+    def wait(self) -> None:
+        while True:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    raise CommandError(f"The {name} process exited with code {process.returncode}.")
+            time.sleep(0.5)
+
+    def stop_all(self) -> None:
+        for _name, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+        for _name, process in reversed(self.children):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

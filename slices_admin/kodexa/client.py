@@ -1,0 +1,241 @@
+"""The one HTTP client for the Kodexa API.
+
+Owns the base URL, the API key, a pooled `requests.Session`, timeouts and the retry policy: reads (GET) and
+whole-record replacements (PUT) are retried on transient failures; a POST is retried only when it provably never
+left this machine (the connection could not be opened) or the server refused it unprocessed (429). Every failure
+becomes a typed `KodexaError` that carries the status and Kodexa's message and never the key.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
+from requests.adapters import HTTPAdapter
+
+from . import errors
+from .contract import Resource
+
+logger = logging.getLogger(__name__)
+
+_RETRYABLE_STATUSES = {502, 503, 504}
+_SAFE_TO_REPEAT = {"GET", "PUT"}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a Kodexa list answer (the platform's page object)."""
+
+    content: list[dict[str, Any]]
+    number: int
+    size: int
+    total_elements: int | None
+    total_pages: int | None
+    last: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer: the JSON body and how long the round trip took (all attempts)."""
+
+    status: int
+    body: Any
+    duration_ms: int
+
+
+class KodexaClient:
+    @sensitive_variables("api_key")
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 15.0,
+        max_retries: int = 2,
+        max_retry_wait: float = 10.0,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self._sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"x-api-key": api_key, "Accept": "application/json", "User-Agent": "slices-console/0.1"}
+        )
+
+    def __repr__(self) -> str:
+        return f"<KodexaClient {self.target}>"
+
+    @property
+    def target(self) -> str:
+        """The host this client talks to, safe to show anyone (no credentials, no key)."""
+        parts = urlsplit(self.base_url)
+        return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else self.base_url
+
+    # --- operations ---------------------------------------------------------------------------------------------
+    def create(self, resource: Resource, body: Mapping[str, Any], *, request_id: str = "") -> Answer:
+        return self._request("POST", f"/api/{resource.path}", json=body, request_id=request_id)
+
+    def replace(self, resource: Resource, remote_id: str, body: Mapping[str, Any], *, request_id: str = "") -> Answer:
+        return self._request("PUT", self._record_path(resource, remote_id), json=body, request_id=request_id)
+
+    def get(self, resource: Resource, remote_id: str, *, request_id: str = "") -> Answer:
+        return self._request("GET", self._record_path(resource, remote_id), request_id=request_id)
+
+    def list(
+        self,
+        resource: Resource,
+        *,
+        page: int = 1,
+        page_size: int = 100,
+        sort: str = "updatedOn,desc",
+        filter: str | None = None,
+    ) -> Page:
+        params = {"page": page, "pageSize": page_size, "sort": sort}
+        if filter:
+            params["filter"] = filter
+        body = self._request("GET", f"/api/{resource.path}", params=params).body
+        if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+            raise errors.KodexaProtocolError(200, "Kodexa's list answer is not a page object.")
+        content = body["content"]
+        return Page(
+            content=content,
+            number=body.get("number", page),
+            size=body.get("size", page_size),
+            total_elements=body.get("totalElements"),
+            total_pages=body.get("totalPages"),
+            last=bool(body.get("last", len(content) < page_size)),
+        )
+
+    # --- transport ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _record_path(resource: Resource, remote_id: str) -> str:
+        return f"/api/{resource.path}/{quote(str(remote_id), safe='')}"
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        request_id: str = "",
+    ) -> Answer:
+        url = self.base_url + path
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        repeatable = method in _SAFE_TO_REPEAT
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            retries_left = attempt <= self.max_retries
+            try:
+                response = self.session.request(
+                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                )
+            except requests.ConnectTimeout as exc:
+                if retries_left:  # the connection never opened: nothing was sent, any method may repeat
+                    self._backoff(attempt)
+                    continue
+                raise errors.KodexaUnreachable(None, f"Could not connect to Kodexa at {self.target}.") from exc
+            except requests.ReadTimeout as exc:
+                if repeatable and retries_left:
+                    self._backoff(attempt)
+                    continue
+                raise errors.KodexaTimeout(
+                    None, f"Kodexa at {self.target} did not answer within {self.timeout[1]:g} s."
+                ) from exc
+            except requests.ConnectionError as exc:
+                never_sent = _is_connection_refused(exc)
+                if (repeatable or never_sent) and retries_left:
+                    self._backoff(attempt)
+                    continue
+                raise errors.KodexaUnreachable(None, f"Could not reach Kodexa at {self.target}.") from exc
+            except requests.RequestException as exc:
+                raise errors.KodexaUnreachable(None, f"Request to Kodexa failed: {type(exc).__name__}.") from exc
+
+            status = response.status_code
+            if status == 429:
+                wait = errors.retry_after_seconds(response)
+                # A 429 means the server refused the request unprocessed, so even a POST may repeat.
+                if retries_left and (wait is None or wait <= self.max_retry_wait):
+                    self._sleep(wait if wait is not None else self._backoff_delay(attempt))
+                    continue
+            elif status in _RETRYABLE_STATUSES and repeatable and retries_left:
+                wait = errors.retry_after_seconds(response)
+                if wait is None or wait <= self.max_retry_wait:
+                    self._sleep(wait if wait is not None else self._backoff_delay(attempt))
+                    continue
+            duration_ms = round((time.monotonic() - started) * 1000)
+            logger.info(
+                "kodexa %s %s -> %s in %d ms (attempts=%d request_id=%s)",
+                method,
+                path,
+                status,
+                duration_ms,
+                attempt,
+                request_id or "-",
+            )
+            if status >= 400:
+                raise errors.from_response(response, duration_ms=duration_ms)
+            return Answer(status=status, body=_json_body(response), duration_ms=duration_ms)
+
+    def _backoff_delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: 0..(0.25 s * 2^(attempt-1)), capped at the max wait."""
+        return random.uniform(0, min(self.max_retry_wait, 0.25 * 2 ** (attempt - 1)))
+
+    def _backoff(self, attempt: int) -> None:
+        self._sleep(self._backoff_delay(attempt))
+
+
+def _is_connection_refused(exc: requests.ConnectionError) -> bool:
+    """True when the TCP connection was never established, so the request cannot have reached the server."""
+    text = repr(exc)
+    return any(marker in text for marker in ("NewConnectionError", "Connection refused", "NameResolutionError"))
+
+
+def _json_body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise errors.KodexaProtocolError(
+            response.status_code, "Kodexa answered with something that is not JSON."
+        ) from exc
+
+
+@cache
+def get_client() -> KodexaClient:
+    """The process-wide client built from settings (one pooled session per process)."""
+    return KodexaClient(
+        settings.KODEXA_BASE_URL,
+        settings.KODEXA_API_KEY,
+        connect_timeout=settings.KODEXA_CONNECT_TIMEOUT,
+        read_timeout=settings.KODEXA_READ_TIMEOUT,
+        max_retries=settings.KODEXA_MAX_RETRIES,
+        max_retry_wait=settings.KODEXA_MAX_RETRY_WAIT,
+        pool_size=settings.KODEXA_POOL_SIZE,
+    )
+
+
+@receiver(setting_changed)
+def _rebuild_client_on_settings_change(*, setting: str, **kwargs) -> None:
+    if setting.startswith("KODEXA_"):
+        get_client.cache_clear()

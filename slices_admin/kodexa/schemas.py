@@ -1,0 +1,186 @@
+"""Wire schemas: Kodexa's camelCase JSON on one side, snake_case Python values on the other.
+
+Built from the contract table, as DRF serializers so the JSON API, the HTML forms and the services validate with
+the same rules before anything is sent. Kodexa's own answers are parsed leniently: fields outside the contract are
+kept by the caller in the raw JSON, never rejected.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from .contract import (
+    EXECUTION_SLICE,
+    INT32_MAX,
+    INT32_MIN,
+    ORCHESTRATOR_SLICE,
+    ContractField,
+    Resource,
+    WireType,
+)
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """RFC 3339 in UTC with a `Z`, milliseconds only when the value has them."""
+    value = value.astimezone(dt.UTC)
+    timespec = "milliseconds" if value.microsecond else "seconds"
+    return value.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """Parse an RFC 3339 date-time (offset required); ValueError otherwise."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(value)
+    text = value.upper().replace(" ", "T").replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # Python accepts at most 6 fractional digits; RFC 3339 allows more.
+        digits = re.match(r"\d+", rest).group()
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
+    return dt.datetime.fromisoformat(text)
+
+
+class Int32Field(serializers.IntegerField):
+    default_error_messages = {
+        "invalid": "Must be a whole number.",
+        "max_value": "Must be at most {max_value} (int32).",
+        "min_value": "Must be at least {min_value} (int32).",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=INT32_MIN, max_value=INT32_MAX, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class DateTimeField(serializers.Field):
+    default_error_messages = {
+        "invalid": "Must be an RFC 3339 date-time with a time zone, e.g. 2023-11-07T05:31:56Z.",
+    }
+
+    def to_internal_value(self, data):
+        try:
+            return parse_datetime(data)
+        except ValueError:
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return format_datetime(value)
+
+
+class ObjectField(serializers.Field):
+    default_error_messages = {"invalid": "Must be a JSON object."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class StringField(serializers.Field):
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+_FIELD_CLASSES = {
+    WireType.INT32: Int32Field,
+    WireType.STRING: StringField,
+    WireType.DATETIME: DateTimeField,
+    WireType.OBJECT: ObjectField,
+}
+
+
+class WireSerializer(serializers.Serializer):
+    """A Kodexa record. Keys outside the contract are field errors on input, so a typo is never dropped."""
+
+    resource: Resource
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        errors = {}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = dict(exc.detail)
+            values = {}
+        for key in sorted(set(data) - set(self.fields)):
+            errors[key] = [f"Unknown field: {self.resource.label} has no field of that name."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+
+def _contract_field(field: ContractField) -> serializers.Field:
+    kwargs = {"allow_null": field.nullable, "label": field.wire_name}
+    if field.python_name != field.wire_name:
+        kwargs["source"] = field.python_name
+    return _FIELD_CLASSES[field.type](**kwargs)
+
+
+def _wire_serializer(resource: Resource) -> type[WireSerializer]:
+    attrs = {f.wire_name: _contract_field(f) for f in resource.fields}
+    attrs["resource"] = resource
+    return type(f"{resource.label}Wire", (WireSerializer,), attrs)
+
+
+ExecutionSliceWire = _wire_serializer(EXECUTION_SLICE)
+OrchestratorSliceWire = _wire_serializer(ORCHESTRATOR_SLICE)
+WIRE_SERIALIZERS = {EXECUTION_SLICE: ExecutionSliceWire, ORCHESTRATOR_SLICE: OrchestratorSliceWire}
+
+
+def validate_input(resource: Resource, data: Any, *, partial: bool) -> dict[str, Any]:
+    """Validate a wire body into snake_case values; `partial=False` requires every field (a PUT).
+
+    Raises `rest_framework.serializers.ValidationError` with errors keyed by wire field name.
+    """
+    serializer = WIRE_SERIALIZERS[resource](data=data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def to_wire(resource: Resource, values: Mapping[str, Any]) -> dict[str, Any]:
+    """snake_case Python values → the wire body, in contract order; absent values stay absent."""
+    body = {}
+    for field in resource.fields:
+        if field.python_name in values:
+            value = values[field.python_name]
+            if value is not None and field.type is WireType.DATETIME:
+                value = format_datetime(value)
+            body[field.wire_name] = value
+    return body
+
+
+def parse_record(resource: Resource, payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Kodexa's answer → (snake_case values of the contract fields it holds and that are valid, problems).
+
+    Lenient on purpose: a value Kodexa sends outside the contract is reported, not fatal; the caller keeps the
+    whole payload as raw JSON, unknown fields included.
+    """
+    fields = WIRE_SERIALIZERS[resource]().fields
+    values, problems = {}, {}
+    for field in resource.fields:
+        if field.wire_name not in payload:
+            continue
+        try:
+            values[field.python_name] = fields[field.wire_name].run_validation(payload[field.wire_name])
+        except serializers.ValidationError as exc:
+            problems[field.wire_name] = "; ".join(str(m) for m in exc.detail)
+    return values, problems

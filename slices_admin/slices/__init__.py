@@ -1,0 +1,1 @@
+"""The slice cache: local copies of Kodexa's slice records, the services that change them, and their pages."""

@@ -1,0 +1,252 @@
+"""Changing slices: every create, update, patch, read-through and sync goes through these functions.
+
+The HTML views, the JSON API and background jobs call them alike. Each attempted change is sent to Kodexa through
+the client, then written to the cache and the audit log in one transaction on success, or audited alone on failure.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.serializers import ValidationError
+
+from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.services import AuditContext, record_attempt
+from slices_admin.kodexa import errors
+from slices_admin.kodexa.client import Answer, get_client
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
+from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+
+from .models import MODELS, SliceRecord
+
+Action, Outcome = AuditEntry.Action, AuditEntry.Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class FreshestCopy:
+    """The newest known version of a record, and where it came from."""
+
+    record: dict[str, Any]
+    from_cache: bool = False
+    cached_at: datetime | None = None
+    problem: str = ""
+
+
+# --- cache writes (only ever from Kodexa's answers) ----------------------------------------------------------------
+def _row_values(resource: Resource, payload: Mapping[str, Any], seen_at: datetime) -> dict[str, Any]:
+    values, _problems = parse_record(resource, payload)
+    columns = {f.python_name: values.get(f.python_name) for f in resource.fields if f.python_name != "id"}
+    return {**columns, "raw": dict(payload), "last_seen_at": seen_at}
+
+
+def _record_id(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        raise errors.KodexaProtocolError(None, "Kodexa answered without a JSON record.", body=payload)
+    remote_id = payload.get("id")
+    if not isinstance(remote_id, str) or not remote_id:
+        raise errors.KodexaProtocolError(None, "Kodexa answered with a record that has no id.", body=payload)
+    return remote_id
+
+
+def cache_record(resource: Resource, payload: Mapping[str, Any]) -> SliceRecord:
+    """Upsert one record Kodexa answered with."""
+    row, _ = MODELS[resource].objects.update_or_create(
+        id=_record_id(payload), defaults=_row_values(resource, payload, timezone.now())
+    )
+    return row
+
+
+def cache_records(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> int:
+    """Upsert many records in one statement (a sync page). Later duplicates of an id win."""
+    model, seen_at = MODELS[resource], timezone.now()
+    by_id = {_record_id(p): p for p in payloads}
+    rows = [model(id=remote_id, **_row_values(resource, p, seen_at)) for remote_id, p in by_id.items()]
+    if rows:
+        update_fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
+        model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=update_fields)
+    return len(rows)
+
+
+# --- reads ----------------------------------------------------------------------------------------------------------
+def read_freshest(
+    resource: Resource,
+    remote_id: str,
+    *,
+    request_id: str = "",
+    fall_back_on: tuple[type[errors.KodexaError], ...] = (errors.KodexaNotFound, errors.KodexaNotSupported),
+) -> FreshestCopy:
+    """Read the record from Kodexa (refreshing the cache); use the cached copy when the read fails with one of
+    `fall_back_on` (by default: a deployment without a read endpoint) and a cached copy exists."""
+    try:
+        answer = get_client().get(resource, remote_id, request_id=request_id)
+        cache_record(resource, answer.body)
+        return FreshestCopy(record=answer.body)
+    except fall_back_on as exc:
+        row = MODELS[resource].objects.filter(id=remote_id).first()
+        if row is None:
+            raise
+        return FreshestCopy(record=row.raw, from_cache=True, cached_at=row.last_seen_at, problem=exc.message)
+
+
+def cached_record(resource: Resource, remote_id: str) -> dict[str, Any] | None:
+    row = MODELS[resource].objects.filter(id=remote_id).only("raw").first()
+    return row.raw if row else None
+
+
+# --- changes --------------------------------------------------------------------------------------------------------
+def _outcome_of(exc: errors.KodexaError) -> str:
+    if isinstance(exc, errors.KodexaConflict):
+        return Outcome.CONFLICT
+    if isinstance(exc, errors.KodexaValidationError | errors.KodexaNotFound | errors.KodexaNotSupported):
+        return Outcome.REJECTED
+    return Outcome.FAILED
+
+
+def _audit_failure(context, *, action, resource, remote_id, body, before, exc: errors.KodexaError) -> None:
+    record_attempt(
+        context,
+        action=action,
+        outcome=_outcome_of(exc),
+        resource=resource.path,
+        remote_id=remote_id,
+        request_body=body,
+        response_status=exc.status,
+        response_body=exc.body,
+        error=f"{exc.message} {exc.advice}",
+        before=before,
+        duration_ms=exc.duration_ms,
+    )
+
+
+def _send_change(
+    context: AuditContext,
+    *,
+    action: str,
+    resource: Resource,
+    remote_id: str,
+    body: dict[str, Any],
+    before: dict[str, Any] | None,
+    send: Callable[[], Answer],
+) -> SliceRecord:
+    try:
+        answer = send()
+        _record_id(answer.body)
+    except errors.KodexaError as exc:
+        if isinstance(exc, errors.KodexaConflict) and remote_id:
+            exc.current = _current_version(resource, remote_id, context.request_id)
+        _audit_failure(
+            context, action=action, resource=resource, remote_id=remote_id, body=body, before=before, exc=exc
+        )
+        raise
+    with transaction.atomic():
+        row = cache_record(resource, answer.body)
+        record_attempt(
+            context,
+            action=action,
+            outcome=Outcome.SUCCEEDED,
+            resource=resource.path,
+            remote_id=row.id,
+            request_body=body,
+            response_status=answer.status,
+            response_body=answer.body,
+            before=before,
+            after=answer.body,
+            duration_ms=answer.duration_ms,
+        )
+    return row
+
+
+def _current_version(resource: Resource, remote_id: str, request_id: str) -> dict[str, Any] | None:
+    """After a conflict: the record as Kodexa holds it now (and the cache refreshed with it), if readable."""
+    try:
+        return read_freshest(resource, remote_id, request_id=request_id).record
+    except errors.KodexaError:
+        return None
+
+
+def create_execution_slice(values: Mapping[str, Any], *, context: AuditContext) -> SliceRecord:
+    """POST a new ExecutionSlice built from validated snake_case `values` (any subset of the fields)."""
+    body = to_wire(EXECUTION_SLICE, values)
+    client = get_client()
+    return _send_change(
+        context,
+        action=Action.CREATE,
+        resource=EXECUTION_SLICE,
+        remote_id=body.get("id", ""),
+        body=body,
+        before=None,
+        send=lambda: client.create(EXECUTION_SLICE, body, request_id=context.request_id),
+    )
+
+
+def update_orchestrator_slice(
+    remote_id: str, values: Mapping[str, Any], *, context: AuditContext, action: str = Action.UPDATE
+) -> SliceRecord:
+    """PUT the whole record: `values` holds every field, with the `changeSequence` the user saw."""
+    if values.get("id") != remote_id:
+        raise ValidationError({"id": [f"Must be the id of the slice being updated ({remote_id})."]})
+    body = to_wire(ORCHESTRATOR_SLICE, values)
+    client = get_client()
+    return _send_change(
+        context,
+        action=action,
+        resource=ORCHESTRATOR_SLICE,
+        remote_id=remote_id,
+        body=body,
+        before=cached_record(ORCHESTRATOR_SLICE, remote_id),
+        send=lambda: client.replace(ORCHESTRATOR_SLICE, remote_id, body, request_id=context.request_id),
+    )
+
+
+def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, context: AuditContext) -> SliceRecord:
+    """Merge `changes` onto the freshest copy and PUT the result with that copy's `changeSequence` (or the one in
+    `changes`, when the caller says which version it saw)."""
+    try:
+        current = read_freshest(ORCHESTRATOR_SLICE, remote_id, request_id=context.request_id).record
+    except errors.KodexaError as exc:
+        _audit_failure(
+            context,
+            action=Action.PATCH,
+            resource=ORCHESTRATOR_SLICE,
+            remote_id=remote_id,
+            body=to_wire(ORCHESTRATOR_SLICE, changes),
+            before=cached_record(ORCHESTRATOR_SLICE, remote_id),
+            exc=exc,
+        )
+        raise
+    contract_part = {k: v for k, v in current.items() if k in ORCHESTRATOR_SLICE.wire_names}
+    merged = {**contract_part, **to_wire(ORCHESTRATOR_SLICE, changes)}
+    try:
+        values = validate_input(ORCHESTRATOR_SLICE, merged, partial=False)
+    except ValidationError as exc:
+        raise ValidationError(
+            {
+                field: [f"{'; '.join(map(str, msgs))} (in the record merged with Kodexa's current copy)"]
+                for field, msgs in exc.detail.items()
+            }
+        ) from exc
+    return update_orchestrator_slice(remote_id, values, context=context, action=Action.PATCH)
+
+
+# --- sync -----------------------------------------------------------------------------------------------------------
+def sync_slices(resource: Resource, *, page_size: int = 500, max_pages: int | None = None) -> int:
+    """Pull Kodexa's list endpoint page by page into the cache; returns how many records were written."""
+    client = get_client()
+    written, page_number = 0, 1
+    while max_pages is None or page_number <= max_pages:
+        try:
+            page = client.list(resource, page=page_number, page_size=page_size)
+        except (errors.KodexaNotFound, errors.KodexaNotSupported) as exc:
+            raise errors.KodexaNotSupported(
+                exc.status,
+                f"This Kodexa deployment has no list endpoint for {resource.label} ({exc.message}).",
+            ) from exc
+        with transaction.atomic():
+            written += cache_records(resource, page.content)
+        if page.last or not page.content:
+            break
+        page_number += 1
+    return written

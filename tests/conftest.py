@@ -1,0 +1,192 @@
+"""Fixtures that start real processes and servers (the sandbox, a scripted HTTP server) and clean up after."""
+
+import contextlib
+import json
+import secrets
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from slices_admin.accounts.roles import assign_role
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the sandbox, as its own process ---------------------------------------------------------------------------------
+@dataclass
+class Sandbox:
+    url: str
+    api_key: str
+    process: subprocess.Popen
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"x-api-key": self.api_key, **kwargs.pop("headers", {})}
+        return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def set_faults(self, **faults) -> None:
+        self.call("PUT", "/_sandbox/faults", json=faults).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.call("DELETE", "/_sandbox/faults").raise_for_status()
+
+    def request_count(self) -> int:
+        return self.call("GET", "/_sandbox/stats").json()["requests"]
+
+    def put_count(self, slice_id: str) -> int:
+        return self.call("GET", "/_sandbox/stats").json()["putCounts"].get(slice_id, 0)
+
+    def get(self, path: str, slice_id: str) -> dict:
+        response = self.call("GET", f"/api/{path}/{slice_id}")
+        response.raise_for_status()
+        return response.json()
+
+    def new_orchestrator_slice(self, **fields) -> dict:
+        body = {
+            "status": "FAILED",
+            "pipelineExecutionId": str(uuid.uuid4()),
+            "organizationId": "org-test",
+            **fields,
+        }
+        response = self.call("POST", "/api/orchestrator-execution-slices", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def put(self, record: dict, **changes) -> dict:
+        """Change a record directly on the sandbox, as another Kodexa client would."""
+        response = self.call("PUT", f"/api/orchestrator-execution-slices/{record['id']}", json={**record, **changes})
+        response.raise_for_status()
+        return response.json()
+
+
+def start_sandbox(data: Path, api_key: str, *extra: str) -> Sandbox:
+    command = [sys.executable, "-m", "slices_admin.sandbox", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--data", str(data), "--api-key", api_key, *extra]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline().strip()
+    if "listening on" not in line:
+        process.kill()
+        raise RuntimeError(f"The sandbox did not start: {line!r}")
+    return Sandbox(url=line.rsplit(" ", 1)[-1], api_key=api_key, process=process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+    api_key = "kx-test-" + secrets.token_hex(12)
+    running = start_sandbox(tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3", api_key, "--seed", "300")
+    yield running
+    stop(running.process)
+
+
+@pytest.fixture
+def kodexa(sandbox, settings) -> Iterator[Sandbox]:
+    """Point the console at the sandbox process, with short timeouts; faults are cleared afterwards."""
+    settings.KODEXA_BASE_URL = sandbox.url
+    settings.KODEXA_API_KEY = sandbox.api_key
+    settings.KODEXA_SANDBOX = True
+    settings.KODEXA_READ_TIMEOUT = 2
+    settings.KODEXA_MAX_RETRY_WAIT = 1
+    sandbox.clear_faults()
+    yield sandbox
+    sandbox.clear_faults()
+
+
+# --- a scripted HTTP server for faults the sandbox does not make on demand ------------------------------------------
+@dataclass
+class Scripted:
+    """Answers requests from a script of (status, headers, body, delay) and records what it received."""
+
+    url: str = ""
+    script: list[tuple[int, dict, object, float]] = field(default_factory=list)
+    received: list[dict] = field(default_factory=list)
+
+    def answer(self, status: int, body: object = None, *, headers: dict | None = None, delay: float = 0.0):
+        self.script.append((status, headers or {}, body, delay))
+        return self
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    state = Scripted()
+    stop_event = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            state.received.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+            )
+            status, headers, payload, delay = state.script.pop(0) if state.script else (500, {}, None, 0)
+            if delay:
+                stop_event.wait(delay)
+            data = (
+                payload if isinstance(payload, bytes) else json.dumps(payload).encode() if payload is not None else b""
+            )
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client gave up waiting (a timeout under test)
+                self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = _serve
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    stop_event.set()
+    server.shutdown()
+    server.server_close()
+
+
+# --- users ----------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def make_user(db):
+    def make(role: str, username: str | None = None):
+        user = get_user_model().objects.create_user(username or f"{role}-{secrets.token_hex(3)}", password="x" * 12)
+        assign_role(user, role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api(make_user):
+    """An API client authenticated with a real token for a user of the given role."""
+
+    def client_for(role: str) -> APIClient:
+        client = APIClient()
+        token = Token.objects.create(user=make_user(role))
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for

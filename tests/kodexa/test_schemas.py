@@ -1,0 +1,103 @@
+"""Wire schemas: every field of both resources, both directions, with nulls and int32 bounds."""
+
+import datetime as dt
+
+import pytest
+from rest_framework.serializers import ValidationError
+
+from slices_admin.kodexa.contract import (
+    EXECUTION_SLICE,
+    INT32_MAX,
+    INT32_MIN,
+    ORCHESTRATOR_SLICE,
+    RESOURCES,
+    WireType,
+)
+from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+
+SAMPLE = {
+    WireType.INT32: [INT32_MIN, -1, 0, 7, INT32_MAX],
+    WireType.STRING: ["", "FAILED", "ünïcödé ✓", "<script>alert(1)</script>"],
+    WireType.DATETIME: ["2023-11-07T05:31:56Z", "2026-01-31T23:59:59.123Z"],
+    WireType.OBJECT: [{}, {"a": [1, {"b": None}], "c": "d"}],
+}
+
+
+def full_record(resource, pick=0, nulls=False):
+    record = {}
+    for field in resource.fields:
+        if nulls and field.nullable:
+            record[field.wire_name] = None
+        else:
+            options = SAMPLE[field.type]
+            record[field.wire_name] = options[pick % len(options)]
+    return record
+
+
+def test_the_contract_has_25_and_26_fields():
+    assert len(EXECUTION_SLICE.fields) == 25
+    assert len(ORCHESTRATOR_SLICE.fields) == 26
+
+
+@pytest.mark.parametrize("resource", RESOURCES.values(), ids=lambda r: r.label)
+@pytest.mark.parametrize("pick", range(5))
+@pytest.mark.parametrize("nulls", [False, True])
+def test_every_field_round_trips_to_the_same_wire_json(resource, pick, nulls):
+    record = full_record(resource, pick, nulls)
+    values = validate_input(resource, record, partial=False)
+    assert set(values) == {f.python_name for f in resource.fields}
+    assert to_wire(resource, values) == record
+
+
+def test_datetimes_parse_to_aware_utc_and_format_with_z():
+    values = validate_input(EXECUTION_SLICE, {"queuedAt": "2026-03-01T10:00:00+02:00"}, partial=True)
+    assert values["queued_at"] == dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    assert to_wire(EXECUTION_SLICE, values) == {"queuedAt": "2026-03-01T08:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("attemptNumber", INT32_MAX + 1, "at most"),
+        ("attemptNumber", INT32_MIN - 1, "at least"),
+        ("attemptNumber", True, "whole number"),
+        ("attemptNumber", "3", "whole number"),
+        ("attemptNumber", 1.5, "whole number"),
+        ("attemptNumber", None, "null"),
+        ("queuedAt", "2026-03-01T10:00:00", "RFC 3339"),
+        ("queuedAt", "2026-13-01T10:00:00Z", "RFC 3339"),
+        ("queuedAt", "yesterday", "RFC 3339"),
+        ("createdOn", None, "null"),
+        ("inputEvent", [], "JSON object"),
+        ("inputEvent", "{}", "JSON object"),
+        ("status", 3, "string"),
+        ("status", None, "null"),
+        ("statuss", "FAILED", "Unknown field"),
+    ],
+)
+def test_invalid_values_get_a_field_error(field, value, message):
+    with pytest.raises(ValidationError) as caught:
+        validate_input(EXECUTION_SLICE, {field: value}, partial=True)
+    assert list(caught.value.detail) == [field]
+    assert message in str(caught.value.detail[field][0])
+
+
+def test_a_full_replace_names_every_missing_field():
+    record = full_record(ORCHESTRATOR_SLICE)
+    del record["stepEndOrder"], record["createdAt"]
+    with pytest.raises(ValidationError) as caught:
+        validate_input(ORCHESTRATOR_SLICE, record, partial=False)
+    assert set(caught.value.detail) == {"stepEndOrder", "createdAt"}
+
+
+def test_a_body_that_is_not_an_object_is_refused():
+    with pytest.raises(ValidationError):
+        validate_input(EXECUTION_SLICE, ["not", "an", "object"], partial=True)
+
+
+def test_kodexas_answers_are_parsed_leniently():
+    payload = {**full_record(ORCHESTRATOR_SLICE), "durationMs": "slow", "somethingNew": {"x": 1}}
+    values, problems = parse_record(ORCHESTRATOR_SLICE, payload)
+    assert "duration_ms" not in values
+    assert set(problems) == {"durationMs"}
+    assert values["status"] == payload["status"]

@@ -1,0 +1,198 @@
+"""Slice pages and forms, end to end against the sandbox process."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from slices_admin.audit.models import AuditEntry
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
+from slices_admin.slices.services import sync_slices
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def as_role(client, make_user):
+    def login(role):
+        client.force_login(make_user(role))
+        return client
+
+    return login
+
+
+def edit_post_data(record: dict, **changes) -> dict:
+    from slices_admin.slices.forms import SliceRecordForm
+
+    return {**SliceRecordForm.initial_from_record(record), **changes}
+
+
+def test_pages_need_a_login(client, db):
+    response = client.get(reverse("slices:list", args=["orchestrator"]))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_login_with_a_demo_user_lands_on_the_slices(client, make_user):
+    user = make_user("viewer", "casey")
+    user.set_password("correct-horse-battery")
+    user.save()
+    response = client.post(reverse("login"), {"username": "casey", "password": "correct-horse-battery"}, follow=True)
+    assert response.status_code == 200
+    assert response.request["PATH_INFO"] == reverse("slices:list", args=["orchestrator"])
+
+
+def test_list_shows_cached_slices_filtered(kodexa, as_role):
+    sync_slices(ORCHESTRATOR_SLICE, page_size=200)
+    failed = OrchestratorSlice.objects.filter(status="FAILED").count()
+    response = as_role("viewer").get(reverse("slices:list", args=["orchestrator"]), {"status": "FAILED"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f"{failed} slice" in body
+    assert "status-failed" in body and "status-succeeded" not in body
+
+
+def test_htmx_list_request_gets_only_the_table(kodexa, as_role):
+    response = as_role("viewer").get(reverse("slices:list", args=["orchestrator"]), **HTMX)
+    body = response.content.decode()
+    assert "<table" in body and "<html" not in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_every_page_sends_a_strict_csp_and_shows_the_kodexa_target_not_the_key(kodexa, as_role):
+    response = as_role("operator").get(reverse("slices:execution-create"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    body = response.content.decode()
+    assert "Sandbox" in body and kodexa.url.split("//")[1] in body
+    assert kodexa.api_key not in body
+    assert not re.search(r"<script>|\son[a-z]+=", body)  # no inline script or handler
+
+
+def test_detail_page_shows_fields_payloads_and_history(kodexa, as_role, api):
+    record = kodexa.new_orchestrator_slice(inputEvent={"documentFamilyId": "fam-42"}, errorMessage="<b>bad</b>")
+    api("operator").patch(f"/api/v1/orchestrator-execution-slices/{record['id']}", {"status": "PENDING"},
+                          format="json")  # fmt: skip
+    response = as_role("viewer").get(reverse("slices:detail", args=["orchestrator", record["id"]]))
+    body = response.content.decode()
+    assert "fam-42" in body
+    assert "&lt;b&gt;bad&lt;/b&gt;" in body and "<b>bad</b>" not in body
+    assert "Change history" in body and "Patch" in body
+
+
+def test_create_form_shows_field_errors_and_sends_nothing(kodexa, as_role):
+    before = kodexa.request_count()
+    response = as_role("operator").post(
+        reverse("slices:execution-create"),
+        {"sliceOrder": "twelve", "inputEvent": "{not json", "queuedAt": "2026-01-01 10:00"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Must be a whole number." in body
+    assert "Not valid JSON" in body
+    assert "RFC 3339" in body
+    assert kodexa.request_count() == before
+    assert not ExecutionSlice.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_create_form_validate_only_request_sends_nothing(kodexa, as_role):
+    before = kodexa.request_count()
+    response = as_role("operator").post(
+        reverse("slices:execution-create"), {"status": "PENDING", "_validate": "1"}, **HTMX
+    )
+    assert response.status_code == 200 and "<form" in response.content.decode()
+    assert kodexa.request_count() == before
+
+
+def test_create_form_success_redirects_to_the_new_slice(kodexa, as_role):
+    response = as_role("operator").post(
+        reverse("slices:execution-create"),
+        {"status": "PENDING", "executionId": "exec-form", "stepsConfig": '{"steps": ["parse"]}'},
+        **HTMX,
+    )
+    row = ExecutionSlice.objects.get(execution_id="exec-form")
+    assert response["HX-Redirect"] == reverse("slices:detail", args=["execution", row.id])
+    assert row.steps_config == {"steps": ["parse"]}
+    assert AuditEntry.objects.get().actor_username.startswith("operator")
+
+
+def test_kodexa_rejection_is_shown_on_the_form_field(kodexa, as_role):
+    response = as_role("operator").post(reverse("slices:execution-create"), {"sliceOrder": "-5"}, **HTMX)
+    body = response.content.decode()
+    assert "Kodexa did not accept this" in body
+    assert "sliceOrder" in body
+    assert AuditEntry.objects.get().outcome == "rejected"
+
+
+def test_edit_form_is_filled_from_kodexas_freshest_copy(kodexa, as_role):
+    record = kodexa.new_orchestrator_slice()
+    kodexa.put(record, errorMessage="changed elsewhere")
+    response = as_role("operator").get(reverse("slices:orchestrator-edit", args=[record["id"]]))
+    assert response.status_code == 200
+    assert "changed elsewhere" in response.content.decode()
+
+
+def test_edit_form_saves_the_whole_record(kodexa, as_role):
+    record = kodexa.new_orchestrator_slice()
+    data = edit_post_data(record, status="SUCCEEDED", errorMessage="")
+    response = as_role("operator").post(reverse("slices:orchestrator-edit", args=[record["id"]]), data, **HTMX)
+    assert response["HX-Redirect"] == reverse("slices:detail", args=["orchestrator", record["id"]])
+    now = kodexa.get("orchestrator-execution-slices", record["id"])
+    assert (now["status"], now["errorMessage"]) == ("SUCCEEDED", None)
+    assert kodexa.put_count(record["id"]) == 1
+
+
+def test_edit_conflict_shows_both_versions_and_saving_again_applies_on_top(kodexa, as_role):
+    record = kodexa.new_orchestrator_slice()
+    client = as_role("operator")
+    url = reverse("slices:orchestrator-edit", args=[record["id"]])
+    kodexa.put(record, status="RUNNING")  # someone else, after the form was loaded
+    response = client.post(url, edit_post_data(record, status="CANCELLED"), **HTMX)
+    body = response.content.decode()
+    assert "Someone else changed this slice" in body
+    assert "CANCELLED" in body and "RUNNING" in body
+    assert kodexa.get("orchestrator-execution-slices", record["id"])["status"] == "RUNNING"
+    resubmitted = response.context["form"].data
+    assert resubmitted["changeSequence"] == str(record["changeSequence"] + 1)
+    response = client.post(url, resubmitted, **HTMX)
+    assert "HX-Redirect" in response
+    assert kodexa.get("orchestrator-execution-slices", record["id"])["status"] == "CANCELLED"
+    outcomes = list(AuditEntry.objects.filter(remote_id=record["id"]).values_list("outcome", flat=True))
+    assert sorted(outcomes) == ["conflict", "succeeded"]
+
+
+def test_a_viewer_cannot_open_or_post_the_forms(kodexa, as_role):
+    record = kodexa.new_orchestrator_slice()
+    client = as_role("viewer")
+    before = kodexa.request_count()
+    assert client.get(reverse("slices:execution-create")).status_code == 403
+    assert client.post(reverse("slices:execution-create"), {"status": "PENDING"}).status_code == 403
+    edit = reverse("slices:orchestrator-edit", args=[record["id"]])
+    assert client.post(edit, edit_post_data(record)).status_code == 403
+    assert kodexa.request_count() == before
+    detail = client.get(reverse("slices:detail", args=["orchestrator", record["id"]])).content.decode()
+    assert edit not in detail
+
+
+def test_htmx_posts_without_a_csrf_token_are_refused(kodexa, make_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("operator"))
+    response = client.post(reverse("slices:execution-create"), {"status": "PENDING"}, **HTMX)
+    assert response.status_code == 403
+
+
+def test_audit_pages_list_and_show_an_entry(kodexa, as_role, api):
+    record = kodexa.new_orchestrator_slice()
+    api("operator").patch(f"/api/v1/orchestrator-execution-slices/{record['id']}", {"status": "PENDING"},
+                          format="json")  # fmt: skip
+    client = as_role("viewer")
+    listing = client.get(reverse("audit:list"), {"objectId": record["id"]}).content.decode()
+    entry = AuditEntry.objects.get()
+    assert reverse("audit:detail", args=[entry.pk]) in listing
+    detail = client.get(reverse("audit:detail", args=[entry.pk])).content.decode()
+    assert "status" in detail and "PENDING" in detail and "FAILED" in detail
