@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -71,8 +72,9 @@ class Sandbox:
 
 def start_sandbox(data: Path, api_key: str, *extra: str) -> Sandbox:
     command = [sys.executable, "-m", "slices_admin.sandbox", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--data", str(data), "--api-key", api_key, *extra]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    command += ["--data", str(data), *extra]
+    env = {**os.environ, "KODEXA_API_KEY": api_key}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     line = process.stdout.readline().strip()
     if "listening on" not in line:
         process.kill()

@@ -31,9 +31,13 @@ def grouped(resource: Resource) -> list[tuple[str, list[ContractField]]]:
 
 
 def label_for(wire_name: str) -> str:
+    """`pipelineExecutionId` → `Pipeline execution ID`."""
     words = "".join(f" {c.lower()}" if c.isupper() else c for c in wire_name).split()
-    text = " ".join(words).replace(" id", " ID").replace(" ms", " (ms)")
-    return text[0].upper() + text[1:]
+    words = [_LABEL_WORDS.get(word, word) for word in words]
+    return " ".join([words[0][0].upper() + words[0][1:], *words[1:]])
+
+
+_LABEL_WORDS = {"id": "ID", "uuid": "UUID", "ms": "(ms)"}
 
 
 def _form_field(field: ContractField, *, readonly: bool) -> forms.Field:

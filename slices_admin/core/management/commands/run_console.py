@@ -40,8 +40,8 @@ class Command(BaseCommand):
         finally:
             self.stop_all()
 
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=settings.BASE_DIR, env={**os.environ, **(env or {})})  # noqa: S603
         self.children.append((name, process))
         return process
 
@@ -56,9 +56,9 @@ class Command(BaseCommand):
                 "--host", "127.0.0.1",
                 "--port", str(settings.KODEXA_SANDBOX_PORT),
                 "--data", str(settings.KODEXA_SANDBOX_DATA),
-                "--api-key", settings.KODEXA_API_KEY,
                 "--seed", str(seed),
             ],
+            env={"KODEXA_API_KEY": settings.KODEXA_API_KEY},  # not in argv, where `ps` would show it
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

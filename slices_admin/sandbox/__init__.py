@@ -1,0 +1,10 @@
+"""The Kodexa sandbox: a Kodexa-compatible stand-in API server, run as its own process (like stripe-mock).
+
+It serves the two slice resources of `slices_admin.kodexa.contract` over real HTTP on 127.0.0.1, keeps them in
+an SQLite file, seeds realistic demo data, and injects faults (latency, 503, 504 after a hang, 429 with
+Retry-After) on demand through its `/_sandbox/` control endpoints.
+
+Boundary: the server, store and seed modules use only the standard library and the contract; they never import
+Django, and the console reaches them only over HTTP. The Django app exists just to offer
+`manage.py kodexa_sandbox`; it has no models.
+"""
