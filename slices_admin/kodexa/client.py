@@ -183,7 +183,8 @@ class KodexaClient:
                     self._sleep(wait if wait is not None else self._backoff_delay(attempt))
                     continue
             duration_ms = round((time.monotonic() - started) * 1000)
-            logger.info(
+            logger.log(
+                logging.DEBUG if status < 400 else logging.WARNING,
                 "kodexa %s %s -> %s in %d ms (attempts=%d request_id=%s)",
                 method,
                 path,

@@ -5,16 +5,24 @@ users, then serves the console.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from io import StringIO
 
 import requests
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from slices_admin.accounts.management.commands.add_demo_users import DEMO_PASSWORD_SUFFIX
+from slices_admin.accounts.roles import ROLES
 from slices_admin.kodexa.client import get_client
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -27,12 +35,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, seed, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (in the background)
+            signal.signal(signum, _interrupt)
         try:
             if settings.KODEXA_SANDBOX:
                 self.start_sandbox(seed)
             self.stdout.write("Syncing the cache from Kodexa…")
             call_command("sync_slices", stdout=self.stdout, stderr=self.stderr)
+            if settings.KODEXA_SANDBOX:
+                self.stdout.write("Creating the demo users…")
+                call_command("add_demo_users", stdout=StringIO())
             self.start("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"])
+            self.wait_until_up(f"http://{host}:{port}/healthz", "web server")
             self.banner(host, port)
             self.wait()
         except KeyboardInterrupt:
@@ -60,25 +74,29 @@ class Command(BaseCommand):
             ],
             env={"KODEXA_API_KEY": settings.KODEXA_API_KEY},  # not in argv, where `ps` would show it
         )  # fmt: skip
-        deadline = time.monotonic() + 60
+        self.wait_until_up(f"{url}/_sandbox/health", "sandbox")
+
+    def wait_until_up(self, url: str, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
+                if requests.get(url, timeout=1).ok:
                     return
             except requests.RequestException:
                 pass
             if self.children[-1][1].poll() is not None:
-                raise CommandError(f"The sandbox exited at start (is port {settings.KODEXA_SANDBOX_PORT} taken?).")
+                raise CommandError(f"The {name} exited at start (is its port taken?).")
             time.sleep(0.2)
-        raise CommandError("The sandbox did not become healthy within 60 s.")
+        raise CommandError(f"The {name} did not answer {url} within {timeout:g} s.")
 
     def banner(self, host: str, port: int) -> None:
         target = get_client().target
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Slices console: http://{host}:{port}/"))
         if settings.KODEXA_SANDBOX:
-            self.stdout.write(f"Kodexa: the sandbox at {target}. Demo logins:")
-            call_command("add_demo_users", stdout=self.stdout)
+            self.stdout.write(f"Kodexa: the sandbox at {target}. Demo logins (user / password):")
+            for role in ROLES:
+                self.stdout.write(f"  {role:<9} {role}{DEMO_PASSWORD_SUFFIX}")
         else:
             self.stdout.write(f"Kodexa: {target}. Create users with `manage.py add_user NAME --role ROLE`.")
         self.stdout.write("Press Ctrl-C to stop everything.\n")
