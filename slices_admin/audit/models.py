@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE, RESOURCES
+
 
 class AuditEntry(models.Model):
     class Action(models.TextChoices):
@@ -61,3 +63,13 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit entries are append-only.")
+
+    @property
+    def resource_label(self) -> str:
+        resource = RESOURCES.get(self.resource)
+        return resource.label if resource else self.resource
+
+    @property
+    def slice_kind(self) -> str:
+        """The URL segment of the slice pages for this entry's resource."""
+        return "orchestrator" if self.resource == ORCHESTRATOR_SLICE.path else "execution"

@@ -54,6 +54,9 @@ def _form_field(field: ContractField, *, readonly: bool) -> forms.Field:
     elif field.type is WireType.DATETIME:
         widget = forms.TextInput(attrs={**attrs, "placeholder": "2026-11-23T09:30:00Z"})
         help_text += " · RFC 3339, with time zone"
+    elif field.wire_name == "status":
+        widget = forms.TextInput(attrs={**attrs, "list": "status-choices"})
+        help_text += " · any string; the usual ones are suggested"
     else:
         widget = forms.TextInput(attrs=attrs)
     return forms.CharField(

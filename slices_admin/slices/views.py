@@ -251,4 +251,5 @@ def _form_response(request, context):
             status = 400 if isinstance(error, errors.KodexaValidationError) else 502
         elif form.is_bound and not form.is_valid():
             status = 400
+    context["statuses"] = settings.SLICE_STATUSES
     return _render(request, "slices/form.html", "form", context, status=status)

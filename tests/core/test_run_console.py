@@ -1,0 +1,85 @@
+"""`make run`'s process tree: sandbox, seeded cache, demo logins, web server, and one Ctrl-C stops it all."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def console_env(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
+        "KODEXA_SANDBOX_DATA": str(tmp_path / "sandbox.sqlite3"),
+        "KODEXA_SANDBOX_PORT": str(free_port()),
+        "PORT": str(free_port()),
+    }
+    env.pop("KODEXA_BASE_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
+def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everything(console_env):
+    web = f"http://127.0.0.1:{console_env['PORT']}"
+    sandbox = f"http://127.0.0.1:{console_env['KODEXA_SANDBOX_PORT']}"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_console", "--seed", "300"],
+        cwd=ROOT,
+        env=console_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output, deadline = [], time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            output.append(line)
+            if "Press Ctrl-C" in line or not line:
+                break
+        text = "".join(output)
+        assert f"Slices console: {web}/" in text, text
+        assert "Kodexa: the sandbox at" in text
+        password = re.search(r"operator\s+(\S+)", text).group(1)
+
+        session = requests.Session()
+        session.get(f"{web}/login/", timeout=5)
+        response = session.post(
+            f"{web}/login/",
+            {"username": "operator", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            headers={"Referer": f"{web}/login/"},
+            timeout=5,
+        )
+        assert response.status_code == 200 and "Orchestrator execution slices" in response.text
+        assert re.search(r"\b300 slices in the cache", response.text)
+        assert answers(f"{sandbox}/_sandbox/health")
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert not answers(f"{sandbox}/_sandbox/health")
+        assert not answers(f"{web}/healthz")
+    finally:
+        if process.poll() is None:
+            process.kill()
