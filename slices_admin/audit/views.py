@@ -5,10 +5,10 @@ import json
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from slices_admin.accounts.roles import VIEW_AUDIT
+from slices_admin.core.rendering import render_page_or_partial
 
 from .filters import AuditFilter
 from .models import AuditEntry
@@ -21,10 +21,8 @@ def audit_list(request):
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    template = "audit/list.html#entries" if request.htmx else "audit/list.html"
-    response = render(request, template, {"filterset": filterset, "page": page, "query": query.urlencode()})
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    context = {"filterset": filterset, "page": page, "query": query.urlencode()}
+    return render_page_or_partial(request, "audit/list.html", "entries", context)
 
 
 def _pretty(value) -> str:

@@ -15,6 +15,7 @@ class KodexaError(Exception):
     """Base of every failure talking to Kodexa."""
 
     kind = "error"
+    headline = "Kodexa did not apply the change"
     advice = "Try again; if it keeps failing, check the Kodexa deployment's status."
 
     def __init__(self, status: int | None, message: str, *, body: Any = None, duration_ms: int | None = None):
@@ -40,11 +41,13 @@ class KodexaUnavailable(KodexaError):
 
 class KodexaTimeout(KodexaUnavailable):
     kind = "timeout"
+    headline = "Kodexa did not answer in time"
     advice = "Kodexa may still have applied the change: refresh the record before trying again."
 
 
 class KodexaUnreachable(KodexaUnavailable):
     kind = "unreachable"
+    headline = "Could not reach Kodexa"
     advice = "Check that the Kodexa deployment is up and reachable from the console's server."
 
 
@@ -55,6 +58,7 @@ class KodexaServerError(KodexaUnavailable):
 
 class KodexaRateLimited(KodexaUnavailable):
     kind = "rate_limited"
+    headline = "Kodexa is rate limiting the console"
 
     def __init__(self, *args, retry_after: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,11 +73,13 @@ class KodexaRateLimited(KodexaUnavailable):
 
 class KodexaAuthError(KodexaError):
     kind = "auth"
+    headline = "Kodexa refused the console's credentials"
     advice = "Kodexa refused the console's API key: an administrator must check KODEXA_API_KEY."
 
 
 class KodexaNotFound(KodexaError):
     kind = "not_found"
+    headline = "Kodexa does not know this record"
     advice = "The record does not exist on Kodexa (any more); refresh the list."
 
 
@@ -86,6 +92,7 @@ class KodexaConflict(KodexaError):
     """A stale `changeSequence`: someone else changed the record since it was read."""
 
     kind = "conflict"
+    headline = "Someone else changed this record"
     advice = "Someone else changed this record. Review the current version and apply your change to it."
 
     def __init__(self, *args, **kwargs):
@@ -95,6 +102,7 @@ class KodexaConflict(KodexaError):
 
 class KodexaValidationError(KodexaError):
     kind = "validation"
+    headline = "Kodexa rejected the values"
     advice = "Kodexa rejected the values: correct the fields it names and submit again."
 
 

@@ -10,13 +10,13 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from slices_admin.accounts.roles import EDIT_SLICES
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
+from slices_admin.core.rendering import render_page_or_partial
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, WireType
 
@@ -98,14 +98,6 @@ def _pages(kind: str) -> SlicePages:
         raise Http404 from None
 
 
-def _render(request, template: str, partial: str, context: dict, status: int = 200):
-    """The whole page, or only `partial` of it for an htmx request; a cache must never mix the two."""
-    name = f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
 def _go(request, url: str):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -128,7 +120,7 @@ def slice_list(request, kind):
         "group_value": request.GET.get(pages.group_param, ""),
         "can_edit": request.user.has_perm(EDIT_SLICES),
     }
-    return _render(request, "slices/list.html", "table", context)
+    return render_page_or_partial(request, "slices/list.html", "table", context)
 
 
 def _display_value(field, value):
@@ -252,4 +244,4 @@ def _form_response(request, context):
         elif form.is_bound and not form.is_valid():
             status = 400
     context["statuses"] = settings.SLICE_STATUSES
-    return _render(request, "slices/form.html", "form", context, status=status)
+    return render_page_or_partial(request, "slices/form.html", "form", context, status=status)

@@ -61,6 +61,22 @@ def test_htmx_list_request_gets_only_the_table(kodexa, as_role):
     assert "HX-Request" in response["Vary"]
 
 
+def test_htmx_history_restore_gets_the_whole_page(kodexa, as_role):
+    url = reverse("slices:list", args=["orchestrator"])
+    response = as_role("viewer").get(url, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in response.content.decode()
+
+
+def test_kodexa_unreachable_on_save_says_so_and_changes_nothing(kodexa, as_role, settings):
+    settings.KODEXA_BASE_URL = "http://127.0.0.1:9"
+    settings.KODEXA_MAX_RETRIES = 0
+    response = as_role("operator").post(reverse("slices:execution-create"), {"status": "PENDING"}, **HTMX)
+    body = response.content.decode()
+    assert "Could not reach Kodexa" in body and "127.0.0.1:9" in body
+    assert AuditEntry.objects.get().outcome == "failed"
+    assert not ExecutionSlice.objects.exists()
+
+
 def test_every_page_sends_a_strict_csp_and_shows_the_kodexa_target_not_the_key(kodexa, as_role):
     response = as_role("operator").get(reverse("slices:execution-create"))
     csp = response["Content-Security-Policy"]
@@ -122,7 +138,7 @@ def test_create_form_success_redirects_to_the_new_slice(kodexa, as_role):
 def test_kodexa_rejection_is_shown_on_the_form_field(kodexa, as_role):
     response = as_role("operator").post(reverse("slices:execution-create"), {"sliceOrder": "-5"}, **HTMX)
     body = response.content.decode()
-    assert "Kodexa did not accept this" in body
+    assert "Kodexa rejected the values" in body
     assert "sliceOrder" in body
     assert AuditEntry.objects.get().outcome == "rejected"
 
