@@ -1,6 +1,7 @@
 """API views: translate HTTP to a service call and back. Validation errors are 400s with field errors."""
 
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from slices_admin.audit.filters import AuditFilter
@@ -9,16 +10,28 @@ from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import validate_input
 from slices_admin.slices import services
-from slices_admin.slices.filters import ExecutionSliceFilter, OrchestratorSliceFilter
+from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
 
 from .serializers import AuditEntrySerializer, CachedRecordSerializer
 
 
-class ExecutionSliceListCreate(generics.ListAPIView):
-    queryset = ExecutionSlice.objects.order_by("-updated_on", "id")
+class CachedSliceList(generics.ListAPIView):
+    """The cache, with the same filters and sorts as the list pages (`filtered_slices`)."""
+
+    model: type
     serializer_class = CachedRecordSerializer
-    filterset_class = ExecutionSliceFilter
+    filter_backends = []  # filtering and ordering come from filtered_slices
+
+    def get_queryset(self):
+        filterset, queryset = filtered_slices(self.model, self.request.query_params)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return queryset
+
+
+class ExecutionSliceListCreate(CachedSliceList):
+    model = ExecutionSlice
 
     def post(self, request):
         values = validate_input(EXECUTION_SLICE, request.data, partial=True)
@@ -32,10 +45,8 @@ class ExecutionSliceDetail(generics.RetrieveAPIView):
     lookup_url_kwarg = "slice_id"
 
 
-class OrchestratorSliceList(generics.ListAPIView):
-    queryset = OrchestratorSlice.objects.order_by("-updated_on", "id")
-    serializer_class = CachedRecordSerializer
-    filterset_class = OrchestratorSliceFilter
+class OrchestratorSliceList(CachedSliceList):
+    model = OrchestratorSlice
 
 
 class OrchestratorSliceDetail(generics.RetrieveAPIView):

@@ -1,10 +1,17 @@
-"""Filter definitions shared by the HTML lists and the JSON API (query parameters are camelCase, as Kodexa's)."""
+"""Filter and sort definitions shared by the HTML lists, the CSV export and the JSON API.
+
+Query parameters are camelCase, as Kodexa's. Every bit of list state is a parameter, so a URL reproduces a view.
+"""
 
 import django_filters as filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from .models import ExecutionSlice, OrchestratorSlice
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
 
 
 class AnyValueMultipleChoiceField(forms.MultipleChoiceField):
@@ -18,21 +25,70 @@ class AnyValueMultipleFilter(filters.MultipleChoiceFilter):
     field_class = AnyValueMultipleChoiceField
 
 
+class TimeRangeFilter(filters.IsoDateTimeFromToRangeFilter):
+    """`<name>_after` / `<name>_before`, ISO 8601 (a date alone means its midnight, UTC)."""
+
+
+def _lease_expired(now):
+    return Q(leased_at__isnull=False, completed_at__isnull=True, lease_expires_at__lt=now)
+
+
 class SliceFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", label="Search")
     status = AnyValueMultipleFilter(field_name="status", label="Status")
     organizationId = filters.CharFilter(field_name="organization_id", label="Organization")
-    q = filters.CharFilter(method="search", label="Search")
+    attemptAtLeast = filters.NumberFilter(field_name="attempt_number", lookup_expr="gte", label="Attempt ≥")
+    hasError = filters.BooleanFilter(method="filter_has_error", label="Has an error")
+    leaseExpired = filters.BooleanFilter(method="filter_lease_expired", label="Lease expired")
+    queuedAt = TimeRangeFilter(field_name="queued_at", label="Queued")
+    startedAt = TimeRangeFilter(field_name="started_at", label="Started")
+    completedAt = TimeRangeFilter(field_name="completed_at", label="Completed")
+    updatedOn = TimeRangeFilter(field_name="updated_on", label="Updated")
+
+    sortable: tuple[tuple[str, str], ...] = ()  # (model field, parameter value); set per resource
 
     def search(self, queryset, name, value):
+        """An exact id or uuid, or text inside the error message."""
         value = value.strip()
         if not value:
             return queryset
         return queryset.filter(Q(id=value) | Q(uuid=value) | Q(error_message__icontains=value))
 
+    def filter_has_error(self, queryset, name, value):
+        has_error = Q(error_message__isnull=False) & ~Q(error_message="")
+        return queryset.filter(has_error) if value else queryset.exclude(has_error)
+
+    def filter_lease_expired(self, queryset, name, value):
+        expired = _lease_expired(timezone.now())
+        return queryset.filter(expired) if value else queryset.exclude(expired)
+
+
+def _sorting(*pairs: tuple[str, str]) -> filters.OrderingFilter:
+    return filters.OrderingFilter(fields=pairs, label="Sort")
+
+
+_COMMON_SORTS = (
+    ("updated_on", "updatedOn"),
+    ("created_on", "createdOn"),
+    ("queued_at", "queuedAt"),
+    ("started_at", "startedAt"),
+    ("completed_at", "completedAt"),
+    ("status", "status"),
+    ("attempt_number", "attemptNumber"),
+    ("slice_order", "sliceOrder"),
+    ("duration_ms", "durationMs"),
+    ("error_message", "errorMessage"),
+    ("organization_id", "organizationId"),
+    ("id", "id"),
+)
+
 
 class OrchestratorSliceFilter(SliceFilter):
     pipelineExecutionId = filters.CharFilter(field_name="pipeline_execution_id", label="Pipeline execution")
     moduleRuntimeId = filters.CharFilter(field_name="module_runtime_id", label="Module runtime")
+    sort = _sorting(
+        *_COMMON_SORTS, ("pipeline_execution_id", "pipelineExecutionId"), ("module_runtime_id", "moduleRuntimeId")
+    )
 
     class Meta:
         model = OrchestratorSlice
@@ -42,7 +98,24 @@ class OrchestratorSliceFilter(SliceFilter):
 class ExecutionSliceFilter(SliceFilter):
     executionId = filters.CharFilter(field_name="execution_id", label="Execution")
     moduleRuntimeRef = filters.CharFilter(field_name="module_runtime_ref", label="Module runtime")
+    sort = _sorting(*_COMMON_SORTS, ("execution_id", "executionId"), ("module_runtime_ref", "moduleRuntimeRef"))
 
     class Meta:
         model = ExecutionSlice
         fields = []
+
+
+FILTERSETS = {OrchestratorSlice: OrchestratorSliceFilter, ExecutionSlice: ExecutionSliceFilter}
+
+
+def filtered_slices(model, params):
+    """The filterset and the queryset a list, an export or the API shows for these query parameters.
+
+    The order is always total (ties broken by id in the same direction), so offset pages never skip or repeat a
+    row, and every sort has an index that serves it.
+    """
+    filterset = FILTERSETS[model](params, queryset=model.objects.all())
+    ordering = [str(term) for term in filterset.qs.query.order_by] or ["-updated_on"]
+    if ordering[-1].lstrip("-") != "id":
+        ordering.append("-id" if ordering[0].startswith("-") else "id")
+    return filterset, filterset.qs.order_by(*ordering)

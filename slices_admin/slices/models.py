@@ -4,6 +4,7 @@ Columns are typed copies of the contract fields (named as in Python), `raw` keep
 fields outside the contract. A row changes only from a successful Kodexa answer: a write it accepted or a read.
 """
 
+from django.conf import settings
 from django.db import models
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
@@ -12,8 +13,8 @@ from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 class SliceRecord(models.Model):
     id = models.CharField(primary_key=True, max_length=255)
     uuid = models.TextField(null=True, blank=True)
-    status = models.TextField(null=True, blank=True, db_index=True)
-    organization_id = models.TextField(null=True, blank=True, db_index=True)
+    status = models.TextField(null=True, blank=True)
+    organization_id = models.TextField(null=True, blank=True)
     attempt_number = models.IntegerField(null=True, blank=True)
     change_sequence = models.IntegerField(null=True, blank=True)
     slice_order = models.IntegerField(null=True, blank=True)
@@ -25,7 +26,7 @@ class SliceRecord(models.Model):
     steps_config = models.JSONField(null=True, blank=True)
     lambda_request_id = models.TextField(null=True, blank=True)
     created_on = models.DateTimeField(null=True, blank=True)
-    updated_on = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_on = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     leased_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -34,20 +35,44 @@ class SliceRecord(models.Model):
 
     raw = models.JSONField(help_text="Kodexa's answer as received, fields outside the contract included.")
     last_seen_at = models.DateTimeField(help_text="When Kodexa last answered with this record.")
+    gone_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a full sync last found Kodexa no longer returns this record."
+    )
 
     resource = None  # the contract Resource, set on each concrete model
 
     class Meta:
         abstract = True
-        ordering = ["-updated_on", "id"]
+        ordering = ["-updated_on", "-id"]
+        # Every list sort has an index ending in id (the tie-break), and every filter one that also serves the
+        # default sort; SQLite and PostgreSQL walk them in either direction.
+        indexes = [
+            models.Index(fields=["updated_on", "id"], name="%(class)s_updated"),
+            models.Index(fields=["created_on", "id"], name="%(class)s_created"),
+            models.Index(fields=["queued_at", "id"], name="%(class)s_queued"),
+            models.Index(fields=["started_at", "id"], name="%(class)s_started"),
+            models.Index(fields=["completed_at", "id"], name="%(class)s_completed"),
+            models.Index(fields=["attempt_number", "id"], name="%(class)s_attempt"),
+            models.Index(fields=["slice_order", "id"], name="%(class)s_order"),
+            models.Index(fields=["duration_ms", "id"], name="%(class)s_duration"),
+            models.Index(fields=["error_message", "id"], name="%(class)s_error"),
+            models.Index(fields=["status", "updated_on", "id"], name="%(class)s_status"),
+            models.Index(fields=["organization_id", "updated_on", "id"], name="%(class)s_org"),
+            models.Index(fields=["uuid"], name="%(class)s_uuid"),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="%(class)s_lease",
+                condition=models.Q(leased_at__isnull=False, completed_at__isnull=True),
+            ),
+        ]
 
     def __str__(self):
         return self.id
 
 
 class ExecutionSlice(SliceRecord):
-    execution_id = models.TextField(null=True, blank=True, db_index=True)
-    module_runtime_ref = models.TextField(null=True, blank=True, db_index=True)
+    execution_id = models.TextField(null=True, blank=True)
+    module_runtime_ref = models.TextField(null=True, blank=True)
     log_group = models.TextField(null=True, blank=True)
     log_stream = models.TextField(null=True, blank=True)
 
@@ -55,11 +80,17 @@ class ExecutionSlice(SliceRecord):
 
     class Meta(SliceRecord.Meta):
         verbose_name = "execution slice"
+        indexes = [
+            *SliceRecord.Meta.indexes,
+            models.Index(fields=["execution_id", "slice_order"], name="execslice_execution"),
+            models.Index(fields=["module_runtime_ref", "updated_on", "id"], name="execslice_runtime"),
+            models.Index(fields=["module_runtime_ref", "duration_ms"], name="execslice_runtime_duration"),
+        ]
 
 
 class OrchestratorSlice(SliceRecord):
-    pipeline_execution_id = models.TextField(null=True, blank=True, db_index=True)
-    module_runtime_id = models.TextField(null=True, blank=True, db_index=True)
+    pipeline_execution_id = models.TextField(null=True, blank=True)
+    module_runtime_id = models.TextField(null=True, blank=True)
     step_start_order = models.IntegerField(null=True, blank=True)
     step_end_order = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(null=True, blank=True)
@@ -68,7 +99,30 @@ class OrchestratorSlice(SliceRecord):
 
     class Meta(SliceRecord.Meta):
         verbose_name = "orchestrator execution slice"
+        indexes = [
+            *SliceRecord.Meta.indexes,
+            models.Index(fields=["pipeline_execution_id", "slice_order"], name="orchslice_pipeline"),
+            models.Index(fields=["module_runtime_id", "updated_on", "id"], name="orchslice_runtime"),
+            models.Index(fields=["module_runtime_id", "duration_ms"], name="orchslice_runtime_duration"),
+        ]
         permissions = [("edit_slices", "Can create and update slices on Kodexa")]
 
 
 MODELS = {EXECUTION_SLICE: ExecutionSlice, ORCHESTRATOR_SLICE: OrchestratorSlice}
+
+
+class SavedView(models.Model):
+    """A named list filter the whole team sees: the query string of a list page, nothing more."""
+
+    kind = models.CharField(max_length=16)  # the list it belongs to: "orchestrator" or "execution"
+    name = models.CharField(max_length=80)
+    query = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="saved_view_unique_name")]
+
+    def __str__(self):
+        return self.name

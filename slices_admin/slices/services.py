@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.serializers import ValidationError
 
 from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.services import AuditContext, record_attempt
+from slices_admin.audit.services import AuditContext, field_diff, record_attempt
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import Answer, get_client
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
@@ -39,7 +39,7 @@ class FreshestCopy:
 def _row_values(resource: Resource, payload: Mapping[str, Any], seen_at: datetime) -> dict[str, Any]:
     values, _problems = parse_record(resource, payload)
     columns = {f.python_name: values.get(f.python_name) for f in resource.fields if f.python_name != "id"}
-    return {**columns, "raw": dict(payload), "last_seen_at": seen_at}
+    return {**columns, "raw": dict(payload), "last_seen_at": seen_at, "gone_at": None}
 
 
 def _record_id(payload: Any) -> str:
@@ -89,6 +89,18 @@ def read_freshest(
         if row is None:
             raise
         return FreshestCopy(record=row.raw, from_cache=True, cached_at=row.last_seen_at, problem=exc.message)
+
+
+def refresh_slice(resource: Resource, remote_id: str, *, request_id: str = "") -> tuple[SliceRecord, list[dict]]:
+    """Read one record from Kodexa into the cache; returns the row and what changed. A record Kodexa no longer
+    has is flagged as gone (kept, never deleted) and the NotFound raised."""
+    before = cached_record(resource, remote_id)
+    try:
+        answer = get_client().get(resource, remote_id, request_id=request_id)
+    except errors.KodexaNotFound:
+        MODELS[resource].objects.filter(id=remote_id, gone_at__isnull=True).update(gone_at=timezone.now())
+        raise
+    return cache_record(resource, answer.body), field_diff(before, answer.body)
 
 
 def cached_record(resource: Resource, remote_id: str) -> dict[str, Any] | None:

@@ -6,24 +6,26 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from slices_admin.accounts.roles import EDIT_SLICES
+from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
 from slices_admin.core.rendering import render_page_or_partial
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, WireType
 
-from . import services
-from .filters import ExecutionSliceFilter, OrchestratorSliceFilter
+from . import selectors, services
+from .export import csv_response
+from .filters import PAGE_SIZES, filtered_slices
 from .forms import SliceRecordForm, grouped, label_for
-from .models import ExecutionSlice, OrchestratorSlice
+from .models import ExecutionSlice, OrchestratorSlice, SavedView
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Column:
     label: str
     attr: str
     kind: str = "text"  # text | id | status | time | number
+    sort: str = ""  # the `sort` parameter value that orders by this column
 
 
 @dataclass(frozen=True)
@@ -39,53 +42,56 @@ class SlicePages:
 
     resource: Resource
     model: type
-    filterset: type
-    kind: str  # URL segment and name prefix
+    kind: str  # URL segment
     title: str
-    group_field: str
+    group_field: str  # the pipeline execution (or execution) a slice belongs to
     group_param: str
     group_label: str
+    runtime_param: str
     columns: tuple[Column, ...]
 
 
+def _columns(group: Column, runtime: Column) -> tuple[Column, ...]:
+    return (
+        Column("ID", "id", "id", "id"),
+        Column("Status", "status", "status", "status"),
+        group,
+        runtime,
+        Column("Order", "slice_order", "number", "sliceOrder"),
+        Column("Attempt", "attempt_number", "number", "attemptNumber"),
+        Column("Error", "error_message", "text", "errorMessage"),
+        Column("Queued", "queued_at", "time", "queuedAt"),
+        Column("Duration", "duration_ms", "duration", "durationMs"),
+        Column("Updated", "updated_on", "time", "updatedOn"),
+    )
+
+
 ORCHESTRATOR_PAGES = SlicePages(
-    ORCHESTRATOR_SLICE,
-    OrchestratorSlice,
-    OrchestratorSliceFilter,
-    "orchestrator",
-    "Orchestrator execution slices",
-    "pipeline_execution_id",
-    "pipelineExecutionId",
-    "Pipeline execution",
-    (
-        Column("ID", "id", "id"),
-        Column("Status", "status", "status"),
-        Column("Pipeline execution", "pipeline_execution_id", "id"),
-        Column("Module runtime", "module_runtime_id"),
-        Column("Order", "slice_order", "number"),
-        Column("Attempt", "attempt_number", "number"),
-        Column("Error", "error_message"),
-        Column("Updated", "updated_on", "time"),
+    resource=ORCHESTRATOR_SLICE,
+    model=OrchestratorSlice,
+    kind="orchestrator",
+    title="Orchestrator execution slices",
+    group_field="pipeline_execution_id",
+    group_param="pipelineExecutionId",
+    group_label="Pipeline execution",
+    runtime_param="moduleRuntimeId",
+    columns=_columns(
+        Column("Pipeline execution", "pipeline_execution_id", "group", "pipelineExecutionId"),
+        Column("Module runtime", "module_runtime_id", "text", "moduleRuntimeId"),
     ),
 )
 EXECUTION_PAGES = SlicePages(
-    EXECUTION_SLICE,
-    ExecutionSlice,
-    ExecutionSliceFilter,
-    "execution",
-    "Execution slices",
-    "execution_id",
-    "executionId",
-    "Execution",
-    (
-        Column("ID", "id", "id"),
-        Column("Status", "status", "status"),
-        Column("Execution", "execution_id", "id"),
-        Column("Module runtime", "module_runtime_ref"),
-        Column("Order", "slice_order", "number"),
-        Column("Attempt", "attempt_number", "number"),
-        Column("Error", "error_message"),
-        Column("Updated", "updated_on", "time"),
+    resource=EXECUTION_SLICE,
+    model=ExecutionSlice,
+    kind="execution",
+    title="Execution slices",
+    group_field="execution_id",
+    group_param="executionId",
+    group_label="Execution",
+    runtime_param="moduleRuntimeRef",
+    columns=_columns(
+        Column("Execution", "execution_id", "group", "executionId"),
+        Column("Module runtime", "module_runtime_ref", "text", "moduleRuntimeRef"),
     ),
 )
 PAGES = {p.kind: p for p in (ORCHESTRATOR_PAGES, EXECUTION_PAGES)}
@@ -105,22 +111,112 @@ def _go(request, url: str):
 @require_GET
 def slice_list(request, kind):
     pages = _pages(kind)
-    filterset = pages.filterset(request.GET, queryset=pages.model.objects.order_by("-updated_on", "id"))
-    paginator = Paginator(filterset.qs, 50)
-    page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    filterset, queryset = filtered_slices(pages.model, request.GET)
+    page = selectors.slice_page(
+        queryset, selectors.page_number_from(request.GET), selectors.page_size_from(request.GET)
+    )
+    filtering = any(v for k, v in request.GET.items() if k not in {"sort", "page", "pageSize"})
+    count = selectors.bounded_count(queryset) if filtering else selectors.estimated_total(pages.model)
+    current_sort = request.GET.get("sort", "-updatedOn")
     context = {
         "pages": pages,
         "filterset": filterset,
         "page": page,
-        "query": query.urlencode(),
+        "count": count,
+        "filtering": filtering,
+        "headers": [_header(column, current_sort) for column in pages.columns],
         "statuses": settings.SLICE_STATUSES,
         "selected_statuses": request.GET.getlist("status"),
-        "group_value": request.GET.get(pages.group_param, ""),
+        "page_sizes": PAGE_SIZES,
+        "time_ranges": _TIME_RANGES,
+        "more_filters_open": any(request.GET.get(name) for name in _MORE_FILTERS),
+        "saved_views": SavedView.objects.filter(kind=kind),
         "can_edit": request.user.has_perm(EDIT_SLICES),
     }
-    return render_page_or_partial(request, "slices/list.html", "table", context)
+    return render_page_or_partial(request, "slices/list.html", "results", context)
+
+
+_TIME_RANGES = (
+    ("queuedAt", "Queued"),
+    ("startedAt", "Started"),
+    ("completedAt", "Completed"),
+    ("updatedOn", "Updated"),
+)
+_MORE_FILTERS = (
+    "organizationId", "moduleRuntimeId", "moduleRuntimeRef", "attemptAtLeast", "queuedAt_after", "queuedAt_before",
+    "startedAt_after", "startedAt_before", "completedAt_after", "completedAt_before", "updatedOn_after",
+    "updatedOn_before",
+)  # fmt: skip
+
+
+def _header(column: Column, current_sort: str) -> dict:
+    """A sortable column header: its state and the sort a click asks for (toggling the direction)."""
+    state = "asc" if current_sort == column.sort else "desc" if current_sort == f"-{column.sort}" else ""
+    next_sort = f"-{column.sort}" if state == "asc" or (not state and column.kind == "time") else column.sort
+    return {"column": column, "state": state, "next_sort": next_sort}
+
+
+@require_GET
+def slice_export(request, kind):
+    pages = _pages(kind)
+    _filterset, queryset = filtered_slices(pages.model, request.GET)
+    return csv_response(queryset, pages.resource, f"{kind}-slices")
+
+
+@require_POST
+@permission_required(VIEW_SLICES, raise_exception=True)
+def slice_refresh(request, kind, slice_id):
+    """Read the one record from Kodexa into the cache and say what changed."""
+    pages = _pages(kind)
+    try:
+        _row, changes = services.refresh_slice(pages.resource, slice_id, request_id=request.request_id)
+    except errors.KodexaNotFound:
+        messages.warning(request, "Kodexa no longer has this slice; the cached copy is kept and flagged as gone.")
+    except errors.KodexaError as exc:
+        messages.error(request, f"Could not refresh: {exc.message} {exc.advice}")
+    else:
+        if changes:
+            listed = ", ".join(f"{c['field']}: {_short(c['before'])} → {_short(c['after'])}" for c in changes[:8])
+            more = f" and {len(changes) - 8} more" if len(changes) > 8 else ""
+            messages.success(request, f"Refreshed from Kodexa. Changed: {listed}{more}.")
+        else:
+            messages.success(request, "Refreshed from Kodexa: the cached copy was already current.")
+    return _go(request, reverse("slices:detail", args=[kind, slice_id]))
+
+
+def _short(value) -> str:
+    text = "null" if value is None else json.dumps(value) if isinstance(value, dict | list) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+@require_POST
+@permission_required(VIEW_SLICES, raise_exception=True)
+def saved_view_create(request, kind):
+    pages = _pages(kind)
+    name = request.POST.get("name", "").strip()[:80]
+    query = QueryDict(request.POST.get("query", ""), mutable=True)
+    query.pop("page", None)
+    list_url = reverse("slices:list", args=[kind])
+    if not name:
+        messages.error(request, "Give the view a name to save it.")
+        return redirect(f"{list_url}?{query.urlencode()}")
+    view, created = SavedView.objects.update_or_create(
+        kind=pages.kind, name=name, defaults={"query": query.urlencode(), "created_by": request.user}
+    )
+    verb = "Saved" if created else "Updated"
+    messages.success(request, f"{verb} the view “{view.name}”: everyone sees it above the filters.")
+    return redirect(f"{list_url}?{view.query}")
+
+
+@require_POST
+@permission_required(VIEW_SLICES, raise_exception=True)
+def saved_view_delete(request, pk):
+    view = get_object_or_404(SavedView, pk=pk)
+    if view.created_by_id != request.user.pk and not request.user.is_superuser:
+        raise PermissionDenied("Only the person who saved a view, or an admin, may delete it.")
+    view.delete()
+    messages.success(request, f"Deleted the saved view “{view.name}”.")
+    return redirect("slices:list", view.kind)
 
 
 def _display_value(field, value):
@@ -139,6 +235,7 @@ def slice_detail(request, kind, slice_id):
     ]
     extra = {k: v for k, v in row.raw.items() if k not in pages.resource.wire_names}
     group_value = getattr(row, pages.group_field)
+    now = timezone.now()
     context = {
         "pages": pages,
         "row": row,
@@ -146,6 +243,9 @@ def slice_detail(request, kind, slice_id):
         "extra_json": json.dumps(extra, indent=2, ensure_ascii=False, sort_keys=True) if extra else "",
         "group_value": group_value,
         "audit_entries": AuditEntry.objects.filter(resource=pages.resource.path, remote_id=row.id)[:100],
+        "timeline": selectors.timeline(row, now),
+        "siblings": selectors.siblings(row, pages.group_field),
+        "lease_expired": bool(row.lease_expires_at and row.completed_at is None and row.lease_expires_at < now),
         "can_edit": request.user.has_perm(EDIT_SLICES),
     }
     return render(request, "slices/detail.html", context)

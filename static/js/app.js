@@ -12,6 +12,11 @@
   }
 
   document.addEventListener("click", function (event) {
+    const confirmer = event.target.closest("[data-confirm]");
+    if (confirmer && !window.confirm(confirmer.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
     const button = event.target.closest("[data-copy], [data-copy-from]");
     if (!button) return;
     event.preventDefault();
@@ -21,5 +26,16 @@
       const source = document.getElementById(button.dataset.copyFrom);
       if (source) copyText(source.textContent, button);
     }
+  });
+
+  // "/" focuses the element marked data-shortcut="/" (the search box), unless the user is typing.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    const target = document.querySelector('[data-shortcut="/"]');
+    if (typing || !target) return;
+    event.preventDefault();
+    target.focus();
+    target.select();
   });
 })();

@@ -1,0 +1,174 @@
+"""Read helpers for slice pages: pages without COUNT(*), bounded counts, estimates, siblings."""
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from .filters import DEFAULT_PAGE_SIZE, PAGE_SIZES
+
+COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many rows match: exact up to a bound, then "at least"; or an estimate of the whole table."""
+
+    value: int
+    exact: bool = True
+    estimated: bool = False
+
+    def __str__(self):
+        if self.estimated:
+            return f"≈ {self.value:,}"
+        return f"{self.value:,}" if self.exact else f"{self.value:,}+"
+
+
+@dataclass(frozen=True)
+class SlicePage:
+    rows: list
+    number: int
+    size: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+
+def page_size_from(params) -> int:
+    try:
+        size = int(params.get("pageSize", DEFAULT_PAGE_SIZE))
+    except (TypeError, ValueError):
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def page_number_from(params) -> int:
+    try:
+        return max(1, min(int(params.get("page", 1)), 100_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def slice_page(queryset: QuerySet, number: int, size: int) -> SlicePage:
+    """One page by offset, asking for one row more than shown to learn whether a next page exists."""
+    offset = (number - 1) * size
+    rows = list(queryset[offset : offset + size + 1])
+    return SlicePage(rows=rows[:size], number=number, size=size, has_next=len(rows) > size)
+
+
+def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> Count:
+    """Exact up to `limit`; beyond it "limit+", without counting a million rows."""
+    found = queryset.order_by()[: limit + 1].count()
+    return Count(min(found, limit), exact=found <= limit)
+
+
+def estimated_total(model) -> Count:
+    """The table's size from the database's own statistics: instant at any size, labelled as an estimate."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
+        else:  # SQLite: rows are never deleted from the cache, so the highest rowid is the row count
+            cursor.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")  # noqa: S608 (a quoted table name)
+        row = cursor.fetchone()
+    value = max(0, int(row[0] or 0)) if row else 0
+    if value <= COUNT_LIMIT:
+        return Count(model.objects.count())
+    return Count(value, exact=False, estimated=True)
+
+
+def siblings(row, group_field: str, limit: int = 500) -> list:
+    """The slices of the same pipeline execution (or execution), in slice order."""
+    value = getattr(row, group_field)
+    if not value:
+        return []
+    fields = ("id", "status", "slice_order", "attempt_number", "error_message", "updated_on")
+    return list(type(row).objects.filter(**{group_field: value}).order_by("slice_order", "id").only(*fields)[:limit])
+
+
+@dataclass(frozen=True)
+class Phase:
+    label: str
+    start: float  # percent of the timeline's width
+    width: float
+    duration: str
+    css: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    label: str
+    at: float
+    when: object
+    css: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    phases: list[Phase]
+    markers: list[Marker]
+    ends_now: bool
+
+
+def _human(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def timeline(row, now) -> Timeline | None:
+    """The slice's lifecycle to scale: queued → leased → started → completed, lease expiry marked."""
+    points = [
+        ("Queued", row.queued_at),
+        ("Leased", row.leased_at),
+        ("Started", row.started_at),
+        ("Completed", row.completed_at),
+    ]
+    known = [(label, when) for label, when in points if when is not None]
+    if not known:
+        return None
+    first = min(when for _label, when in known)
+    end = row.completed_at or now
+    moments = [when for _label, when in known] + [end]
+    if row.lease_expires_at:
+        moments.append(row.lease_expires_at)
+    last = max(moments)
+    span = max((last - first).total_seconds(), 1.0)
+
+    def at(when) -> float:
+        return round((when - first).total_seconds() / span * 100, 2)
+
+    phases = []
+    names = {"Queued": ("Waiting for a worker", "wait"), "Leased": ("Starting", "lease"), "Started": ("Running", "run")}
+    for (label, when), (_next_label, next_when) in zip(known, [*known[1:], ("end", end)], strict=True):
+        if label == "Completed" or next_when < when:
+            continue
+        text, css = names[label]
+        if next_when is end and row.completed_at is None:
+            text += " (so far)"
+        phases.append(
+            Phase(text, at(when), max(at(next_when) - at(when), 0.3), _human((next_when - when).total_seconds()), css)
+        )
+    markers = [Marker(label, at(when), when, "point") for label, when in known]
+    if row.lease_expires_at:
+        expired = row.completed_at is None and row.lease_expires_at < now
+        label = "Lease expired" if expired else "Lease expires"
+        markers.append(Marker(label, at(row.lease_expires_at), row.lease_expires_at, "expired" if expired else "lease"))
+    return Timeline(phases=phases, markers=markers, ends_now=row.completed_at is None)

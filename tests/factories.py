@@ -1,0 +1,66 @@
+"""Small factories: wire records as Kodexa would answer them, cached the way the services cache them."""
+
+import datetime as dt
+import itertools
+import uuid
+
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
+from slices_admin.kodexa.schemas import format_datetime
+from slices_admin.slices.services import cache_records
+
+_counter = itertools.count()
+BASE_TIME = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def at(minutes: float) -> str:
+    return format_datetime(BASE_TIME + dt.timedelta(minutes=minutes))
+
+
+def orchestrator_record(**fields) -> dict:
+    n = next(_counter)
+    record = {
+        "id": str(uuid.uuid4()),
+        "uuid": str(uuid.uuid4()),
+        "status": "SUCCEEDED",
+        "organizationId": "org-a",
+        "pipelineExecutionId": "pipe-1",
+        "moduleRuntimeId": "runtime-x",
+        "attemptNumber": 1,
+        "changeSequence": 1,
+        "sliceOrder": n,
+        "stepStartOrder": 0,
+        "stepEndOrder": 1,
+        "durationMs": 1000,
+        "errorMessage": None,
+        "errorDetails": {},
+        "inputEvent": {},
+        "outputEvent": {},
+        "stepsConfig": {},
+        "lambdaRequestId": None,
+        "queuedAt": at(n),
+        "leasedAt": at(n + 1),
+        "leaseExpiresAt": at(n + 16),
+        "startedAt": at(n + 1),
+        "completedAt": at(n + 2),
+        "createdAt": at(n),
+        "createdOn": at(n),
+        "updatedOn": at(n + 2),
+    }
+    record.update(fields)
+    assert set(record) >= set(ORCHESTRATOR_SLICE.wire_names)
+    return record
+
+
+def execution_record(**fields) -> dict:
+    record = orchestrator_record()
+    for name in ("pipelineExecutionId", "moduleRuntimeId", "stepStartOrder", "stepEndOrder", "createdAt"):
+        del record[name]
+    record.update(executionId="exec-1", moduleRuntimeRef="runtime-x", logGroup=None, logStream=None)
+    record.update(fields)
+    assert set(record) == set(EXECUTION_SLICE.wire_names)
+    return record
+
+
+def cache_orchestrator(*records: dict) -> list[dict]:
+    cache_records(ORCHESTRATOR_SLICE, records)
+    return list(records)
