@@ -111,6 +111,7 @@ class Marker:
     at: float
     when: object
     css: str
+    offset: str  # time since the first moment, e.g. "+1 min 58 s"
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,14 @@ def timeline(row, now) -> Timeline | None:
         phases.append(
             Phase(text, at(when), max(at(next_when) - at(when), 0.3), _human((next_when - when).total_seconds()), css)
         )
-    markers = [Marker(label, at(when), when, "point") for label, when in known]
+
+    def marker(label, when, css) -> Marker:
+        seconds = (when - first).total_seconds()
+        return Marker(label, at(when), when, css, f"+{_human(seconds)}" if seconds else "start")
+
+    markers = [marker(label, when, "point") for label, when in known]
     if row.lease_expires_at:
         expired = row.completed_at is None and row.lease_expires_at < now
         label = "Lease expired" if expired else "Lease expires"
-        markers.append(Marker(label, at(row.lease_expires_at), row.lease_expires_at, "expired" if expired else "lease"))
+        markers.append(marker(label, row.lease_expires_at, "expired" if expired else "lease"))
     return Timeline(phases=phases, markers=markers, ends_now=row.completed_at is None)

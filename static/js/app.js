@@ -5,9 +5,9 @@
   function copyText(text, button) {
     if (!navigator.clipboard) return;
     navigator.clipboard.writeText(text).then(function () {
-      const label = button.textContent;
+      const content = button.innerHTML;
       button.textContent = "Copied";
-      setTimeout(function () { button.textContent = label; }, 1200);
+      setTimeout(function () { button.innerHTML = content; }, 1200);
     });
   }
 
@@ -26,6 +26,17 @@
       const source = document.getElementById(button.dataset.copyFrom);
       if (source) copyText(source.textContent, button);
     }
+  });
+
+  // GET requests made by htmx (filters, sorting, paging) leave empty parameters out, so URLs stay readable.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb !== "get") return;
+    const params = event.detail.parameters;
+    Object.keys(params).forEach(function (name) {
+      const value = params[name];
+      const values = Array.isArray(value) ? value : [value];
+      if (values.every(function (v) { return v === "" || v === null; })) delete params[name];
+    });
   });
 
   // "/" focuses the element marked data-shortcut="/" (the search box), unless the user is typing.
