@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "django_htmx",
+    "django_tasks_db",
     "slices_admin.core",
     "slices_admin.accounts",
     "slices_admin.audit",
@@ -103,6 +104,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A file, not memory, so worker processes started by tests share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-console.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth and sessions -------------------------------------------------------------------------------------------
@@ -148,6 +151,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Background tasks (`manage.py db_worker` runs them) -----------------------------------------------------------
+TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"), "QUEUES": ["default"]}}
 
 # --- Django REST framework ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -126,3 +126,49 @@ class SavedView(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SyncRun(models.Model):
+    """One pull of a resource from Kodexa's list endpoint into the cache, by a person, a task or cron."""
+
+    class Mode(models.TextChoices):
+        INCREMENTAL = "incremental", "Incremental"  # what changed since the newest cached record
+        FULL = "full", "Full"  # everything, flagging what Kodexa no longer has
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    resource = models.CharField(max_length=64)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.INCREMENTAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.IntegerField(default=0)
+    records = models.IntegerField(default=0)
+    expected = models.IntegerField(null=True, blank=True, help_text="Kodexa's totalElements, when it says.")
+    gone = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["resource", "-created_at"], name="syncrun_resource")]
+
+    def __str__(self):
+        return f"{self.mode} sync of {self.resource} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def percent(self) -> int | None:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.expected:
+            return None
+        return min(99, round(self.records * 100 / self.expected))

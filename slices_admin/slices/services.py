@@ -4,12 +4,14 @@ The HTML views, the JSON API and background jobs call them alike. Each attempted
 the client, then written to the cache and the audit log in one transaction on success, or audited alone on failure.
 """
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from rest_framework.serializers import ValidationError
 
@@ -17,10 +19,13 @@ from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, field_diff, record_attempt
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import Answer, get_client
-from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
-from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, RESOURCES, Resource
+from slices_admin.kodexa.schemas import parse_datetime, parse_record, to_wire, validate_input
 
-from .models import MODELS, SliceRecord
+from .models import MODELS, SliceRecord, SyncRun
+from .tasks import run_sync
+
+logger = logging.getLogger(__name__)
 
 Action, Outcome = AuditEntry.Action, AuditEntry.Outcome
 
@@ -244,21 +249,124 @@ def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, cont
 
 
 # --- sync -----------------------------------------------------------------------------------------------------------
-def sync_slices(resource: Resource, *, page_size: int = 500, max_pages: int | None = None) -> int:
-    """Pull Kodexa's list endpoint page by page into the cache; returns how many records were written."""
-    client = get_client()
-    written, page_number = 0, 1
-    while max_pages is None or page_number <= max_pages:
-        try:
-            page = client.list(resource, page=page_number, page_size=page_size)
-        except (errors.KodexaNotFound, errors.KodexaNotSupported) as exc:
-            raise errors.KodexaNotSupported(
-                exc.status,
-                f"This Kodexa deployment has no list endpoint for {resource.label} ({exc.message}).",
-            ) from exc
+@dataclass
+class SyncProgress:
+    pages: int = 0
+    records: int = 0
+    expected: int | None = None
+    gone: int = 0
+
+
+def _list_page(client, resource: Resource, number: int, size: int, sort: str):
+    try:
+        return client.list(resource, page=number, page_size=size, sort=sort)
+    except (errors.KodexaNotFound, errors.KodexaNotSupported) as exc:
+        raise errors.KodexaNotSupported(
+            exc.status,
+            f"This Kodexa deployment has no list endpoint for {resource.label} ({exc.message}). "
+            "The cache fills from the console's own reads and writes instead.",
+        ) from exc
+
+
+def _not_newer_than(payload: Mapping[str, Any], watermark: datetime) -> bool:
+    try:
+        return parse_datetime(payload.get("updatedOn")) <= watermark
+    except ValueError:
+        return False
+
+
+def sync_slices(
+    resource: Resource,
+    *,
+    full: bool = False,
+    page_size: int = 500,
+    on_page: Callable[[SyncProgress], None] | None = None,
+) -> SyncProgress:
+    """Pull Kodexa's list endpoint page by page into the cache, upserting each page in one statement.
+
+    Incremental (the default) reads newest `updatedOn` first and stops after the first page that reaches back to
+    the newest record already cached. Full reads everything in creation order (stable while records change), then
+    flags what Kodexa no longer returns as gone: each candidate is read once more, so a record that moved between
+    pages is refreshed rather than flagged. Nothing is ever deleted.
+    """
+    client, model = get_client(), MODELS[resource]
+    started = timezone.now()
+    watermark = None if full else model.objects.aggregate(newest=Max("updated_on"))["newest"]
+    sort = "createdOn,asc" if full else "updatedOn,desc"
+    progress = SyncProgress()
+    while True:
+        page = _list_page(client, resource, progress.pages + 1, page_size, sort)
         with transaction.atomic():
-            written += cache_records(resource, page.content)
+            progress.records += cache_records(resource, page.content)
+        progress.pages += 1
+        if progress.expected is None and watermark is None:
+            progress.expected = page.total_elements
+        if on_page:
+            on_page(progress)
         if page.last or not page.content:
             break
-        page_number += 1
-    return written
+        if watermark is not None and any(_not_newer_than(p, watermark) for p in page.content):
+            break
+    if full:
+        progress.gone = _flag_gone(resource, seen_since=started)
+        if on_page:
+            on_page(progress)
+    return progress
+
+
+def _flag_gone(resource: Resource, *, seen_since: datetime) -> int:
+    """Confirm with a read each record the full listing did not return; flag the ones Kodexa does not have.
+
+    A read that fails for a passing reason leaves the record unflagged: only Kodexa saying it is gone counts.
+    """
+    model, client, gone = MODELS[resource], get_client(), 0
+    candidates = model.objects.filter(last_seen_at__lt=seen_since, gone_at__isnull=True)
+    for remote_id in candidates.values_list("id", flat=True).iterator(chunk_size=1000):
+        try:
+            cache_record(resource, client.get(resource, remote_id).body)
+        except (errors.KodexaNotFound, errors.KodexaNotSupported):  # 405: the listing is Kodexa's only word
+            gone += model.objects.filter(id=remote_id).update(gone_at=timezone.now())
+        except errors.KodexaUnavailable:
+            logger.warning("sync: could not confirm whether %s %s is gone", resource.label, remote_id)
+    return gone
+
+
+def start_sync(resource: Resource, *, full: bool, requested_by=None) -> SyncRun:
+    """Queue a background sync, or return the one already queued or running for this resource."""
+    with transaction.atomic():
+        active = SyncRun.objects.filter(
+            resource=resource.path, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+        ).first()
+        if active:
+            return active
+        run = SyncRun.objects.create(
+            resource=resource.path,
+            mode=SyncRun.Mode.FULL if full else SyncRun.Mode.INCREMENTAL,
+            requested_by=requested_by,
+        )
+        transaction.on_commit(lambda: run_sync.enqueue(run.pk))
+    return run
+
+
+def perform_sync(run: SyncRun, *, page_size: int = 500) -> SyncRun:
+    """Carry out a recorded sync run, keeping its progress current for the page that watches it."""
+    run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+
+    def on_page(progress: SyncProgress) -> None:
+        SyncRun.objects.filter(pk=run.pk).update(
+            pages=progress.pages, records=progress.records, expected=progress.expected, gone=progress.gone
+        )
+
+    try:
+        sync_slices(RESOURCES[run.resource], full=run.mode == SyncRun.Mode.FULL, page_size=page_size, on_page=on_page)
+    except errors.KodexaError as exc:
+        status, error = SyncRun.Status.FAILED, f"{exc.message} {exc.advice}"
+    except Exception:
+        logger.exception("sync run %s failed", run.pk)
+        status, error = SyncRun.Status.FAILED, "The sync failed unexpectedly; the server log has the details."
+    else:
+        status, error = SyncRun.Status.SUCCEEDED, ""
+    SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
+    run.refresh_from_db()
+    return run

@@ -25,7 +25,7 @@ from . import selectors, services
 from .export import csv_response
 from .filters import PAGE_SIZES, filtered_slices
 from .forms import SliceRecordForm, grouped, label_for
-from .models import ExecutionSlice, OrchestratorSlice, SavedView
+from .models import ExecutionSlice, OrchestratorSlice, SavedView, SyncRun
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,7 @@ def slice_list(request, kind):
         "time_ranges": _TIME_RANGES,
         "more_filters_open": any(request.GET.get(name) for name in _MORE_FILTERS),
         "saved_views": SavedView.objects.filter(kind=kind),
+        "sync_run": SyncRun.objects.filter(resource=pages.resource.path).first(),
         "can_edit": request.user.has_perm(EDIT_SLICES),
     }
     return render_page_or_partial(request, "slices/list.html", "results", context)
@@ -154,6 +155,33 @@ def _header(column: Column, current_sort: str) -> dict:
     state = "asc" if current_sort == column.sort else "desc" if current_sort == f"-{column.sort}" else ""
     next_sort = f"-{column.sort}" if state == "asc" or (not state and column.kind == "time") else column.sort
     return {"column": column, "state": state, "next_sort": next_sort}
+
+
+@require_POST
+@permission_required(EDIT_SLICES, raise_exception=True)
+def sync_start(request, kind):
+    pages = _pages(kind)
+    run = services.start_sync(pages.resource, full=request.POST.get("mode") == "full", requested_by=request.user)
+    if not request.htmx:
+        return redirect("slices:list", kind)
+    return _sync_panel(request, pages, run)
+
+
+@require_GET
+def sync_progress(request, pk):
+    run = get_object_or_404(SyncRun, pk=pk)
+    pages = next((p for p in PAGES.values() if p.resource.path == run.resource), None)
+    if pages is None:
+        raise Http404
+    return _sync_panel(request, pages, run)
+
+
+def _sync_panel(request, pages: SlicePages, run: SyncRun):
+    context = {"pages": pages, "sync_run": run, "can_edit": request.user.has_perm(EDIT_SLICES)}
+    response = render(request, "slices/list.html#sync", context)
+    if run.finished:
+        response.status_code = 286  # htmx stops polling on 286
+    return response
 
 
 @require_GET

@@ -1,7 +1,7 @@
 """`manage.py run_console`: everything `make run` needs in one process tree; Ctrl-C stops all of it.
 
 Starts the sandbox (unless KODEXA_BASE_URL points at a real deployment), seeds it and the cache, creates the demo
-users, then serves the console.
+users, then runs the background worker and serves the console.
 """
 
 import os
@@ -45,6 +45,7 @@ class Command(BaseCommand):
             if settings.KODEXA_SANDBOX:
                 self.stdout.write("Creating the demo users…")
                 call_command("add_demo_users", stdout=StringIO())
+            self.start("worker", [sys.executable, "manage.py", "db_worker", "--interval", "0.5"])
             self.start("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"])
             self.wait_until_up(f"http://{host}:{port}/healthz", "web server")
             self.banner(host, port)

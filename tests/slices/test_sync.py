@@ -1,0 +1,167 @@
+"""Sync from Kodexa's list endpoint: paging edge cases against a scripted server, the real sandbox, the task."""
+
+import pytest
+
+from slices_admin.kodexa import errors
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from slices_admin.slices.models import OrchestratorSlice, SyncRun
+from slices_admin.slices.services import perform_sync, sync_slices
+from tests.factories import at, cache_orchestrator, orchestrator_record
+
+pytestmark = pytest.mark.django_db
+
+
+def page(content, number=1, last=True, total=None):
+    return {
+        "content": content, "number": number, "size": 2, "numberOfElements": len(content), "first": number == 1,
+        "last": last, "empty": not content, "totalElements": total if total is not None else len(content),
+        "totalPages": 1,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def kodexa_is(scripted, settings):
+    settings.KODEXA_BASE_URL = scripted.url
+    settings.KODEXA_MAX_RETRIES = 0
+    return scripted
+
+
+def test_an_empty_first_page_syncs_nothing_and_stops(kodexa_is):
+    kodexa_is.answer(200, page([], last=False, total=0))
+    progress = sync_slices(ORCHESTRATOR_SLICE, full=True, page_size=2)
+    assert (progress.pages, progress.records, progress.gone) == (1, 0, 0)
+    assert len(kodexa_is.received) == 1
+
+
+def test_pages_are_read_until_the_last_one(kodexa_is):
+    a, b, c = (orchestrator_record() for _ in range(3))
+    kodexa_is.answer(200, page([a, b], 1, last=False, total=3)).answer(200, page([c], 2, last=True, total=3))
+    progress = sync_slices(ORCHESTRATOR_SLICE, full=True, page_size=2)
+    assert (progress.pages, progress.records, progress.expected) == (2, 3, 3)
+    assert set(OrchestratorSlice.objects.values_list("id", flat=True)) == {a["id"], b["id"], c["id"]}
+    assert "sort=createdOn%2Casc" in kodexa_is.received[0]["path"] and "page=2" in kodexa_is.received[1]["path"]
+
+
+def test_incremental_sync_stops_once_it_reaches_the_cached_records(kodexa_is):
+    cache_orchestrator(orchestrator_record(id="known", updatedOn=at(100)))
+    newer = [orchestrator_record(updatedOn=at(300)), orchestrator_record(updatedOn=at(200))]
+    reaching_back = [orchestrator_record(updatedOn=at(150)), orchestrator_record(id="known", updatedOn=at(100))]
+    kodexa_is.answer(200, page(newer, 1, last=False)).answer(200, page(reaching_back, 2, last=False))
+    progress = sync_slices(ORCHESTRATOR_SLICE, page_size=2)
+    assert progress.pages == 2 and len(kodexa_is.received) == 2  # page 3 is never asked for
+    assert "sort=updatedOn%2Cdesc" in kodexa_is.received[0]["path"]
+    assert OrchestratorSlice.objects.count() == 4
+
+
+def test_a_record_that_moved_between_pages_is_read_again_not_flagged_gone(kodexa_is):
+    moved = orchestrator_record(status="RUNNING")
+    cache_orchestrator(moved)
+    listed = orchestrator_record()
+    kodexa_is.answer(200, page([listed], 1, last=True))  # the listing missed `moved`
+    kodexa_is.answer(200, {**moved, "status": "SUCCEEDED"})  # ...but reading it finds it, changed
+    progress = sync_slices(ORCHESTRATOR_SLICE, full=True)
+    assert progress.gone == 0
+    row = OrchestratorSlice.objects.get(id=moved["id"])
+    assert row.status == "SUCCEEDED" and row.gone_at is None
+    assert kodexa_is.received[1]["path"] == f"/api/orchestrator-execution-slices/{moved['id']}"
+
+
+def test_records_kodexa_no_longer_has_are_flagged_gone_and_kept(kodexa_is):
+    gone, kept = orchestrator_record(), orchestrator_record()
+    cache_orchestrator(gone, kept)
+    kodexa_is.answer(200, page([kept])).answer(404, {"message": "not found"})
+    progress = sync_slices(ORCHESTRATOR_SLICE, full=True)
+    assert progress.gone == 1
+    assert OrchestratorSlice.objects.get(id=gone["id"]).gone_at is not None
+    assert OrchestratorSlice.objects.get(id=kept["id"]).gone_at is None
+
+
+def test_a_record_that_returns_is_no_longer_flagged_gone(kodexa_is):
+    record = orchestrator_record()
+    cache_orchestrator(record)
+    OrchestratorSlice.objects.update(gone_at="2026-01-01T00:00:00Z")
+    kodexa_is.answer(200, page([record]))
+    sync_slices(ORCHESTRATOR_SLICE, full=True)
+    assert OrchestratorSlice.objects.get().gone_at is None
+
+
+def test_a_passing_failure_while_confirming_does_not_flag_a_record(kodexa_is):
+    record = orchestrator_record()
+    cache_orchestrator(record)
+    kodexa_is.answer(200, page([])).answer(503, {"message": "busy"})
+    assert sync_slices(ORCHESTRATOR_SLICE, full=True).gone == 0
+    assert OrchestratorSlice.objects.get().gone_at is None
+
+
+def test_a_deployment_without_a_list_endpoint_gets_a_clear_message(kodexa_is):
+    kodexa_is.answer(404, {"message": "No static resource api/orchestrator-execution-slices."})
+    with pytest.raises(errors.KodexaNotSupported, match="no list endpoint"):
+        sync_slices(ORCHESTRATOR_SLICE)
+    kodexa_is.answer(405, None)
+    run = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path))
+    assert run.status == SyncRun.Status.FAILED and "no list endpoint" in run.error
+
+
+def test_full_sync_from_the_sandbox_caches_everything_it_lists(kodexa):
+    total = kodexa.call("GET", "/api/orchestrator-execution-slices", params={"pageSize": 1}).json()["totalElements"]
+    run = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path, mode="full"), page_size=100)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.records == total == OrchestratorSlice.objects.count()
+    assert run.pages == -(-total // 100)
+    one = OrchestratorSlice.objects.order_by("?").first()
+    assert one.raw == kodexa.get("orchestrator-execution-slices", one.id)
+
+
+def test_sync_command_records_its_run(kodexa):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sync_slices", "--resource", "execution-slices", stdout=out)
+    assert "records in" in out.getvalue()
+    assert SyncRun.objects.get().status == SyncRun.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_started_on_the_page_runs_in_a_worker_process_with_progress(kodexa, client, make_user):
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+    from django.urls import reverse
+
+    from tests.conftest import ROOT
+
+    client.force_login(make_user("operator"))
+    started = client.post(reverse("slices:sync-start", args=["orchestrator"]), {"mode": "full"}, HTTP_HX_REQUEST="true")
+    assert started.status_code == 200 and "Syncing" in started.content.decode()
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.QUEUED and run.mode == "full"
+    again = client.post(reverse("slices:sync-start", args=["orchestrator"]), {"mode": "full"}, HTTP_HX_REQUEST="true")
+    assert again.status_code == 200 and SyncRun.objects.count() == 1  # one sync at a time per resource
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "KODEXA_BASE_URL": kodexa.url,
+        "KODEXA_API_KEY": kodexa.api_key,
+    }
+    worker = [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "-v0"]
+    subprocess.run(worker, cwd=ROOT, env=env, check=True, timeout=120)
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.records == OrchestratorSlice.objects.count() > 0
+    progress = client.get(reverse("slices:sync-progress", args=[run.pk]), HTTP_HX_REQUEST="true")
+    assert progress.status_code == 286  # tells htmx to stop polling
+    assert "Synced" in progress.content.decode()
+
+
+def test_a_viewer_cannot_start_a_sync(client, make_user):
+    from django.urls import reverse
+
+    client.force_login(make_user("viewer"))
+    assert client.post(reverse("slices:sync-start", args=["orchestrator"])).status_code == 403
+    assert not SyncRun.objects.exists()
