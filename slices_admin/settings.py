@@ -183,6 +183,9 @@ KODEXA_MAX_RETRIES = int(env("KODEXA_MAX_RETRIES", "2"))
 KODEXA_MAX_RETRY_WAIT = float(env("KODEXA_MAX_RETRY_WAIT", "10"))
 KODEXA_POOL_SIZE = int(env("KODEXA_POOL_SIZE", "16"))
 SLICE_STATUSES = env_list("SLICE_STATUSES", ",".join(DEFAULT_STATUSES))
+# The dashboard calls a queued slice stuck after this long without starting; it groups failures of this window.
+STUCK_QUEUED_MINUTES = int(env("STUCK_QUEUED_MINUTES", "30"))
+DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24"))
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 LOGGING = {

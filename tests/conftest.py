@@ -170,6 +170,14 @@ def scripted() -> Iterator[Scripted]:
     server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """The process cache (dashboard figures) must not carry over from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 # --- users ----------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def make_user(db):

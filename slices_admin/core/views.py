@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET
 
 @require_GET
 def home(request):
-    return redirect("slices:list", "orchestrator")
+    return redirect("slices:dashboard")
 
 
 @require_GET

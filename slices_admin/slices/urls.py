@@ -4,6 +4,7 @@ from . import views
 
 app_name = "slices"
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("execution/new/", views.execution_create, name="execution-create"),
     path("orchestrator/<str:slice_id>/edit/", views.orchestrator_edit, name="orchestrator-edit"),
     path("saved-views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),

@@ -21,6 +21,7 @@ from slices_admin.core.rendering import render_page_or_partial
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, WireType
 
+from . import dashboard as slice_dashboard
 from . import selectors, services
 from .export import csv_response
 from .filters import PAGE_SIZES, filtered_slices
@@ -106,6 +107,12 @@ def _pages(kind: str) -> SlicePages:
 
 def _go(request, url: str):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+def dashboard(request):
+    context = {"dashboard": slice_dashboard.current(), "list_url": reverse("slices:list", args=["orchestrator"])}
+    return render(request, "slices/dashboard.html", context)
 
 
 @require_GET

@@ -41,7 +41,7 @@ def test_login_with_a_demo_user_lands_on_the_slices(client, make_user):
     user.save()
     response = client.post(reverse("login"), {"username": "casey", "password": "correct-horse-battery"}, follow=True)
     assert response.status_code == 200
-    assert response.request["PATH_INFO"] == reverse("slices:list", args=["orchestrator"])
+    assert response.request["PATH_INFO"] == reverse("slices:dashboard")
 
 
 def test_list_shows_cached_slices_filtered(kodexa, as_role):

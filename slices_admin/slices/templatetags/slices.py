@@ -74,3 +74,14 @@ def json_pretty(value):
     if isinstance(value, str):
         return value
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def percent(share):
+    """0..1 → SVG width on a 100-wide bar, never invisible when non-zero."""
+    return f"{max(float(share) * 100, 0.5 if share else 0):.1f}"
+
+
+@register.filter
+def as_list(first, second):
+    return [item for item in (first, second) if item is not None]
