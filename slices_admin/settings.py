@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
@@ -68,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "slices_admin.core.middleware.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "slices_admin.urls"
@@ -175,7 +177,11 @@ REST_FRAMEWORK = {
 KODEXA_SANDBOX_PORT = int(env("KODEXA_SANDBOX_PORT", "8765"))
 KODEXA_BASE_URL = env("KODEXA_BASE_URL", f"http://127.0.0.1:{KODEXA_SANDBOX_PORT}").rstrip("/")
 KODEXA_SANDBOX = env_bool("KODEXA_SANDBOX", "KODEXA_BASE_URL" not in os.environ)
-KODEXA_API_KEY = env("KODEXA_API_KEY", "sandbox-demo-key")
+KODEXA_API_KEY = env("KODEXA_API_KEY", "sandbox-demo-key" if KODEXA_SANDBOX else "")
+if not KODEXA_API_KEY:
+    raise ImproperlyConfigured("KODEXA_BASE_URL points at a Kodexa deployment: set KODEXA_API_KEY as well.")
+if not DEBUG and not KODEXA_SANDBOX and "DJANGO_SECRET_KEY" not in os.environ:
+    raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (a long random value) when talking to a real deployment.")
 KODEXA_SANDBOX_DATA = Path(env("KODEXA_SANDBOX_DATA", str(BASE_DIR / "var" / "sandbox.sqlite3")))
 KODEXA_CONNECT_TIMEOUT = float(env("KODEXA_CONNECT_TIMEOUT", "3.05"))
 KODEXA_READ_TIMEOUT = float(env("KODEXA_READ_TIMEOUT", "15"))

@@ -12,5 +12,6 @@ class RolePermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        needed = VIEW_SLICES if request.method in SAFE_METHODS else EDIT_SLICES
-        return user.has_perm(needed)
+        if request.method in SAFE_METHODS:
+            return user.has_perm(getattr(view, "read_permission", VIEW_SLICES))
+        return user.has_perm(EDIT_SLICES)

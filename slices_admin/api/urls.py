@@ -6,7 +6,7 @@ from django.urls import re_path
 from . import views
 
 UUID = r"(?P<slice_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-ANY_ID = r"(?P<slice_id>[^/]+)"
+ANY_ID = r"(?P<slice_id>.+?)"  # Kodexa's ids are opaque: a slash included
 
 
 def route(pattern, view, name):
@@ -21,4 +21,5 @@ urlpatterns = [
     route("orchestrator-execution-slices", views.OrchestratorSliceList, "orchestrator-slice-list"),
     route(f"orchestrator-execution-slices/{UUID}", views.OrchestratorSliceDetail, "orchestrator-slice-detail"),
     route("audit", views.AuditList, "audit-list"),
+    re_path(r"^.*$", login_not_required(views.not_found), name="not-found"),
 ]

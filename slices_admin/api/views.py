@@ -1,9 +1,11 @@
 """API views: translate HTTP to a service call and back. Validation errors are 400s with field errors."""
 
+from django.http import JsonResponse
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from slices_admin.accounts.roles import VIEW_AUDIT
 from slices_admin.audit.filters import AuditFilter
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
@@ -66,6 +68,12 @@ class OrchestratorSliceDetail(generics.RetrieveAPIView):
 
 
 class AuditList(generics.ListAPIView):
+    read_permission = VIEW_AUDIT
     queryset = AuditEntry.objects.order_by("-occurred_at", "-id")
     serializer_class = AuditEntrySerializer
     filterset_class = AuditFilter
+
+
+def not_found(request, *args, **kwargs):
+    """Anything under /api/v1/ that is no route (a malformed id included) is a JSON 404, never an HTML page."""
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -7,6 +7,16 @@ from django.utils import timezone
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE, RESOURCES
 
 
+class AuditEntryQuerySet(models.QuerySet):
+    """No bulk rewriting or removal either (the database triggers refuse it too)."""
+
+    def update(self, **kwargs):
+        raise PermissionError("Audit entries are append-only.")
+
+    def delete(self):
+        raise PermissionError("Audit entries are append-only.")
+
+
 class AuditEntry(models.Model):
     class Action(models.TextChoices):
         CREATE = "create", "Create"
@@ -47,6 +57,8 @@ class AuditEntry(models.Model):
     reason = models.TextField(blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

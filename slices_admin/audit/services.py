@@ -10,7 +10,8 @@ from django.conf import settings
 from .models import AuditEntry
 
 REDACTED = "[redacted]"
-_SECRET_KEY_NAME = re.compile(r"(api[-_]?key|token|password|passwd|secret|authorization|credential)", re.I)
+# Names that end like a secret: apiKey, access_token, dbPassword, clientSecret... but not maxTokens or tokenizer.
+_SECRET_KEY_NAME = re.compile(r"(token|api[-_]?key|password|passwd|secret|authorization|credentials?)$", re.I)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """The one HTTP client for the Kodexa API.
 
 Owns the base URL, the API key, a pooled `requests.Session`, timeouts and the retry policy: reads (GET) and
-whole-record replacements (PUT) are retried on transient failures; a POST is retried only when it provably never
-left this machine (the connection could not be opened) or the server refused it unprocessed (429). Every failure
+whole-record replacements (PUT) are retried on transient failures (timeouts, 429, 502-504, honouring Retry-After); a
+POST is retried only when it provably never left this machine (the connection could not be opened). Every failure
 becomes a typed `KodexaError` that carries the status and Kodexa's message and never the key.
 """
 
@@ -21,13 +21,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from . import errors
 from .contract import Resource
 
 logger = logging.getLogger(__name__)
 
-_RETRYABLE_STATUSES = {502, 503, 504}
+_RETRYABLE_STATUSES = {429, 502, 503, 504}
 _SAFE_TO_REPEAT = {"GET", "PUT"}
 
 
@@ -153,36 +154,40 @@ class KodexaClient:
                 if retries_left:  # the connection never opened: nothing was sent, any method may repeat
                     self._backoff(attempt)
                     continue
-                raise errors.KodexaUnreachable(None, f"Could not connect to Kodexa at {self.target}.") from exc
+                raise errors.KodexaUnreachable(
+                    None, f"Could not connect to Kodexa at {self.target}.", duration_ms=_since(started)
+                ) from exc
             except requests.ReadTimeout as exc:
                 if repeatable and retries_left:
                     self._backoff(attempt)
                     continue
                 raise errors.KodexaTimeout(
-                    None, f"Kodexa at {self.target} did not answer within {self.timeout[1]:g} s."
+                    None,
+                    f"Kodexa at {self.target} did not answer within {self.timeout[1]:g} s.",
+                    duration_ms=_since(started),
                 ) from exc
             except requests.ConnectionError as exc:
                 never_sent = _is_connection_refused(exc)
                 if (repeatable or never_sent) and retries_left:
                     self._backoff(attempt)
                     continue
-                raise errors.KodexaUnreachable(None, f"Could not reach Kodexa at {self.target}.") from exc
+                raise errors.KodexaUnreachable(
+                    None, f"Could not reach Kodexa at {self.target}.", duration_ms=_since(started)
+                ) from exc
+            except requests.exceptions.InvalidJSONError as exc:  # e.g. NaN: not JSON, so not sendable
+                raise errors.KodexaValidationError(None, "The body is not valid JSON (NaN or Infinity?).") from exc
             except requests.RequestException as exc:
-                raise errors.KodexaUnreachable(None, f"Request to Kodexa failed: {type(exc).__name__}.") from exc
+                raise errors.KodexaUnreachable(
+                    None, f"Request to Kodexa failed: {type(exc).__name__}.", duration_ms=_since(started)
+                ) from exc
 
             status = response.status_code
-            if status == 429:
-                wait = errors.retry_after_seconds(response)
-                # A 429 means the server refused the request unprocessed, so even a POST may repeat.
-                if retries_left and (wait is None or wait <= self.max_retry_wait):
-                    self._sleep(wait if wait is not None else self._backoff_delay(attempt))
-                    continue
-            elif status in _RETRYABLE_STATUSES and repeatable and retries_left:
+            if status in _RETRYABLE_STATUSES and repeatable and retries_left:
                 wait = errors.retry_after_seconds(response)
                 if wait is None or wait <= self.max_retry_wait:
                     self._sleep(wait if wait is not None else self._backoff_delay(attempt))
                     continue
-            duration_ms = round((time.monotonic() - started) * 1000)
+            duration_ms = _since(started)
             logger.log(
                 logging.DEBUG if status < 400 else logging.WARNING,
                 "kodexa %s %s -> %s in %d ms (attempts=%d request_id=%s)",
@@ -194,7 +199,11 @@ class KodexaClient:
                 request_id or "-",
             )
             if status >= 400:
-                raise errors.from_response(response, duration_ms=duration_ms)
+                error = errors.from_response(
+                    response, secret=self.session.headers.get("x-api-key", ""), duration_ms=duration_ms
+                )
+                error.attempts = attempt
+                raise error
             return Answer(status=status, body=_json_body(response), duration_ms=duration_ms)
 
     def _backoff_delay(self, attempt: int) -> float:
@@ -205,10 +214,15 @@ class KodexaClient:
         self._sleep(self._backoff_delay(attempt))
 
 
+def _since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
 def _is_connection_refused(exc: requests.ConnectionError) -> bool:
     """True when the TCP connection was never established, so the request cannot have reached the server."""
-    text = repr(exc)
-    return any(marker in text for marker in ("NewConnectionError", "Connection refused", "NameResolutionError"))
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it in a MaxRetryError
+    return isinstance(reason, NewConnectionError)
 
 
 def _json_body(response: requests.Response) -> Any:

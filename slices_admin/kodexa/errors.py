@@ -24,6 +24,7 @@ class KodexaError(Exception):
         self.message = message
         self.body = body
         self.duration_ms = duration_ms
+        self.attempts = 1  # how many times the client sent the request before giving up
 
     @property
     def field_errors(self) -> dict[str, str]:
@@ -123,13 +124,27 @@ _BY_STATUS = {
 }
 
 
-def from_response(response: requests.Response, *, duration_ms: int | None = None) -> KodexaError:
-    """The typed error for a non-2xx answer."""
+def scrub(value: Any, secret: str) -> Any:
+    """`value` with every occurrence of `secret` blanked, however deep: Kodexa may echo the key it refused."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, "[redacted]")
+    if isinstance(value, dict):
+        return {scrub(k, secret): scrub(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, secret) for v in value]
+    return value
+
+
+def from_response(response: requests.Response, *, secret: str = "", duration_ms: int | None = None) -> KodexaError:
+    """The typed error for a non-2xx answer, with `secret` (the API key) scrubbed from everything it carries."""
     status = response.status_code
     try:
         body = response.json()
     except ValueError:
         body = response.text[:2000] or None
+    body = scrub(body, secret)
     cls = _BY_STATUS.get(status) or (KodexaServerError if status >= 500 else KodexaError)
     message = f"Kodexa answered {status}"
     detail = _message_of(body)

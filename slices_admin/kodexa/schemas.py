@@ -26,9 +26,14 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz
 
 
 def format_datetime(value: dt.datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, milliseconds only when the value has them."""
+    """RFC 3339 in UTC with a `Z`; as many fractional digits as the value needs (none, 3 or 6)."""
     value = value.astimezone(dt.UTC)
-    timespec = "milliseconds" if value.microsecond else "seconds"
+    if not value.microsecond:
+        timespec = "seconds"
+    elif value.microsecond % 1000 == 0:
+        timespec = "milliseconds"
+    else:
+        timespec = "microseconds"
     return value.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
@@ -67,8 +72,8 @@ class DateTimeField(serializers.Field):
 
     def to_internal_value(self, data):
         try:
-            return parse_datetime(data)
-        except ValueError:
+            return parse_datetime(data).astimezone(dt.UTC)
+        except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:59:59-01:00 has no UTC form
             self.fail("invalid")
 
     def to_representation(self, value):
@@ -88,11 +93,32 @@ class ObjectField(serializers.Field):
 
 
 class StringField(serializers.Field):
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {"invalid": "Must be a string.", "nul": "Must not contain NUL characters."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if "\x00" in data:
+            self.fail("nul")
+        return data
+
+
+class IdField(StringField):
+    """A record id is part of URLs and a primary key: printable, at most 255 characters."""
+
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "nul": "Must not contain NUL characters.",
+        "length": "Must be 1 to 255 characters.",
+        "control": "Must not contain control characters.",
+    }
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not 0 < len(data) <= 255:
+            self.fail("length")
+        if any(ord(c) < 32 or ord(c) == 127 for c in data):
+            self.fail("control")
         return data
 
     def to_representation(self, value):
@@ -132,7 +158,8 @@ def _contract_field(field: ContractField) -> serializers.Field:
     kwargs = {"allow_null": field.nullable, "label": field.wire_name}
     if field.python_name != field.wire_name:
         kwargs["source"] = field.python_name
-    return _FIELD_CLASSES[field.type](**kwargs)
+    field_class = IdField if field.wire_name == "id" else _FIELD_CLASSES[field.type]
+    return field_class(**kwargs)
 
 
 def _wire_serializer(resource: Resource) -> type[WireSerializer]:

@@ -152,6 +152,9 @@ class SyncRun(models.Model):
     records = models.IntegerField(default=0)
     expected = models.IntegerField(null=True, blank=True, help_text="Kodexa's totalElements, when it says.")
     gone = models.IntegerField(default=0)
+    newest_seen = models.DateTimeField(
+        null=True, blank=True, help_text="The newest updatedOn this run read: where the next incremental sync stops."
+    )
     error = models.TextField(blank=True)
 
     class Meta:

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from rest_framework.serializers import ValidationError
 
@@ -56,18 +55,34 @@ def _record_id(payload: Any) -> str:
     return remote_id
 
 
+def _sequence(payload: Mapping[str, Any]) -> int | None:
+    value = payload.get("changeSequence")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _is_older(payload: Mapping[str, Any], cached_sequence: int | None) -> bool:
+    """An answer read before a newer write must not put the older version back in the cache."""
+    incoming = _sequence(payload)
+    return incoming is not None and cached_sequence is not None and incoming < cached_sequence
+
+
 def cache_record(resource: Resource, payload: Mapping[str, Any]) -> SliceRecord:
-    """Upsert one record Kodexa answered with."""
-    row, _ = MODELS[resource].objects.update_or_create(
-        id=_record_id(payload), defaults=_row_values(resource, payload, timezone.now())
-    )
+    """Upsert one record Kodexa answered with (unless the cache already holds a newer version)."""
+    model, remote_id = MODELS[resource], _record_id(payload)
+    with transaction.atomic():
+        cached = model.objects.select_for_update().filter(id=remote_id).first()
+        if cached is not None and _is_older(payload, cached.change_sequence):
+            return cached
+        row, _ = model.objects.update_or_create(id=remote_id, defaults=_row_values(resource, payload, timezone.now()))
     return row
 
 
 def cache_records(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> int:
-    """Upsert many records in one statement (a sync page). Later duplicates of an id win."""
+    """Upsert many records in one statement (a sync page), skipping any older than the cached version."""
     model, seen_at = MODELS[resource], timezone.now()
     by_id = {_record_id(p): p for p in payloads}
+    cached = dict(model.objects.filter(id__in=list(by_id)).values_list("id", "change_sequence"))
+    by_id = {i: p for i, p in by_id.items() if not _is_older(p, cached.get(i))}
     rows = [model(id=remote_id, **_row_values(resource, p, seen_at)) for remote_id, p in by_id.items()]
     if rows:
         update_fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
@@ -151,29 +166,53 @@ def _send_change(
     try:
         answer = send()
         _record_id(answer.body)
+    except errors.KodexaConflict as exc:
+        exc.current = _current_version(resource, remote_id, context.request_id) if remote_id else None
+        if exc.attempts > 1 and exc.current is not None and _same_record(resource, exc.current, body):
+            # A retried PUT whose first try was applied: the 409 is about our own change, which Kodexa holds.
+            answer = Answer(status=200, body=exc.current, duration_ms=exc.duration_ms or 0)
+        else:
+            _audit_failure(
+                context, action=action, resource=resource, remote_id=remote_id, body=body, before=before, exc=exc
+            )
+            raise
     except errors.KodexaError as exc:
-        if isinstance(exc, errors.KodexaConflict) and remote_id:
-            exc.current = _current_version(resource, remote_id, context.request_id)
         _audit_failure(
             context, action=action, resource=resource, remote_id=remote_id, body=body, before=before, exc=exc
         )
         raise
-    with transaction.atomic():
-        row = cache_record(resource, answer.body)
-        record_attempt(
-            context,
-            action=action,
-            outcome=Outcome.SUCCEEDED,
-            resource=resource.path,
-            remote_id=row.id,
-            request_body=body,
-            response_status=answer.status,
-            response_body=answer.body,
-            before=before,
-            after=answer.body,
-            duration_ms=answer.duration_ms,
-        )
+    success = {
+        "action": action,
+        "outcome": Outcome.SUCCEEDED,
+        "resource": resource.path,
+        "request_body": body,
+        "response_status": answer.status,
+        "response_body": answer.body,
+        "before": before,
+        "after": answer.body,
+        "duration_ms": answer.duration_ms,
+    }
+    try:
+        with transaction.atomic():
+            row = cache_record(resource, answer.body)
+            record_attempt(context, remote_id=row.id, **success)
+    except Exception as exc:
+        # Kodexa applied the change; the attempt must be on record even if the cache could not take the answer.
+        logger.exception("caching Kodexa's answer for %s %s failed", resource.label, remote_id)
+        error = f"Kodexa applied the change, but the console could not cache its answer ({type(exc).__name__})."
+        record_attempt(context, remote_id=answer.body.get("id", remote_id), error=error, **success)
+        raise
     return row
+
+
+_SERVER_SET = {"changeSequence", "updatedOn"}
+
+
+def _same_record(resource: Resource, current: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+    """Whether Kodexa's current record is the one we sent (apart from what the server sets on every write)."""
+    now, ours = parse_record(resource, current)[0], parse_record(resource, sent)[0]
+    ignored = {f.python_name for f in resource.fields if f.wire_name in _SERVER_SET}
+    return all(now.get(name) == value for name, value in ours.items() if name not in ignored)
 
 
 def _current_version(resource: Resource, remote_id: str, request_id: str) -> dict[str, Any] | None:
@@ -199,13 +238,14 @@ def create_execution_slice(values: Mapping[str, Any], *, context: AuditContext) 
     )
 
 
-def update_orchestrator_slice(
-    remote_id: str, values: Mapping[str, Any], *, context: AuditContext, action: str = Action.UPDATE
-) -> SliceRecord:
+def update_orchestrator_slice(remote_id: str, values: Mapping[str, Any], *, context: AuditContext) -> SliceRecord:
     """PUT the whole record: `values` holds every field, with the `changeSequence` the user saw."""
-    if values.get("id") != remote_id:
+    return _replace(remote_id, to_wire(ORCHESTRATOR_SLICE, values), context=context, action=Action.UPDATE)
+
+
+def _replace(remote_id: str, body: dict[str, Any], *, context: AuditContext, action: str) -> SliceRecord:
+    if body.get("id") != remote_id:
         raise ValidationError({"id": [f"Must be the id of the slice being updated ({remote_id})."]})
-    body = to_wire(ORCHESTRATOR_SLICE, values)
     client = get_client()
     return _send_change(
         context,
@@ -220,7 +260,7 @@ def update_orchestrator_slice(
 
 def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, context: AuditContext) -> SliceRecord:
     """Merge `changes` onto the freshest copy and PUT the result with that copy's `changeSequence` (or the one in
-    `changes`, when the caller says which version it saw)."""
+    `changes`, when the caller says which version it saw). Fields not changed are sent exactly as Kodexa gave them."""
     try:
         current = read_freshest(ORCHESTRATOR_SLICE, remote_id, request_id=context.request_id).record
     except errors.KodexaError as exc:
@@ -235,9 +275,9 @@ def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, cont
         )
         raise
     contract_part = {k: v for k, v in current.items() if k in ORCHESTRATOR_SLICE.wire_names}
-    merged = {**contract_part, **to_wire(ORCHESTRATOR_SLICE, changes)}
+    body = {**contract_part, **to_wire(ORCHESTRATOR_SLICE, changes)}
     try:
-        values = validate_input(ORCHESTRATOR_SLICE, merged, partial=False)
+        validate_input(ORCHESTRATOR_SLICE, body, partial=False)
     except ValidationError as exc:
         raise ValidationError(
             {
@@ -245,7 +285,7 @@ def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, cont
                 for field, msgs in exc.detail.items()
             }
         ) from exc
-    return update_orchestrator_slice(remote_id, values, context=context, action=Action.PATCH)
+    return _replace(remote_id, body, context=context, action=Action.PATCH)
 
 
 # --- sync -----------------------------------------------------------------------------------------------------------
@@ -255,6 +295,7 @@ class SyncProgress:
     records: int = 0
     expected: int | None = None
     gone: int = 0
+    newest_seen: datetime | None = None
 
 
 def _list_page(client, resource: Resource, number: int, size: int, sort: str):
@@ -268,44 +309,48 @@ def _list_page(client, resource: Resource, number: int, size: int, sort: str):
         ) from exc
 
 
-def _not_newer_than(payload: Mapping[str, Any], watermark: datetime) -> bool:
+def _updated_on(payload: Mapping[str, Any]) -> datetime | None:
     try:
-        return parse_datetime(payload.get("updatedOn")) <= watermark
+        return parse_datetime(payload.get("updatedOn"))
     except ValueError:
-        return False
+        return None
 
 
 def sync_slices(
     resource: Resource,
     *,
     full: bool = False,
+    since: datetime | None = None,
     page_size: int = 500,
     on_page: Callable[[SyncProgress], None] | None = None,
 ) -> SyncProgress:
     """Pull Kodexa's list endpoint page by page into the cache, upserting each page in one statement.
 
     Incremental (the default) reads newest `updatedOn` first and stops after the first page that reaches back to
-    the newest record already cached. Full reads everything in creation order (stable while records change), then
-    flags what Kodexa no longer returns as gone: each candidate is read once more, so a record that moved between
-    pages is refreshed rather than flagged. Nothing is ever deleted.
+    `since` (the newest record the previous sync read; everything when None). Full reads everything in creation
+    order (stable while records change), then flags what Kodexa no longer returns as gone: each candidate is read
+    once more, so a record that moved between pages is refreshed rather than flagged. Nothing is ever deleted.
     """
-    client, model = get_client(), MODELS[resource]
+    client = get_client()
     started = timezone.now()
-    watermark = None if full else model.objects.aggregate(newest=Max("updated_on"))["newest"]
     sort = "createdOn,asc" if full else "updatedOn,desc"
+    since = None if full else since
     progress = SyncProgress()
     while True:
         page = _list_page(client, resource, progress.pages + 1, page_size, sort)
         with transaction.atomic():
             progress.records += cache_records(resource, page.content)
         progress.pages += 1
-        if progress.expected is None and watermark is None:
+        if progress.expected is None and since is None:
             progress.expected = page.total_elements
+        stamps = [stamp for stamp in map(_updated_on, page.content) if stamp is not None]
+        if stamps and (progress.newest_seen is None or max(stamps) > progress.newest_seen):
+            progress.newest_seen = max(stamps)
         if on_page:
             on_page(progress)
         if page.last or not page.content:
             break
-        if watermark is not None and any(_not_newer_than(p, watermark) for p in page.content):
+        if since is not None and any(stamp <= since for stamp in stamps):
             break
     if full:
         progress.gone = _flag_gone(resource, seen_since=started)
@@ -358,8 +403,20 @@ def perform_sync(run: SyncRun, *, page_size: int = 500) -> SyncRun:
             pages=progress.pages, records=progress.records, expected=progress.expected, gone=progress.gone
         )
 
+    previous = (
+        SyncRun.objects.filter(resource=run.resource, status=SyncRun.Status.SUCCEEDED, newest_seen__isnull=False)
+        .exclude(pk=run.pk)
+        .order_by("-newest_seen")
+        .first()
+    )
     try:
-        sync_slices(RESOURCES[run.resource], full=run.mode == SyncRun.Mode.FULL, page_size=page_size, on_page=on_page)
+        progress = sync_slices(
+            RESOURCES[run.resource],
+            full=run.mode == SyncRun.Mode.FULL,
+            since=previous.newest_seen if previous else None,
+            page_size=page_size,
+            on_page=on_page,
+        )
     except errors.KodexaError as exc:
         status, error = SyncRun.Status.FAILED, f"{exc.message} {exc.advice}"
     except Exception:
@@ -367,6 +424,7 @@ def perform_sync(run: SyncRun, *, page_size: int = 500) -> SyncRun:
         status, error = SyncRun.Status.FAILED, "The sync failed unexpectedly; the server log has the details."
     else:
         status, error = SyncRun.Status.SUCCEEDED, ""
+        SyncRun.objects.filter(pk=run.pk).update(newest_seen=progress.newest_seen)
     SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
     run.refresh_from_db()
     return run

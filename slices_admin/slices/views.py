@@ -110,12 +110,14 @@ def _go(request, url: str):
 
 
 @require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
 def dashboard(request):
     context = {"dashboard": slice_dashboard.current(), "list_url": reverse("slices:list", args=["orchestrator"])}
     return render(request, "slices/dashboard.html", context)
 
 
 @require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
 def slice_list(request, kind):
     pages = _pages(kind)
     filterset, queryset = filtered_slices(pages.model, request.GET)
@@ -175,6 +177,7 @@ def sync_start(request, kind):
 
 
 @require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
 def sync_progress(request, pk):
     run = get_object_or_404(SyncRun, pk=pk)
     pages = next((p for p in PAGES.values() if p.resource.path == run.resource), None)
@@ -192,6 +195,7 @@ def _sync_panel(request, pages: SlicePages, run: SyncRun):
 
 
 @require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
 def slice_export(request, kind):
     pages = _pages(kind)
     _filterset, queryset = filtered_slices(pages.model, request.GET)
@@ -235,6 +239,10 @@ def saved_view_create(request, kind):
     if not name:
         messages.error(request, "Give the view a name to save it.")
         return redirect(f"{list_url}?{query.urlencode()}")
+    existing = SavedView.objects.filter(kind=pages.kind, name=name).first()
+    if existing and existing.created_by_id != request.user.pk and not request.user.is_superuser:
+        messages.error(request, f"“{name}” is someone else's saved view; choose another name.")
+        return redirect(f"{list_url}?{query.urlencode()}")
     view, created = SavedView.objects.update_or_create(
         kind=pages.kind, name=name, defaults={"query": query.urlencode(), "created_by": request.user}
     )
@@ -261,6 +269,7 @@ def _display_value(field, value):
 
 
 @require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
 def slice_detail(request, kind, slice_id):
     pages = _pages(kind)
     row = get_object_or_404(pages.model, id=slice_id)
@@ -379,4 +388,5 @@ def _form_response(request, context):
         elif form.is_bound and not form.is_valid():
             status = 400
     context["statuses"] = settings.SLICE_STATUSES
+    context["validate_only"] = "_validate" in request.POST
     return render_page_or_partial(request, "slices/form.html", "form", context, status=status)

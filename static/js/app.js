@@ -50,3 +50,44 @@
     target.select();
   });
 })();
+
+// Feedback for htmx requests that fail outright (no swap happens for errors): say what happened and what to do.
+(function () {
+  "use strict";
+
+  function flash(text) {
+    let box = document.getElementById("request-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "request-error";
+      box.className = "alert alert-error floating";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(box.hideTimer);
+    box.hideTimer = setTimeout(function () { box.hidden = true; }, 12000);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr.status;
+    if (status === 403) {
+      flash("Not allowed (403): your role does not permit this, or the page is stale. Reload the page and try again.");
+    } else if (status >= 500) {
+      flash("The console failed to answer (" + status + "). Nothing more was sent to Kodexa than the audit trail shows. Try again.");
+    } else {
+      flash("The request failed (" + status + "). Reload the page and try again.");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    flash("The console could not be reached. Check your connection, then try again.");
+  });
+  // After a form comes back with errors, move focus to its message so keyboard and screen reader users hear it.
+  document.addEventListener("htmx:afterSettle", function () {
+    const target = document.querySelector("[data-focus]");
+    if (!target) return;
+    target.removeAttribute("data-focus");
+    target.focus();
+  });
+})();

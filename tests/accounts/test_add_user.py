@@ -41,3 +41,4 @@ def test_a_weak_or_missing_password_is_refused(monkeypatch):
         run("weak", "--role", "viewer", "--password-env", "WEAK")
     with pytest.raises(CommandError, match="empty or not set"):
         run("weak", "--role", "viewer", "--password-env", "UNSET_VARIABLE_FOR_TEST")
+    assert not get_user_model().objects.filter(username="weak").exists()  # nothing half-made

@@ -33,3 +33,26 @@ def test_diff_lists_only_changed_fields():
     assert field_diff({"a": 1, "b": {"x": 1}}, {"a": 1, "b": {"x": 2}, "c": None}) == [
         {"field": "b", "before": {"x": 1}, "after": {"x": 2}}
     ]
+
+
+def test_bulk_updates_and_deletes_are_refused():
+    entry()
+    with pytest.raises(PermissionError):
+        AuditEntry.objects.update(error="rewritten")
+    with pytest.raises(PermissionError):
+        AuditEntry.objects.all().delete()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_auditentry SET error = 'x'", "DELETE FROM audit_auditentry"])
+def test_the_database_refuses_raw_updates_and_deletes(statement):
+    from django.db import DatabaseError, connection, transaction
+
+    entry()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert AuditEntry.objects.get().error == ""
+
+
+def test_redaction_leaves_names_that_only_contain_token_alone():
+    cleaned = redact({"maxTokens": 512, "tokenizer": "bpe", "accessToken": "t", "client_secret": "s"})
+    assert cleaned == {"maxTokens": 512, "tokenizer": "bpe", "accessToken": "[redacted]", "client_secret": "[redacted]"}

@@ -87,6 +87,42 @@ def test_rate_limit_waits_for_retry_after_then_retries(scripted):
     assert waits == [1.0]
 
 
+def test_a_post_is_never_retried_after_a_rate_limit(scripted):
+    scripted.answer(429, {"message": "slow down"}, headers={"Retry-After": "0"}).answer(201, {"id": "x"})
+    with pytest.raises(errors.KodexaRateLimited):
+        client_for(scripted).create(EXECUTION_SLICE, {})
+    assert len(scripted.received) == 1
+
+
+def test_retries_of_a_put_run_out_and_end_as_unavailable(scripted):
+    for _ in range(3):
+        scripted.answer(503, {"message": "busy"})
+    with pytest.raises(errors.KodexaServerError) as caught:
+        client_for(scripted).replace(ORCHESTRATOR_SLICE, SLICE_ID, {})
+    assert caught.value.status == 503
+    assert len(scripted.received) == 3  # the first try and max_retries=2 more
+
+
+def test_retry_after_as_an_http_date_is_honoured(scripted):
+    from email.utils import formatdate
+
+    waits = []
+    when = formatdate(__import__("time").time() + 2, usegmt=True)
+    scripted.answer(503, headers={"Retry-After": when}).answer(200, {"id": SLICE_ID})
+    client = client_for(scripted)
+    client._sleep = waits.append
+    client.get(ORCHESTRATOR_SLICE, SLICE_ID)
+    assert len(waits) == 1 and 0 < waits[0] <= 2
+
+
+def test_a_key_kodexa_echoes_back_is_scrubbed_from_the_error(scripted):
+    scripted.answer(401, {"message": f"Invalid API key {KEY}", "errors": {"x-api-key": [KEY]}})
+    with pytest.raises(errors.KodexaAuthError) as caught:
+        client_for(scripted).get(ORCHESTRATOR_SLICE, SLICE_ID)
+    assert KEY not in caught.value.message and KEY not in str(caught.value.body)
+    assert "[redacted]" in caught.value.message
+
+
 def test_rate_limit_longer_than_the_max_wait_is_raised_with_retry_after(scripted):
     scripted.answer(429, {"message": "slow down"}, headers={"Retry-After": "30"})
     with pytest.raises(errors.KodexaRateLimited) as caught:

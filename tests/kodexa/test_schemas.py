@@ -18,7 +18,7 @@ from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
 SAMPLE = {
     WireType.INT32: [INT32_MIN, -1, 0, 7, INT32_MAX],
     WireType.STRING: ["", "FAILED", "ünïcödé ✓", "<script>alert(1)</script>"],
-    WireType.DATETIME: ["2023-11-07T05:31:56Z", "2026-01-31T23:59:59.123Z"],
+    WireType.DATETIME: ["2023-11-07T05:31:56Z", "2026-01-31T23:59:59.123Z", "2026-01-31T23:59:59.000400Z"],
     WireType.OBJECT: [{}, {"a": [1, {"b": None}], "c": "d"}],
 }
 
@@ -28,6 +28,8 @@ def full_record(resource, pick=0, nulls=False):
     for field in resource.fields:
         if nulls and field.nullable:
             record[field.wire_name] = None
+        elif field.wire_name == "id":
+            record["id"] = f"slice/{pick} ✓"
         else:
             options = SAMPLE[field.type]
             record[field.wire_name] = options[pick % len(options)]
@@ -73,6 +75,11 @@ def test_datetimes_parse_to_aware_utc_and_format_with_z():
         ("status", 3, "string"),
         ("status", None, "null"),
         ("statuss", "FAILED", "Unknown field"),
+        ("queuedAt", "9999-12-31T23:59:59-01:00", "RFC 3339"),
+        ("status", "nul\x00byte", "NUL"),
+        ("id", "", "1 to 255"),
+        ("id", "x" * 256, "1 to 255"),
+        ("id", "line\nbreak", "control"),
     ],
 )
 def test_invalid_values_get_a_field_error(field, value, message):

@@ -24,7 +24,10 @@ def ago(**delta) -> str:
 @pytest.fixture
 def data():
     records = [
-        *(orchestrator_record(status="SUCCEEDED", moduleRuntimeId="rt-a", durationMs=ms) for ms in range(100, 1100, 100)),
+        *(
+            orchestrator_record(status="SUCCEEDED", moduleRuntimeId="rt-a", durationMs=ms)
+            for ms in range(100, 1001, 100)
+        ),
         orchestrator_record(status="FAILED", errorMessage="KeyError: 'x'", updatedOn=ago(hours=1), durationMs=None),
         orchestrator_record(status="FAILED", errorMessage="KeyError: 'x'", updatedOn=ago(hours=2), durationMs=None),
         orchestrator_record(status="FAILED", errorMessage="Timeout", updatedOn=ago(hours=3), durationMs=None),

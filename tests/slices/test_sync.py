@@ -42,15 +42,30 @@ def test_pages_are_read_until_the_last_one(kodexa_is):
     assert "sort=createdOn%2Casc" in kodexa_is.received[0]["path"] and "page=2" in kodexa_is.received[1]["path"]
 
 
-def test_incremental_sync_stops_once_it_reaches_the_cached_records(kodexa_is):
-    cache_orchestrator(orchestrator_record(id="known", updatedOn=at(100)))
+def test_incremental_sync_stops_once_it_reaches_what_the_last_sync_read(kodexa_is):
+    known = orchestrator_record(id="known", updatedOn=at(100))
+    kodexa_is.answer(200, page([known]))
+    first = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path))
+    assert first.newest_seen.isoformat().startswith("2026-11-01T13:40")
+    # The console's own writes move the cache's newest updatedOn, but not where the next sync stops.
+    cache_orchestrator(orchestrator_record(id="written-by-the-console", updatedOn=at(400)))
     newer = [orchestrator_record(updatedOn=at(300)), orchestrator_record(updatedOn=at(200))]
-    reaching_back = [orchestrator_record(updatedOn=at(150)), orchestrator_record(id="known", updatedOn=at(100))]
+    reaching_back = [orchestrator_record(updatedOn=at(150)), known]
     kodexa_is.answer(200, page(newer, 1, last=False)).answer(200, page(reaching_back, 2, last=False))
-    progress = sync_slices(ORCHESTRATOR_SLICE, page_size=2)
-    assert progress.pages == 2 and len(kodexa_is.received) == 2  # page 3 is never asked for
-    assert "sort=updatedOn%2Cdesc" in kodexa_is.received[0]["path"]
-    assert OrchestratorSlice.objects.count() == 4
+    second = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path))
+    assert second.pages == 2 and len(kodexa_is.received) == 3  # page 3 is never asked for
+    assert "sort=updatedOn%2Cdesc" in kodexa_is.received[1]["path"]
+    assert second.newest_seen > first.newest_seen
+    assert OrchestratorSlice.objects.count() == 5
+
+
+def test_a_sync_page_never_puts_an_older_version_in_the_cache(kodexa_is):
+    record = orchestrator_record(changeSequence=5, status="CANCELLED")
+    cache_orchestrator(record)
+    kodexa_is.answer(200, page([{**record, "changeSequence": 4, "status": "RUNNING"}]))
+    sync_slices(ORCHESTRATOR_SLICE)
+    row = OrchestratorSlice.objects.get()
+    assert (row.change_sequence, row.status) == (5, "CANCELLED")
 
 
 def test_a_record_that_moved_between_pages_is_read_again_not_flagged_gone(kodexa_is):
@@ -147,6 +162,7 @@ def test_a_sync_started_on_the_page_runs_in_a_worker_process_with_progress(kodex
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
         "KODEXA_BASE_URL": kodexa.url,
         "KODEXA_API_KEY": kodexa.api_key,
+        "KODEXA_SANDBOX": "1",
     }
     worker = [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "-v0"]
     subprocess.run(worker, cwd=ROOT, env=env, check=True, timeout=120)

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from slices_admin.accounts.roles import ROLES, assign_role
@@ -26,22 +27,18 @@ class Command(BaseCommand):
         parser.add_argument("--token", action="store_true", help="Print the user's API token on the last line.")
 
     def handle(self, *args, username, role, password_env, email, token, **options):
-        user, created = get_user_model().objects.get_or_create(username=username)
+        users = get_user_model().objects
+        user = users.filter(username=username).first() or get_user_model()(username=username)
+        created = user.pk is None
         if email:
             user.email = email
         if password_env:
-            password = os.environ.get(password_env)
-            if not password:
-                raise CommandError(f"Environment variable {password_env} is empty or not set.")
-            try:
-                validate_password(password, user)
-            except ValidationError as exc:
-                raise CommandError("Password rejected: " + " ".join(exc.messages)) from exc
-            user.set_password(password)
+            user.set_password(self._password(password_env, user))
         elif created:
             user.set_unusable_password()
-        user.save()
-        assign_role(user, role)
+        with transaction.atomic():
+            user.save()
+            assign_role(user, role)
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} user {username} with role {role}.")
         if created and not password_env:
@@ -49,3 +46,15 @@ class Command(BaseCommand):
         if token:
             api_token, _ = Token.objects.get_or_create(user=user)
             self.stdout.write(f"API token for {username}: {api_token.key}")
+
+    @staticmethod
+    def _password(variable: str, user) -> str:
+        """The password from the environment, checked before anything is written."""
+        password = os.environ.get(variable)
+        if not password:
+            raise CommandError(f"Environment variable {variable} is empty or not set.")
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise CommandError("Password rejected: " + " ".join(exc.messages)) from exc
+        return password

@@ -41,7 +41,10 @@ class Command(BaseCommand):
             if settings.KODEXA_SANDBOX:
                 self.start_sandbox(seed)
             self.stdout.write("Syncing the cache from Kodexa…")
-            call_command("sync_slices", stdout=self.stdout, stderr=self.stderr)
+            try:
+                call_command("sync_slices", stdout=self.stdout, stderr=self.stderr)
+            except CommandError as exc:  # e.g. no list endpoint, or Kodexa briefly down: serve the cache anyway
+                self.stderr.write(f"The cache was not synced ({exc}); the console starts with what it has.")
             if settings.KODEXA_SANDBOX:
                 self.stdout.write("Creating the demo users…")
                 call_command("add_demo_users", stdout=StringIO())
@@ -110,6 +113,8 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     def stop_all(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the shutdown short
+            signal.signal(signum, signal.SIG_IGN)
         for _name, process in reversed(self.children):
             if process.poll() is None:
                 process.terminate()
