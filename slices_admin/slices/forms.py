@@ -64,6 +64,10 @@ def _form_field(field: ContractField, *, readonly: bool) -> forms.Field:
     )
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"Not valid JSON: {name} is not a JSON number.")
+
+
 class SliceRecordForm(forms.Form):
     """Every field of one resource. `partial=True` (a create) leaves blank fields out of the body; otherwise (a
     full replace) a blank field means null where the contract allows it, `{}` for objects, `""` for strings."""
@@ -110,11 +114,13 @@ class SliceRecordForm(forms.Form):
                 raise forms.ValidationError("Must be a whole number.") from None
         if field.type is WireType.OBJECT:
             try:
-                return json.loads(text)
+                return json.loads(text, parse_constant=_refuse_constant)
             except json.JSONDecodeError as exc:
                 raise forms.ValidationError(
                     f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
                 ) from None
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
         return text.strip() if field.type is WireType.DATETIME else text
 
     def wire_body(self) -> dict[str, Any]:

@@ -136,6 +136,17 @@ def test_unknown_slice_is_404_with_kodexas_answer(kodexa, api):
     missing = str(uuid.uuid4())
     response = api("operator").patch(f"{ORCH}/{missing}", {"status": "FAILED"}, format="json")
     assert response.status_code == 404
+    assert missing in response.json()["upstream"]["message"]
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.outcome, entry.remote_id, entry.response_status) == ("patch", "rejected", missing, 404)
+
+
+def test_malformed_json_is_a_400_and_any_unknown_api_route_a_json_404(kodexa, api):
+    client = api("operator")
+    bad = client.generic("POST", "/api/v1/execution-slices", '{"status": NaN}', content_type="application/json")
+    assert bad.status_code == 400
+    missing = client.get(f"{ORCH}/not-a-uuid")
+    assert missing.status_code == 404 and missing["Content-Type"].startswith("application/json")
 
 
 def test_non_uuid_id_is_refused_without_calling_kodexa(kodexa, api):

@@ -51,6 +51,7 @@ def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everythin
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, so a failing test can stop the whole tree
     )
     try:
         output, deadline = [], time.monotonic() + 90
@@ -83,4 +84,4 @@ def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everythin
         assert not answers(f"{web}/healthz")
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)

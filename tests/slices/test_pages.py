@@ -115,6 +115,13 @@ def test_create_form_shows_field_errors_and_sends_nothing(kodexa, as_role):
     assert not ExecutionSlice.objects.exists() and not AuditEntry.objects.exists()
 
 
+def test_nan_in_a_json_editor_is_a_field_error(kodexa, as_role):
+    before = kodexa.request_count()
+    response = as_role("operator").post(reverse("slices:execution-create"), {"inputEvent": '{"x": NaN}'}, **HTMX)
+    assert response.context["form"].errors["inputEvent"]
+    assert kodexa.request_count() == before and not AuditEntry.objects.exists()
+
+
 def test_create_form_validate_only_request_sends_nothing(kodexa, as_role):
     before = kodexa.request_count()
     response = as_role("operator").post(
@@ -140,7 +147,8 @@ def test_kodexa_rejection_is_shown_on_the_form_field(kodexa, as_role):
     response = as_role("operator").post(reverse("slices:execution-create"), {"sliceOrder": "-5"}, **HTMX)
     body = response.content.decode()
     assert "Kodexa rejected the values" in body
-    assert "sliceOrder" in body
+    assert response.context["form"].errors["sliceOrder"]  # Kodexa's message, under the field it names
+    assert re.search(r'id="id_sliceOrder_error">[^<]*\S', body)
     assert AuditEntry.objects.get().outcome == "rejected"
 
 

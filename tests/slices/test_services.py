@@ -1,0 +1,73 @@
+"""Service edge cases that need a fault a real Kodexa cannot be asked for."""
+
+import pytest
+
+from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.services import AuditContext
+from slices_admin.kodexa import errors
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from slices_admin.kodexa.schemas import validate_input
+from slices_admin.slices import services
+from slices_admin.slices.models import OrchestratorSlice
+from tests.factories import orchestrator_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kodexa_is(scripted, settings):
+    settings.KODEXA_BASE_URL = scripted.url
+    settings.KODEXA_READ_TIMEOUT = 0.5
+    settings.KODEXA_MAX_RETRY_WAIT = 0
+    return scripted
+
+
+def values_of(record):
+    return validate_input(ORCHESTRATOR_SLICE, record, partial=False)
+
+
+def test_a_retried_put_that_was_applied_the_first_time_is_a_success_not_a_conflict(kodexa_is):
+    record = orchestrator_record(status="FAILED", changeSequence=3)
+    sent = {**record, "status": "PENDING"}
+    applied = {**sent, "changeSequence": 4, "updatedOn": "2026-11-23T10:00:00Z"}
+    kodexa_is.answer(200, applied, delay=1)  # applied, but the answer comes too late: the client retries
+    kodexa_is.answer(409, {"message": "Stale changeSequence: sent 3, current is 4"})
+    kodexa_is.answer(200, applied)  # the read after the conflict finds our own change
+    row = services.update_orchestrator_slice(record["id"], values_of(sent), context=AuditContext())
+    assert (row.status, row.change_sequence) == ("PENDING", 4)
+    entry = AuditEntry.objects.get()
+    assert (entry.outcome, entry.response_status) == ("succeeded", 200)
+
+
+def test_a_real_conflict_after_a_retry_is_still_a_conflict(kodexa_is):
+    record = orchestrator_record(status="FAILED", changeSequence=3)
+    theirs = {**record, "status": "CANCELLED", "changeSequence": 4}
+    kodexa_is.answer(503).answer(409, {"message": "Stale"}).answer(200, theirs)
+    with pytest.raises(errors.KodexaConflict) as caught:
+        services.update_orchestrator_slice(
+            record["id"], values_of({**record, "status": "PENDING"}), context=AuditContext()
+        )
+    assert caught.value.current["status"] == "CANCELLED"
+    assert AuditEntry.objects.get().outcome == "conflict"
+
+
+def test_an_applied_change_is_audited_even_when_the_cache_write_fails(kodexa_is, monkeypatch):
+    record = orchestrator_record()
+    kodexa_is.answer(200, {**record, "changeSequence": 2})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "cache_record", broken)
+    with pytest.raises(RuntimeError):
+        services.update_orchestrator_slice(record["id"], values_of(record), context=AuditContext())
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == "succeeded" and "could not cache" in entry.error
+    assert not OrchestratorSlice.objects.exists()
+
+
+def test_a_read_older_than_the_cached_copy_does_not_replace_it():
+    newer = orchestrator_record(changeSequence=7, status="PENDING")
+    services.cache_record(ORCHESTRATOR_SLICE, newer)
+    services.cache_record(ORCHESTRATOR_SLICE, {**newer, "changeSequence": 6, "status": "FAILED"})
+    assert OrchestratorSlice.objects.get().status == "PENDING"
