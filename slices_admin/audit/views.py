@@ -1,7 +1,5 @@
 """Audit pages: the trail, newest first, and one entry in full."""
 
-import json
-
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
@@ -25,19 +23,7 @@ def audit_list(request):
     return render_page_or_partial(request, "audit/list.html", "entries", context)
 
 
-def _pretty(value) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-
-
 @require_GET
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_detail(request, pk):
-    entry = get_object_or_404(AuditEntry, pk=pk)
-    diff = [{**change, "before": _pretty(change["before"]), "after": _pretty(change["after"])} for change in entry.diff]
-    context = {
-        "entry": entry,
-        "diff": diff,
-        "request_body": _pretty(entry.request_body) if entry.request_body is not None else "",
-        "response_body": _pretty(entry.response_body) if entry.response_body is not None else "",
-    }
-    return render(request, "audit/detail.html", context)
+    return render(request, "audit/detail.html", {"entry": get_object_or_404(AuditEntry, pk=pk)})

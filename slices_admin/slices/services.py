@@ -101,9 +101,7 @@ def read_freshest(
     """Read the record from Kodexa (refreshing the cache); use the cached copy when the read fails with one of
     `fall_back_on` (by default: a deployment without a read endpoint) and a cached copy exists."""
     try:
-        answer = get_client().get(resource, remote_id, request_id=request_id)
-        cache_record(resource, answer.body)
-        return FreshestCopy(record=answer.body)
+        return FreshestCopy(record=_read_into_cache(resource, remote_id, request_id))
     except fall_back_on as exc:
         row = MODELS[resource].objects.filter(id=remote_id).first()
         if row is None:
@@ -116,11 +114,18 @@ def refresh_slice(resource: Resource, remote_id: str, *, request_id: str = "") -
     has is flagged as gone (kept, never deleted) and the NotFound raised."""
     before = cached_record(resource, remote_id)
     try:
-        answer = get_client().get(resource, remote_id, request_id=request_id)
+        record = _read_into_cache(resource, remote_id, request_id)
     except errors.KodexaNotFound:
         MODELS[resource].objects.filter(id=remote_id, gone_at__isnull=True).update(gone_at=timezone.now())
         raise
-    return cache_record(resource, answer.body), field_diff(before, answer.body)
+    return MODELS[resource].objects.get(id=remote_id), field_diff(before, record)
+
+
+def _read_into_cache(resource: Resource, remote_id: str, request_id: str) -> dict[str, Any]:
+    """GET one record from Kodexa and cache it; returns Kodexa's answer."""
+    answer = get_client().get(resource, remote_id, request_id=request_id)
+    cache_record(resource, answer.body)
+    return answer.body
 
 
 def cached_record(resource: Resource, remote_id: str) -> dict[str, Any] | None:

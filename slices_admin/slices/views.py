@@ -19,7 +19,7 @@ from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
 from slices_admin.core.rendering import render_page_or_partial
 from slices_admin.kodexa import errors
-from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, WireType
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
 
 from . import dashboard as slice_dashboard
 from . import selectors, services
@@ -262,19 +262,13 @@ def saved_view_delete(request, pk):
     return redirect("slices:list", view.kind)
 
 
-def _display_value(field, value):
-    if field.type is WireType.OBJECT and value is not None:
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return value
-
-
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
 def slice_detail(request, kind, slice_id):
     pages = _pages(kind)
     row = get_object_or_404(pages.model, id=slice_id)
     groups = [
-        (title, [(f, label_for(f.wire_name), _display_value(f, row.raw.get(f.wire_name))) for f in fields])
+        (title, [(f, label_for(f.wire_name), row.raw.get(f.wire_name)) for f in fields])
         for title, fields in grouped(pages.resource)
     ]
     extra = {k: v for k, v in row.raw.items() if k not in pages.resource.wire_names}
@@ -284,7 +278,7 @@ def slice_detail(request, kind, slice_id):
         "pages": pages,
         "row": row,
         "groups": groups,
-        "extra_json": json.dumps(extra, indent=2, ensure_ascii=False, sort_keys=True) if extra else "",
+        "extra": extra,
         "group_value": group_value,
         "audit_entries": AuditEntry.objects.filter(resource=pages.resource.path, remote_id=row.id)[:100],
         "timeline": selectors.timeline(row, now),
@@ -362,19 +356,11 @@ def _edit_form(data=None, initial=None) -> SliceRecordForm:
 def _conflict_context(form: SliceRecordForm, exc: errors.KodexaConflict) -> dict:
     mine, current = form.wire_body(), exc.current or {}
     differences = [
-        {"field": name, "mine": _pretty(mine.get(name)), "current": _pretty(current.get(name))}
+        {"field": name, "mine": mine.get(name), "current": current.get(name)}
         for name in ORCHESTRATOR_SLICE.wire_names
         if exc.current is not None and mine.get(name) != current.get(name)
     ]
     return {"kodexa_error": exc, "conflict": {"current": exc.current, "differences": differences}}
-
-
-def _pretty(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict | list):
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return str(value)
 
 
 def _form_response(request, context):
