@@ -1,0 +1,183 @@
+"""Browsing: URL state, query counts, counts that stay cheap, export, detail page parts."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from slices_admin.slices import selectors
+from slices_admin.slices.filters import filtered_slices
+from slices_admin.slices.models import OrchestratorSlice, SavedView
+from tests.factories import at, cache_orchestrator, orchestrator_record
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/slices/orchestrator/"
+
+
+@pytest.fixture
+def viewer(client, make_user):
+    client.force_login(make_user("viewer"))
+    return client
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
+    return len(captured)
+
+
+def test_the_list_makes_the_same_few_queries_for_5_or_200_rows(viewer):
+    cache_orchestrator(*(orchestrator_record() for _ in range(5)))
+    few = queries_for(viewer, f"{LIST}?pageSize=200")
+    cache_orchestrator(*(orchestrator_record() for _ in range(195)))
+    many = queries_for(viewer, f"{LIST}?pageSize=200")
+    assert few == many <= 10  # session, user, role, permissions, the page, its count, the panels
+
+
+def test_the_detail_page_makes_a_fixed_number_of_queries(viewer):
+    records = cache_orchestrator(*(orchestrator_record(pipelineExecutionId="p") for _ in range(30)))
+    assert queries_for(viewer, reverse("slices:detail", args=["orchestrator", records[0]["id"]])) <= 10
+
+
+def test_every_bit_of_list_state_round_trips_through_the_url(viewer):
+    cache_orchestrator(
+        *(orchestrator_record(status="FAILED", attemptNumber=3, organizationId="org-z") for _ in range(30))
+    )
+    query = (
+        "q=Timeout&status=FAILED&status=RUNNING&organizationId=org-z&pipelineExecutionId=pipe-1&hasError=true"
+        "&leaseExpired=true&attemptAtLeast=2&queuedAt_after=2026-11-01T10:00&updatedOn_before=2026-12-01T00:00"
+        "&sort=-attemptNumber&pageSize=25&page=1"
+    )
+    body = viewer.get(f"{LIST}?{query}").content.decode()
+    for fragment in [
+        'name="q" value="Timeout"',
+        'value="FAILED" checked',
+        'value="RUNNING" checked',
+        'name="organizationId" value="org-z"',
+        'name="pipelineExecutionId" value="pipe-1"',
+        'name="hasError" value="true" checked',
+        'name="leaseExpired" value="true" checked',
+        'name="attemptAtLeast" value="2"',
+        'name="queuedAt_after" value="2026-11-01T10:00"',
+        'name="updatedOn_before" value="2026-12-01T00:00"',
+        'name="sort" value="-attemptNumber"',
+        'name="pageSize" value="25"',
+        'aria-sort="descending"',
+    ]:
+        assert fragment in body, fragment
+    assert '<details class="more" open>' in body  # the extra filters in use are shown, not hidden
+
+
+def test_sort_and_page_links_keep_the_filters(viewer):
+    cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(30)))
+    body = viewer.get(f"{LIST}?status=FAILED&pageSize=25").content.decode()
+    assert 'href="?status=FAILED&amp;pageSize=25&amp;page=2"' in body
+    assert 'href="?status=FAILED&amp;pageSize=25&amp;sort=attemptNumber"' in body
+
+
+def test_a_saved_view_is_shared_and_restores_the_filter(client, make_user):
+    author, colleague = make_user("operator"), make_user("viewer")
+    client.force_login(author)
+    saved = client.post(
+        reverse("slices:saved-view-create", args=["orchestrator"]),
+        {"name": "Expired leases", "query": "leaseExpired=true&sort=queuedAt&page=4"},
+    )
+    assert saved.status_code == 302 and saved["Location"] == f"{LIST}?leaseExpired=true&sort=queuedAt"
+    client.force_login(colleague)
+    body = client.get(LIST).content.decode()
+    assert 'href="?leaseExpired=true&amp;sort=queuedAt"' in body and "Expired leases" in body
+    assert SavedView.objects.get().created_by == author
+
+
+def test_counts_are_exact_when_cheap_and_bounded_beyond(viewer, monkeypatch):
+    cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(12)))
+    assert str(selectors.bounded_count(OrchestratorSlice.objects.all())) == "12"
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 10)
+    count = selectors.bounded_count(OrchestratorSlice.objects.all(), limit=10)
+    assert (count.value, count.exact, str(count)) == (10, False, "10+")
+    body = viewer.get(f"{LIST}?status=FAILED").content.decode()
+    assert "12</strong>" in body  # the list's own limit is far above 12
+
+
+def test_the_unfiltered_total_is_an_estimate_once_large(monkeypatch):
+    cache_orchestrator(*(orchestrator_record() for _ in range(12)))
+    assert str(selectors.estimated_total(OrchestratorSlice)) == "12"
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 5)
+    estimate = selectors.estimated_total(OrchestratorSlice)
+    assert estimate.estimated and str(estimate) == "≈ 12"
+
+
+def test_pages_know_whether_a_next_one_exists_without_counting():
+    cache_orchestrator(*(orchestrator_record() for _ in range(30)))
+    queryset = OrchestratorSlice.objects.order_by("id")
+    first, last = selectors.slice_page(queryset, 1, 25), selectors.slice_page(queryset, 2, 25)
+    assert (len(first.rows), first.has_next, len(last.rows), last.has_next) == (25, True, 5, False)
+    assert (last.first_index, last.last_index) == (26, 30)
+
+
+def test_the_export_is_exactly_the_filtered_list_in_its_order(viewer):
+    cache_orchestrator(
+        *(orchestrator_record(status="FAILED", errorMessage='=HYPERLINK("x")', attemptNumber=n) for n in range(5)),
+        *(orchestrator_record(status="SUCCEEDED") for _ in range(3)),
+    )
+    response = viewer.get(
+        reverse("slices:export", args=["orchestrator"]), {"status": "FAILED", "sort": "attemptNumber"}
+    )
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    _filterset, expected = filtered_slices(OrchestratorSlice, QueryDict("status=FAILED&sort=attemptNumber"))
+    assert [r["id"] for r in rows] == list(expected.values_list("id", flat=True))
+    assert [r["attemptNumber"] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert rows[0]["errorMessage"] == '\'=HYPERLINK("x")'  # never a live formula in a spreadsheet
+    assert rows[0]["queuedAt"].endswith("Z") and rows[0]["inputEvent"] == "{}"
+
+
+def test_the_timeline_is_to_scale_and_marks_an_expired_lease():
+    row = OrchestratorSlice(
+        queued_at=dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.UTC),
+        leased_at=dt.datetime(2026, 1, 1, 10, 10, tzinfo=dt.UTC),
+        started_at=dt.datetime(2026, 1, 1, 10, 20, tzinfo=dt.UTC),
+        lease_expires_at=dt.datetime(2026, 1, 1, 10, 25, tzinfo=dt.UTC),
+        completed_at=None,
+    )
+    timeline = selectors.timeline(row, now=dt.datetime(2026, 1, 1, 10, 40, tzinfo=dt.UTC))
+    assert [(p.label, p.start, p.width, p.duration) for p in timeline.phases] == [
+        ("Waiting for a worker", 0.0, 25.0, "10 min 0 s"),
+        ("Starting", 25.0, 25.0, "10 min 0 s"),
+        ("Running (so far)", 50.0, 50.0, "20 min 0 s"),
+    ]
+    expired = timeline.markers[-1]
+    assert (expired.label, expired.at, expired.css, expired.offset) == ("Lease expired", 62.5, "expired", "+25 min 0 s")
+    assert timeline.ends_now
+
+
+def test_the_detail_page_lists_siblings_in_slice_order(viewer):
+    cache_orchestrator(*(orchestrator_record(pipelineExecutionId="p-9", sliceOrder=n, id=f"s{n}") for n in (2, 0, 1)))
+    cache_orchestrator(orchestrator_record(pipelineExecutionId="other"))
+    row = OrchestratorSlice.objects.get(id="s1")
+    assert [s.id for s in selectors.siblings(row, "pipeline_execution_id")] == ["s0", "s1", "s2"]
+    body = viewer.get(reverse("slices:detail", args=["orchestrator", "s1"])).content.decode()
+    assert "(this one)" in body and body.index('"/slices/orchestrator/s0/"') < body.index('"/slices/orchestrator/s2/"')
+
+
+def test_refresh_reads_kodexa_and_says_what_changed(kodexa, viewer):
+    record = kodexa.new_orchestrator_slice(status="FAILED")
+    cache_orchestrator(record)
+    kodexa.put(record, status="PENDING")
+    response = viewer.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
+    assert "status: FAILED → PENDING" in response.content.decode()
+    assert OrchestratorSlice.objects.get(id=record["id"]).status == "PENDING"
+
+
+def test_refresh_of_a_slice_kodexa_no_longer_has_flags_it_gone(kodexa, viewer):
+    record = orchestrator_record(updatedOn=at(1))
+    cache_orchestrator(record)
+    response = viewer.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
+    assert "no longer has this slice" in response.content.decode()
+    assert OrchestratorSlice.objects.get().gone_at is not None
