@@ -9,7 +9,7 @@ from django.utils import timezone
 from slices_admin.kodexa.schemas import format_datetime
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice
-from tests.factories import at, cache_orchestrator, orchestrator_record
+from tests.factories import BASE_TIME, at, cache_orchestrator, orchestrator_record
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,7 @@ def test_default_order_is_newest_update_first(data):
     ],
 )
 def test_each_filter_selects_exactly_its_rows(data, query, expected):
+    OrchestratorSlice.objects.exclude(id="c-expired").update(queued_at=BASE_TIME)
     assert ids(query) == expected
 
 
