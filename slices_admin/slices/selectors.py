@@ -178,3 +178,15 @@ def timeline(row, now) -> Timeline | None:
         label = "Lease expired" if expired else "Lease expires"
         markers.append(marker(label, row.lease_expires_at, "expired" if expired else "lease"))
     return Timeline(phases=phases, markers=markers, ends_now=row.completed_at is None)
+
+
+def readable_traceback(error_details) -> str:
+    """A traceback carried in errorDetails (a string or a list of lines), as plain text to read; else ""."""
+    if not isinstance(error_details, dict):
+        return ""
+    traceback = error_details.get("traceback") or error_details.get("stackTrace") or error_details.get("stack")
+    if isinstance(traceback, str):
+        return traceback
+    if isinstance(traceback, list) and all(isinstance(line, str) for line in traceback):
+        return "\n".join(line.rstrip("\n") for line in traceback)
+    return ""

@@ -282,6 +282,7 @@ def slice_detail(request, kind, slice_id):
         "group_value": group_value,
         "audit_entries": AuditEntry.objects.filter(resource=pages.resource.path, remote_id=row.id)[:100],
         "timeline": selectors.timeline(row, now),
+        "traceback": selectors.readable_traceback(row.raw.get("errorDetails")),
         "siblings": selectors.siblings(row, pages.group_field),
         "lease_expired": bool(row.lease_expires_at and row.completed_at is None and row.lease_expires_at < now),
         "can_edit": request.user.has_perm(EDIT_SLICES),

@@ -181,3 +181,11 @@ def test_refresh_of_a_slice_kodexa_no_longer_has_flags_it_gone(kodexa, viewer):
     response = viewer.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
     assert "no longer has this slice" in response.content.decode()
     assert OrchestratorSlice.objects.get().gone_at is not None
+
+
+def test_a_traceback_in_error_details_is_shown_as_text(viewer):
+    lines = ["Traceback (most recent call last):\n", '  File "x.py", line 1, in <module>\n', "KeyError: 'a'"]
+    record = cache_orchestrator(orchestrator_record(status="FAILED", errorDetails={"traceback": lines}))[0]
+    body = viewer.get(reverse("slices:detail", args=["orchestrator", record["id"]])).content.decode()
+    assert "Traceback (most recent call last):\n  File &quot;x.py&quot;, line 1, in &lt;module&gt;\nKeyError" in body
+    assert selectors.readable_traceback({"traceback": 5}) == ""
