@@ -123,9 +123,7 @@ def compute(now=None) -> Dashboard:
     queued_long = OrchestratorSlice.objects.filter(
         status__in=QUEUED_STATUSES, started_at__isnull=True, queued_at__lt=queued_before
     ).count()
-    expired = OrchestratorSlice.objects.filter(
-        leased_at__isnull=False, completed_at__isnull=True, lease_expires_at__lt=now
-    ).count()
+    expired = OrchestratorSlice.objects.filter(open_lease_expires_at__lt=now).count()
     return Dashboard(
         computed_at=now,
         by_status=by_status,

@@ -29,10 +29,6 @@ class TimeRangeFilter(filters.IsoDateTimeFromToRangeFilter):
     """`<name>_after` / `<name>_before`, ISO 8601 (a date alone means its midnight, UTC)."""
 
 
-def _lease_expired(now):
-    return Q(leased_at__isnull=False, completed_at__isnull=True, lease_expires_at__lt=now)
-
-
 class SliceFilter(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search")
     status = AnyValueMultipleFilter(field_name="status", label="Status")
@@ -48,18 +44,22 @@ class SliceFilter(filters.FilterSet):
     sortable: tuple[tuple[str, str], ...] = ()  # (model field, parameter value); set per resource
 
     def search(self, queryset, name, value):
-        """An exact id or uuid, or text inside the error message."""
+        """An exact id or uuid when one matches (an indexed lookup), otherwise text inside the error message."""
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(id=value) | Q(uuid=value) | Q(error_message__icontains=value))
+        exact = queryset.filter(Q(id=value) | Q(uuid=value))
+        if exact.exists():
+            return exact
+        return queryset.filter(error_message__icontains=value)
 
     def filter_has_error(self, queryset, name, value):
         has_error = Q(error_message__isnull=False) & ~Q(error_message="")
         return queryset.filter(has_error) if value else queryset.exclude(has_error)
 
     def filter_lease_expired(self, queryset, name, value):
-        expired = _lease_expired(timezone.now())
+        """Leased, not completed, and the lease ran out (open_lease_expires_at is set only while leased and open)."""
+        expired = Q(open_lease_expires_at__lt=timezone.now())
         return queryset.filter(expired) if value else queryset.exclude(expired)
 
 
@@ -108,14 +108,26 @@ class ExecutionSliceFilter(SliceFilter):
 FILTERSETS = {OrchestratorSlice: OrchestratorSliceFilter, ExecutionSlice: ExecutionSliceFilter}
 
 
+# Sorting by a column with few distinct values orders ties by the newest update: the composite indexes serve that.
+_THEN_BY_UPDATE = {"status", "organization_id", "module_runtime_id", "module_runtime_ref"}
+_THEN_BY_ORDER = {"pipeline_execution_id", "execution_id"}
+
+
 def filtered_slices(model, params):
     """The filterset and the queryset a list, an export or the API shows for these query parameters.
 
-    The order is always total (ties broken by id in the same direction), so offset pages never skip or repeat a
-    row, and every sort has an index that serves it.
+    The order is always total (ties broken by id, in the sort's direction), so offset pages never skip or repeat a
+    row, and every sort has an index that serves it whole.
     """
     filterset = FILTERSETS[model](params, queryset=model.objects.all())
     ordering = [str(term) for term in filterset.qs.query.order_by] or ["-updated_on"]
+    primary = ordering[0]
+    descending, column = primary.startswith("-"), primary.lstrip("-")
+    sign = "-" if descending else ""
+    if column in _THEN_BY_UPDATE:
+        ordering.append(f"{sign}updated_on")
+    elif column in _THEN_BY_ORDER:
+        ordering.append(f"{sign}slice_order")
     if ordering[-1].lstrip("-") != "id":
-        ordering.append("-id" if ordering[0].startswith("-") else "id")
+        ordering.append(f"{sign}id")
     return filterset, filterset.qs.order_by(*ordering)

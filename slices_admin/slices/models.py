@@ -38,6 +38,13 @@ class SliceRecord(models.Model):
     gone_at = models.DateTimeField(
         null=True, blank=True, help_text="When a full sync last found Kodexa no longer returns this record."
     )
+    open_lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="leaseExpiresAt while the slice is leased and not completed, else null: what 'lease expired' "
+        "filters on, with an index of its own.",
+    )
 
     resource = None  # the contract Resource, set on each concrete model
 
@@ -47,7 +54,8 @@ class SliceRecord(models.Model):
         # Every list sort has an index ending in id (the tie-break), and every filter one that also serves the
         # default sort; SQLite and PostgreSQL walk them in either direction.
         indexes = [
-            models.Index(fields=["updated_on", "id"], name="%(class)s_updated"),
+            # error_message rides along so a text search walking the newest first is answered from the index.
+            models.Index(fields=["updated_on", "id", "error_message"], name="%(class)s_updated"),
             models.Index(fields=["created_on", "id"], name="%(class)s_created"),
             models.Index(fields=["queued_at", "id"], name="%(class)s_queued"),
             models.Index(fields=["started_at", "id"], name="%(class)s_started"),
@@ -60,9 +68,9 @@ class SliceRecord(models.Model):
             models.Index(fields=["organization_id", "updated_on", "id"], name="%(class)s_org"),
             models.Index(fields=["uuid"], name="%(class)s_uuid"),
             models.Index(
-                fields=["lease_expires_at"],
-                name="%(class)s_lease",
-                condition=models.Q(leased_at__isnull=False, completed_at__isnull=True),
+                fields=["updated_on", "id", "open_lease_expires_at"],
+                name="%(class)s_open_lease",
+                condition=models.Q(open_lease_expires_at__isnull=False),
             ),
         ]
 
@@ -82,7 +90,7 @@ class ExecutionSlice(SliceRecord):
         verbose_name = "execution slice"
         indexes = [
             *SliceRecord.Meta.indexes,
-            models.Index(fields=["execution_id", "slice_order"], name="execslice_execution"),
+            models.Index(fields=["execution_id", "slice_order", "id"], name="execslice_execution"),
             models.Index(fields=["module_runtime_ref", "updated_on", "id"], name="execslice_runtime"),
             models.Index(fields=["module_runtime_ref", "duration_ms"], name="execslice_runtime_duration"),
         ]
@@ -101,7 +109,7 @@ class OrchestratorSlice(SliceRecord):
         verbose_name = "orchestrator execution slice"
         indexes = [
             *SliceRecord.Meta.indexes,
-            models.Index(fields=["pipeline_execution_id", "slice_order"], name="orchslice_pipeline"),
+            models.Index(fields=["pipeline_execution_id", "slice_order", "id"], name="orchslice_pipeline"),
             models.Index(fields=["module_runtime_id", "updated_on", "id"], name="orchslice_runtime"),
             models.Index(fields=["module_runtime_id", "duration_ms"], name="orchslice_runtime_duration"),
         ]

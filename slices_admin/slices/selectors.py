@@ -68,7 +68,7 @@ def slice_page(queryset: QuerySet, number: int, size: int) -> SlicePage:
 
 def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> Count:
     """Exact up to `limit`; beyond it "limit+", without counting a million rows."""
-    found = queryset.order_by()[: limit + 1].count()
+    found = queryset.order_by().values("pk")[: limit + 1].count()
     return Count(min(found, limit), exact=found <= limit)
 
 

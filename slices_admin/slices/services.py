@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.serializers import ValidationError
 
@@ -43,7 +43,20 @@ class FreshestCopy:
 def _row_values(resource: Resource, payload: Mapping[str, Any], seen_at: datetime) -> dict[str, Any]:
     values, _problems = parse_record(resource, payload)
     columns = {f.python_name: values.get(f.python_name) for f in resource.fields if f.python_name != "id"}
-    return {**columns, "raw": dict(payload), "last_seen_at": seen_at, "gone_at": None}
+    return {
+        **columns,
+        "open_lease_expires_at": open_lease_expiry(columns),
+        "raw": dict(payload),
+        "last_seen_at": seen_at,
+        "gone_at": None,
+    }
+
+
+def open_lease_expiry(columns: Mapping[str, Any]) -> datetime | None:
+    """When the lease of a leased, unfinished slice runs out; None for any other slice."""
+    if columns.get("leased_at") is None or columns.get("completed_at") is not None:
+        return None
+    return columns.get("lease_expires_at")
 
 
 def _record_id(payload: Any) -> str:
@@ -381,6 +394,16 @@ def _flag_gone(resource: Resource, *, seen_since: datetime) -> int:
     return gone
 
 
+def refresh_statistics(model) -> None:
+    """Let the query planner learn the cache's shape after a sync changed it (SQLite keeps no statistics of its
+    own; PostgreSQL's autovacuum would get there later)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA analysis_limit = 2000")
+        cursor.execute(f"ANALYZE {table}")
+
+
 def start_sync(resource: Resource, *, full: bool, requested_by=None) -> SyncRun:
     """Queue a background sync, or return the one already queued or running for this resource."""
     with transaction.atomic():
@@ -430,6 +453,7 @@ def perform_sync(run: SyncRun, *, page_size: int = 500) -> SyncRun:
     else:
         status, error = SyncRun.Status.SUCCEEDED, ""
         SyncRun.objects.filter(pk=run.pk).update(newest_seen=progress.newest_seen)
+        refresh_statistics(MODELS[RESOURCES[run.resource]])
     SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
     run.refresh_from_db()
     return run

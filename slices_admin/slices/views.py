@@ -122,7 +122,9 @@ def slice_list(request, kind):
     pages = _pages(kind)
     filterset, queryset = filtered_slices(pages.model, request.GET)
     page = selectors.slice_page(
-        queryset, selectors.page_number_from(request.GET), selectors.page_size_from(request.GET)
+        queryset.only(*(column.attr for column in pages.columns)),  # never the wide JSON columns
+        selectors.page_number_from(request.GET),
+        selectors.page_size_from(request.GET),
     )
     filtering = any(v for k, v in request.GET.items() if k not in {"sort", "page", "pageSize"})
     count = selectors.bounded_count(queryset) if filtering else selectors.estimated_total(pages.model)
