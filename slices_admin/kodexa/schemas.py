@@ -106,9 +106,7 @@ class StringField(serializers.Field):
 class IdField(StringField):
     """A record id is part of URLs and a primary key: printable, at most 255 characters."""
 
-    default_error_messages = {
-        "invalid": "Must be a string.",
-        "nul": "Must not contain NUL characters.",
+    default_error_messages = {  # DRF merges these with StringField's
         "length": "Must be 1 to 255 characters.",
         "control": "Must not contain control characters.",
     }
