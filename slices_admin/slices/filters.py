@@ -41,7 +41,21 @@ class SliceFilter(filters.FilterSet):
     completedAt = TimeRangeFilter(field_name="completed_at", label="Completed")
     updatedOn = TimeRangeFilter(field_name="updated_on", label="Updated")
 
-    sortable: tuple[tuple[str, str], ...] = ()  # (model field, parameter value); set per resource
+    # Filters on columns with few distinct values; with a composite index on (column, updated_on) for some.
+    _BROAD = ("status", "organizationId", "moduleRuntimeId", "moduleRuntimeRef", "attemptAtLeast")
+    _WITH_UPDATE_INDEX = ("status", "organizationId", "moduleRuntimeId", "moduleRuntimeRef")
+
+    def __init__(self, *args, walk_sort_index: bool = False, **kwargs):
+        """`walk_sort_index`: the filters match many rows, so page through the sort's index and check the broad
+        filters row by row rather than read all matches and sort them (see lookups.Unindexed)."""
+        super().__init__(*args, **kwargs)
+        self.walk_sort_index = walk_sort_index
+        if not walk_sort_index:
+            return
+        sort = (self.data.get("sort") or "-updatedOn").lstrip("-")
+        for name in self._BROAD:
+            if name in self.filters and not (sort == "updatedOn" and name in self._WITH_UPDATE_INDEX):
+                self.filters[name].field_name += "__unindexed"
 
     def search(self, queryset, name, value):
         """An exact id or uuid when one matches (an indexed lookup), otherwise text inside the error message."""
@@ -54,7 +68,9 @@ class SliceFilter(filters.FilterSet):
         return queryset.filter(error_message__icontains=value)
 
     def filter_has_error(self, queryset, name, value):
-        has_error = Q(error_message__gt="")  # neither null nor empty, as one range the error index serves
+        # Neither null nor empty: one range the error index serves, unless the sort's index should be walked.
+        column = "error_message__unindexed" if self.walk_sort_index else "error_message"
+        has_error = Q(**{f"{column}__gt": ""})
         return queryset.filter(has_error) if value else queryset.exclude(has_error)
 
     def filter_lease_expired(self, queryset, name, value):
@@ -113,13 +129,13 @@ _THEN_BY_UPDATE = {"status", "organization_id", "module_runtime_id", "module_run
 _THEN_BY_ORDER = {"pipeline_execution_id", "execution_id"}
 
 
-def filtered_slices(model, params):
+def filtered_slices(model, params, *, walk_sort_index: bool = False):
     """The filterset and the queryset a list, an export or the API shows for these query parameters.
 
     The order is always total (ties broken by id, in the sort's direction), so offset pages never skip or repeat a
     row, and every sort has an index that serves it whole.
     """
-    filterset = FILTERSETS[model](params, queryset=model.objects.all())
+    filterset = FILTERSETS[model](params, queryset=model.objects.all(), walk_sort_index=walk_sort_index)
     ordering = [str(term) for term in filterset.qs.query.order_by] or ["-updated_on"]
     primary = ordering[0]
     descending, column = primary.startswith("-"), primary.lstrip("-")

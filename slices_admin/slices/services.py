@@ -4,13 +4,14 @@ The HTML views, the JSON API and background jobs call them alike. Each attempted
 the client, then written to the cache and the audit log in one transaction on success, or audited alone on failure.
 """
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from rest_framework.serializers import ValidationError
 
@@ -95,12 +96,48 @@ def cache_records(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> 
     model, seen_at = MODELS[resource], timezone.now()
     by_id = {_record_id(p): p for p in payloads}
     cached = dict(model.objects.filter(id__in=list(by_id)).values_list("id", "change_sequence"))
-    by_id = {i: p for i, p in by_id.items() if not _is_older(p, cached.get(i))}
-    rows = [model(id=remote_id, **_row_values(resource, p, seen_at)) for remote_id, p in by_id.items()]
+    rows = [
+        {"id": remote_id, **_row_values(resource, payload, seen_at)}
+        for remote_id, payload in by_id.items()
+        if not _is_older(payload, cached.get(remote_id))
+    ]
     if rows:
-        update_fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
-        model.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=update_fields)
+        _upsert(model, rows)
     return len(rows)
+
+
+def _upsert(model, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (id) DO UPDATE for many rows through one prepared statement.
+
+    `bulk_create(update_conflicts=True)` does the same, but compiles SQL for every value of every row: measured,
+    that compilation was two thirds of a sync's time. SQLite and PostgreSQL both speak this statement.
+    """
+    quote, fields = connection.ops.quote_name, model._meta.concrete_fields
+    as_json = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    as_time = {f.attname for f in fields if isinstance(f, models.DateTimeField)}
+    json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(json_placeholder if f.attname in as_json else "%s" for f in fields)
+    updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if not f.primary_key)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names)
+        f"ON CONFLICT ({quote(model._meta.pk.column)}) DO UPDATE SET {updates}"
+    )
+    adapt_time = connection.ops.adapt_datetimefield_value
+
+    def prepared(row: dict[str, Any]) -> list[Any]:
+        values = []
+        for field in fields:
+            value = row.get(field.attname)
+            if value is not None and field.attname in as_json:
+                value = json.dumps(value, ensure_ascii=False)
+            elif value is not None and field.attname in as_time:
+                value = adapt_time(value)
+            values.append(value)
+        return values
+
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [prepared(row) for row in rows])
 
 
 # --- reads ----------------------------------------------------------------------------------------------------------
