@@ -1,0 +1,21 @@
+"""`make bench`: the figures the console is held to (docs: DESIGN.md, "Numbers the console is held to").
+
+`bench/run.py` seeds a large cache, measures the pages against those targets and writes `bench/results.json`.
+The modules here are its sections; `setup_django` points Django at a benchmark database before anything loads.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def setup_django(database: Path) -> None:
+    """Load Django on its own SQLite file (settings read `DATABASE_URL` once, so this comes before any import)."""
+    import django
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{database.resolve()}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slices_admin.settings")
+    django.setup()

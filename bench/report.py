@@ -1,0 +1,122 @@
+"""The benchmark's output: a table of every figure against its target, and `bench/results.json`.
+
+results.json holds one section per benchmark (`{"browsing": {...}, ...}`); writing a section keeps the others.
+"""
+
+import json
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import django
+
+from .browsing import PAGE_SIZE, TARGET_P95_MS
+from .export import FLAT_FACTOR
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        cpu = names[0] if names else cpu
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    except (ValueError, OSError, AttributeError):
+        memory = None
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+def code_version(root: Path) -> dict:
+    """The commit measured, and the files outside bench/ changed from it (work in progress measured too)."""
+
+    def git(*args: str) -> str:
+        command = ["git", *args]  # git from PATH, fixed arguments
+        return subprocess.run(command, cwd=root, capture_output=True, text=True, check=False).stdout  # noqa: S603
+
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_changes": changed}
+
+
+def write_section(path: Path, section: str, figures: dict) -> None:
+    """Replace one section of the results file, keeping the others."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[section] = figures
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+_SELECT_LIST = re.compile(r"^SELECT (DISTINCT )?.*? FROM ")
+
+
+def _short_sql(sql: str) -> str:
+    """A query without its column list, which says nothing about its plan."""
+    return _SELECT_LIST.sub(r"SELECT \1… FROM ", sql, count=1)
+
+
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "MISS"
+
+
+def table(figures: dict) -> str:
+    """Every figure, its target and PASS/MISS, as plain text."""
+    listing, sync, export = figures["list_fragment"], figures["sync"], figures["csv_export"]
+    lines = [
+        f"List fragment vs Django admin changelist: {figures['dataset']['orchestrator_slices']:,} orchestrator "
+        f"slices, {PAGE_SIZE} rows a page, {listing['timed_requests']} timed requests each (after "
+        f"{listing['warmup_requests']} warm-up)",
+        f"target: console p95 <= {TARGET_P95_MS:.0f} ms and console median below admin's",
+        "",
+        f"{'combination':<38}{'matching':>10}  {'console ms':^15}  {'admin ms':^17}  {'admin/console':^13}  result",
+        f"{'':<38}{'rows':>10}  {'median':>7}{'p95':>8}  {'median':>8}{'p95':>9}  {'median':>6}{'p95':>7}",
+    ]
+    notes = []
+    for row in listing["combinations"]:
+        console, admin, ratio = row["console_ms"], row["admin_ms"], row["admin_over_console"]
+        mark = ""
+        if row["admin_note"]:
+            notes.append(row["admin_note"])
+            mark = f" [{len(notes)}]"
+        lines.append(
+            f"{row['name'] + mark:<38}{row['matching_rows']:>10,}  {console['median']:>7.1f}{console['p95']:>8.1f}  "
+            f"{admin['median']:>8.1f}{admin['p95']:>9.1f}  {ratio['median']:>5.1f}x{ratio['p95']:>6.1f}x  "
+            f"{_verdict(row['pass'])}"
+        )
+    lines += ["", "Admin equivalents:"] + [f"  [{n}] {note}" for n, note in enumerate(notes, 1)]
+    for row in listing["combinations"]:
+        for query in row["slow_queries"]:
+            lines += ["", f"MISS {row['name']}: {query['ms']} ms  {_short_sql(query['sql'])}"]
+            lines += [f"    plan: {step}" for step in query["plan"]]
+    lines += [
+        "",
+        f"Sync from the sandbox ({sync['mode']}, page size {sync['page_size']}, into an empty cache)",
+        f"  {sync['rows']:,} rows in {sync['pages']} pages, {sync['seconds']:.1f} s wall: "
+        f"{sync['rows_per_second']:,} rows/s   target >= {sync['target_rows_per_second']:,} rows/s   "
+        f"{_verdict(sync['pass'])}",
+        "",
+        "CSV export (streamed through the view, iterator consumed; peak = tracemalloc peak during the export)",
+    ]
+    for label in ("filtered", "all"):
+        run = export[label]
+        query = run["query"] or "no filter"
+        lines.append(
+            f"  {label:<9}{query:<22}{run['rows']:>10,} rows  {run['bytes'] / 1024**2:>8.1f} MiB CSV  "
+            f"peak {run['peak_traced_mib']:>6.2f} MiB  {run['rows_per_second']:>8,} rows/s"
+        )
+    lines.append(
+        f"  peak all / peak filtered = {export['peak_ratio_all_over_filtered']:.2f}   "
+        f"target <= {FLAT_FACTOR:.0f} (flat)   {_verdict(export['pass'])}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""`make bench`: seed a million cached slices and measure the console against the numbers it is held to.
+
+Measures, in one run: the list fragment beside Django admin's changelist for the same searches, sync throughput
+from the sandbox, and CSV export memory. Prints a table of every figure with its target and PASS/MISS, and writes
+the figures to the "browsing" section of `bench/results.json`. The cache lives in `var/bench.sqlite3` and is seeded
+only when it holds fewer rows than asked, so later runs start measuring at once. A missed target does not fail the
+run: these are benchmarks, not tests.
+"""
+
+import argparse
+import signal
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
+
+from bench import ROOT, VAR, setup_django, sync
+
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="orchestrator slices in the cache")
+    parser.add_argument("--rounds", type=int, default=20, help="timed requests per combination and side")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed requests first")
+    parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = _arguments()
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: static files are not collected
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
+    began = time.perf_counter()
+    sandbox = sync.start_sandbox(100_000)  # seeds its own data (first run only) while the cache is seeded
+    try:
+        setup_django(options.database)
+        from bench import browsing, export, report, seed
+
+        print(f"Cache database {options.database}")
+        seed.migrate(options.database)
+        seed_seconds = seed.ensure_rows(options.rows)
+        sandbox.wait_ready()
+        print("List fragment vs admin changelist ...")
+        listing = browsing.measure(options.rounds, options.warmup)
+        print("CSV export ...")
+        exported = export.measure(browsing.logged_in("operator"), [("status", "REPROCESSED")])
+        print(f"Sync from the sandbox at {sandbox.url} ...")
+        synced = sync.measure(sandbox)
+    finally:
+        sandbox.stop()
+    from slices_admin.slices.models import OrchestratorSlice
+
+    figures = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "code": report.code_version(ROOT),
+        "run_seconds": round(time.perf_counter() - began, 1),
+        "dataset": {
+            "orchestrator_slices": OrchestratorSlice.objects.count(),
+            "database": str(options.database.resolve().relative_to(ROOT, walk_up=True)),
+            "database_mib": round(options.database.stat().st_size / 1024**2),
+            "seed_seconds": None if seed_seconds is None else round(seed_seconds, 1),
+        },
+        "list_fragment": {
+            "page_size": browsing.PAGE_SIZE,
+            "target_p95_ms": browsing.TARGET_P95_MS,
+            "timed_requests": options.rounds,
+            "warmup_requests": options.warmup,
+            "combinations": listing,
+        },
+        "sync": synced,
+        "csv_export": exported,
+    }
+    print()
+    print(report.table(figures))
+    report.write_section(options.results, "browsing", figures)
+    print(f"\nTotal {figures['run_seconds']:.0f} s. Figures written to {options.results}.")
+
+
+if __name__ == "__main__":
+    main()

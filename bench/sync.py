@@ -1,0 +1,107 @@
+"""Sync throughput: a full `sync_slices` from the sandbox's list endpoint into an empty cache.
+
+The sandbox runs as its own process on a data file under var/ (seeded once, reused after). The sync runs in a
+child process, `python -m bench.sync`, because it needs its own database (`var/bench-sync.sqlite3`, emptied first)
+and settings pointing at the sandbox, both read when Django loads; it prints its figures as one JSON line.
+"""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from bench import ROOT, VAR, setup_django
+
+TARGET_ROWS_PER_SECOND = 2000
+PAGE_SIZE = 1000  # the sandbox's largest page
+SANDBOX_DATA = VAR / "bench-sandbox.sqlite3"
+SYNC_DATABASE = VAR / "bench-sync.sqlite3"
+
+
+@dataclass
+class Sandbox:
+    """The sandbox process; `url` is known once it says it is listening."""
+
+    process: subprocess.Popen
+    api_key: str
+    url: str = ""
+
+    def wait_ready(self) -> None:
+        """Wait for the "listening on URL" line (after any seeding)."""
+        line = self.process.stdout.readline().strip()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"The sandbox did not start: {line!r}")
+        self.url = line.rsplit(" ", 1)[-1]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_sandbox(rows: int) -> Sandbox:
+    """Start the sandbox on a free port; it seeds `rows` orchestrator slices first when its data file is new."""
+    VAR.mkdir(exist_ok=True)
+    api_key = "bench-" + secrets.token_hex(12)
+    command = [sys.executable, "-m", "slices_admin.sandbox", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--data", str(SANDBOX_DATA), "--seed", str(rows)]
+    env = {**os.environ, "KODEXA_API_KEY": api_key}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
+    return Sandbox(process, api_key)
+
+
+def measure(sandbox: Sandbox) -> dict:
+    """Run the timed sync in a child process and answer its figures."""
+    env = {
+        **os.environ,
+        "KODEXA_BASE_URL": sandbox.url,
+        "KODEXA_API_KEY": sandbox.api_key,
+        "KODEXA_SANDBOX": "1",
+    }
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.sync"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if child.returncode:
+        raise RuntimeError(f"The sync benchmark failed:\n{child.stderr}")
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    passed = figures["rows_per_second"] >= TARGET_ROWS_PER_SECOND
+    return {**figures, "target_rows_per_second": TARGET_ROWS_PER_SECOND, "pass": passed}
+
+
+def main() -> None:
+    """The child: migrate and empty its own cache, then time one full sync."""
+    setup_django(SYNC_DATABASE)
+    from django.core.management import call_command
+
+    from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+    from slices_admin.slices.models import OrchestratorSlice
+    from slices_admin.slices.services import sync_slices
+
+    call_command("migrate", verbosity=0, interactive=False)
+    OrchestratorSlice.objects.all().delete()
+    began = time.perf_counter()
+    progress = sync_slices(ORCHESTRATOR_SLICE, full=True, page_size=PAGE_SIZE)
+    seconds = time.perf_counter() - began
+    cached = OrchestratorSlice.objects.count()
+    figures = {
+        "mode": "full",
+        "page_size": PAGE_SIZE,
+        "pages": progress.pages,
+        "rows": progress.records,
+        "rows_in_cache_after": cached,
+        "sandbox_total": progress.expected,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(progress.records / seconds),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
