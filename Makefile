@@ -29,6 +29,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py run_console
 
 test: $(VENV)/.dev
+	@mkdir -p var
 	$(VENV)/bin/pytest
 
 # Seeds var/bench.sqlite3 with 1,000,000 slices (first run only), measures, writes bench/results.json.

@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 from slices_admin.accounts.roles import assign_role
 
 ROOT = Path(__file__).resolve().parent.parent
+(ROOT / "var").mkdir(exist_ok=True)  # the test database is a file there, shared with worker processes
 
 
 # --- the sandbox, as its own process ---------------------------------------------------------------------------------
