@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from bench import ROOT, VAR, setup_django, sync
 
 RESULTS = ROOT / "bench" / "results.json"
+SYNC_ROWS = 100_000
 
 
 def _arguments() -> argparse.Namespace:
@@ -51,26 +52,20 @@ def main() -> None:
     warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: static files are not collected
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
     began = time.perf_counter()
-    sandbox = sync.start_sandbox(100_000)  # seeds its own data (first run only) while the cache is seeded
-    try:
-        setup_django(options.database)
-        from bench import browsing, export, report, seed
-
-        code = report.code_version(ROOT)  # what this process loaded, before anyone commits again
-        print(f"Cache database {options.database}")
-        seed.migrate(options.database)
-        seed_seconds = seed.ensure_rows(options.rows)
-        sandbox.wait_ready()
-        print("List fragment vs admin changelist ...")
-        listing = browsing.measure(options.rounds, options.warmup)
-        print("CSV export ...")
-        exported = export.measure(browsing.logged_in("operator"), [("status", "REPROCESSED")])
-        print(f"Sync from the sandbox at {sandbox.url} ...")
-        synced = sync.measure(sandbox)
-    finally:
-        sandbox.stop()
+    setup_django(options.database)
+    from bench import browsing, export, report, seed
     from slices_admin.slices.models import OrchestratorSlice
 
+    code = report.code_version(ROOT)  # what this process loaded, before anyone commits again
+    print(f"Cache database {options.database}")
+    seed.migrate(options.database)
+    seed_seconds = seed.ensure_rows(options.rows)
+    print("List fragment vs admin changelist ...")
+    listing = browsing.measure(options.rounds, options.warmup)
+    print("CSV export ...")
+    exported = export.measure(browsing.logged_in("operator"), [("status", "REPROCESSED")])
+    print("Sync from the sandbox ...")
+    synced = sync.measure(SYNC_ROWS)
     figures = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),

@@ -1,8 +1,9 @@
 """Sync throughput: a full `sync_slices` from the sandbox's list endpoint into an empty cache.
 
-The sandbox runs as its own process on a data file under var/ (seeded once, reused after). The sync runs in a
-child process, `python -m bench.sync`, because it needs its own database (`var/bench-sync.sqlite3`, emptied first)
-and settings pointing at the sandbox, both read when Django loads; it prints its figures as one JSON line.
+The sandbox runs as its own process, only for this measurement, on a data file under var/ (seeded on the first
+run, reused after). The sync runs in a child process, `python -m bench.sync`, because it needs its own database
+(`var/bench-sync.sqlite3`, emptied first) and settings pointing at the sandbox, both read when Django loads; the
+child prints its figures as one JSON line.
 """
 
 import json
@@ -57,19 +58,26 @@ def start_sandbox(rows: int) -> Sandbox:
     return Sandbox(process, api_key)
 
 
-def measure(sandbox: Sandbox) -> dict:
-    """Run the timed sync in a child process and answer its figures."""
-    env = {
-        **os.environ,
-        "KODEXA_BASE_URL": sandbox.url,
-        "KODEXA_API_KEY": sandbox.api_key,
-        "KODEXA_SANDBOX": "1",
-    }
-    child = subprocess.run(
-        [sys.executable, "-m", "bench.sync"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if child.returncode:
-        raise RuntimeError(f"The sync benchmark failed:\n{child.stderr}")
+def measure(rows: int) -> dict:
+    """Start the sandbox (seeding `rows` slices on the first run), time the sync in a child process, stop it."""
+    sandbox = start_sandbox(rows)
+    try:
+        sandbox.wait_ready()
+        env = {
+            **os.environ,
+            "KODEXA_BASE_URL": sandbox.url,
+            "KODEXA_API_KEY": sandbox.api_key,
+            "KODEXA_SANDBOX": "1",
+        }
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.sync"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        if child.returncode:
+            exited = sandbox.process.poll()
+            cause = "" if exited is None else f" (the sandbox exited with code {exited}: stopped from outside?)"
+            raise RuntimeError(f"The sync benchmark failed{cause}:\n{child.stderr}")
+    finally:
+        sandbox.stop()
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     passed = figures["rows_per_second"] >= TARGET_ROWS_PER_SECOND
     return {**figures, "target_rows_per_second": TARGET_ROWS_PER_SECOND, "pass": passed}
