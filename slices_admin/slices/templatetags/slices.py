@@ -9,11 +9,6 @@ register = template.Library()
 
 
 @register.filter
-def attr(obj, name):
-    return getattr(obj, name, None)
-
-
-@register.filter
 def short_id(value, length=8):
     """`3f2c9a1e…` for a long id; the full value stays in the title and the copy button."""
     text = "" if value is None else str(value)
