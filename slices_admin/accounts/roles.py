@@ -3,6 +3,9 @@
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from slices_admin.audit.models import ACCOUNT, AuditEntry
+from slices_admin.audit.services import AuditContext, record_attempt
+
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 ROLES = (VIEWER, OPERATOR, ADMIN)
 
@@ -25,10 +28,12 @@ def _permissions(names: tuple[str, ...]) -> list[Permission]:
 
 
 @transaction.atomic
-def assign_role(user, role: str) -> None:
-    """Make `user` hold exactly `role`: admins are superusers and staff; the others hold their group only."""
+def assign_role(user, role: str, *, context: AuditContext | None = None) -> None:
+    """Make `user` hold exactly `role`: admins are superusers and staff; the others hold their group only.
+    A change of role is audited."""
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    before = role_of(user)
     user.is_superuser = user.is_staff = role == ADMIN
     user.save(update_fields=["is_superuser", "is_staff"])
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
@@ -36,6 +41,20 @@ def assign_role(user, role: str) -> None:
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.set(_permissions(_ROLE_PERMISSIONS[role]))
         user.groups.add(group)
+    if before != role:
+        record_role_change(context or AuditContext.system(), user, before, role)
+
+
+def record_role_change(context: AuditContext, user, before: str | None, after: str | None) -> None:
+    record_attempt(
+        context,
+        action=AuditEntry.Action.ROLE_CHANGE,
+        outcome=AuditEntry.Outcome.SUCCEEDED,
+        resource=ACCOUNT,
+        remote_id=user.get_username(),
+        before={"role": before},
+        after={"role": after},
+    )
 
 
 def role_of(user) -> str | None:

@@ -1,4 +1,4 @@
-"""The audit entry. Rows are written once and never updated or deleted by the application."""
+"""The audit entry. Rows are written once, chained by hash, and never updated or deleted (the database refuses)."""
 
 from django.conf import settings
 from django.db import models
@@ -16,20 +16,53 @@ class AuditEntryQuerySet(models.QuerySet):
     def delete(self):
         raise PermissionError("Audit entries are append-only.")
 
+    def slice_changes(self):
+        """Attempted changes to slices (not refreshes, syncs or security events)."""
+        return self.filter(resource__in=list(RESOURCES), action__in=AuditEntry.CHANGE_ACTIONS)
+
+    def security_events(self):
+        return self.filter(action__in=AuditEntry.SECURITY_ACTIONS)
+
+
+# The `resource` of security events (sign-ins, denials, role changes); slice events name the Kodexa resource.
+ACCOUNT = "account"
+
+
+def _keyed(*fields: str, name: str) -> models.Index:
+    """An index that serves a filter on `fields` and the newest-first keyset walk in one."""
+    return models.Index(fields=[*fields, "-occurred_at", "-id"], name=name)
+
 
 class AuditEntry(models.Model):
     class Action(models.TextChoices):
         CREATE = "create", "Create"
         UPDATE = "update", "Update (full replace)"
         PATCH = "patch", "Patch"
+        REFRESH = "refresh", "Refresh from Kodexa"
+        SYNC = "sync", "Sync from Kodexa"
+        LOGIN = "login", "Sign in"
+        LOGIN_FAILED = "login_failed", "Failed sign-in"
+        LOGOUT = "logout", "Sign out"
+        PERMISSION_DENIED = "permission_denied", "Permission denied"
+        ROLE_CHANGE = "role_change", "Role change"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
         REJECTED = "rejected", "Rejected by Kodexa"
         CONFLICT = "conflict", "Conflict"
         FAILED = "failed", "Failed"
+        DENIED = "denied", "Denied"
 
-    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    CHANGE_ACTIONS = (Action.CREATE, Action.UPDATE, Action.PATCH)
+    SECURITY_ACTIONS = (
+        Action.LOGIN,
+        Action.LOGIN_FAILED,
+        Action.LOGOUT,
+        Action.PERMISSION_DENIED,
+        Action.ROLE_CHANGE,
+    )
+
+    occurred_at = models.DateTimeField(default=timezone.now)
     # The user row may go; the entry keeps who it was. No database cascade may ever touch an entry.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -39,11 +72,11 @@ class AuditEntry(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    actor_username = models.CharField(max_length=150, db_index=True)
-    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
+    actor_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
     resource = models.CharField(max_length=64)
-    remote_id = models.CharField(max_length=255, blank=True, db_index=True)
+    remote_id = models.CharField(max_length=255, blank=True)
     request_body = models.JSONField(null=True, blank=True)
     response_status = models.IntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
@@ -53,17 +86,30 @@ class AuditEntry(models.Model):
     diff = models.JSONField(default=list, blank=True)
     duration_ms = models.IntegerField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
-    bulk_job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    bulk_job_id = models.BigIntegerField(null=True, blank=True)
     reason = models.TextField(blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    # The chain: this entry's hash covers its content and the previous entry's hash (see `audit.chain`).
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
 
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["resource", "remote_id", "-occurred_at"], name="audit_resource_remote_idx")]
+        indexes = [
+            _keyed(name="audit_time_idx"),
+            _keyed("actor_username", name="audit_actor_idx"),
+            _keyed("action", name="audit_action_idx"),
+            _keyed("outcome", name="audit_outcome_idx"),
+            _keyed("resource", name="audit_resource_idx"),
+            _keyed("resource", "remote_id", name="audit_resource_remote_idx"),
+            _keyed("remote_id", name="audit_remote_idx"),
+            _keyed("bulk_job_id", name="audit_bulk_job_idx"),
+        ]
 
     def __str__(self):
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.action} {self.remote_id}"
@@ -79,7 +125,13 @@ class AuditEntry(models.Model):
     @property
     def resource_label(self) -> str:
         resource = RESOURCES.get(self.resource)
-        return resource.label if resource else self.resource
+        if resource:
+            return resource.label
+        return "Account" if self.resource == ACCOUNT else self.resource
+
+    @property
+    def is_slice_event(self) -> bool:
+        return self.resource in RESOURCES
 
     @property
     def slice_kind(self) -> str:

@@ -1,12 +1,17 @@
-"""Writing the audit log. `record_attempt` is the one way an entry comes into being."""
+"""Writing the audit log. `record_attempt` is the one way an entry comes into being: slice changes from the pages,
+the JSON API and bulk jobs, refreshes and syncs, and security events all pass through it."""
 
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
+from . import chain
 from .models import AuditEntry
 
 REDACTED = "[redacted]"
@@ -24,21 +29,34 @@ class AuditContext:
     user_agent: str = ""
     bulk_job_id: int | None = None
     reason: str = ""
+    path: str = ""
+    # Who acted when there is no user: "system", a command's name, or the username a failed sign-in claimed.
+    actor_name: str = ""
 
     @classmethod
     def from_request(cls, request, *, reason: str = "") -> "AuditContext":
-        user = request.user if request.user and request.user.is_authenticated else None
+        user = getattr(request, "user", None)
         return cls(
-            actor=user,
+            actor=user if user is not None and user.is_authenticated else None,
             request_id=getattr(request, "request_id", ""),
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:1000],
             reason=reason,
+            path=f"{request.method} {request.get_full_path()}"[:500],
         )
+
+    @classmethod
+    def system(cls, name: str = "system") -> "AuditContext":
+        return cls(actor_name=name)
+
+    def but(self, **changes) -> "AuditContext":
+        return replace(self, **changes)
 
     @property
     def actor_username(self) -> str:
-        return self.actor.get_username() if self.actor is not None else "system"
+        if self.actor is not None:
+            return self.actor.get_username()
+        return self.actor_name or "system"
 
 
 def redact(value: Any) -> Any:
@@ -64,6 +82,11 @@ def field_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     ]
 
 
+def _stored(value: Any) -> Any:
+    """A JSON value exactly as the database will hand it back (tuples as lists, keys as strings)."""
+    return None if value is None else json.loads(json.dumps(value, default=str))
+
+
 def record_attempt(
     context: AuditContext,
     *,
@@ -79,18 +102,20 @@ def record_attempt(
     after: Mapping[str, Any] | None = None,
     duration_ms: int | None = None,
 ) -> AuditEntry:
-    """Append one entry for one attempted change. Call it inside the transaction that writes the cache."""
-    before, after = redact(before), redact(after)
-    return AuditEntry.objects.create(
+    """Append one entry for one attempted change (or one security event), linked to the head of the chain.
+
+    Call it inside the transaction that writes the cache, so both or neither are kept."""
+    before, after = _stored(redact(before)), _stored(redact(after))
+    entry = AuditEntry(
         actor=context.actor,
-        actor_username=context.actor_username,
+        actor_username=context.actor_username[:150],
         action=action,
         outcome=outcome,
         resource=resource,
-        remote_id=remote_id or "",
-        request_body=redact(request_body),
+        remote_id=(remote_id or "")[:255],
+        request_body=_stored(redact(request_body)),
         response_status=response_status,
-        response_body=redact(response_body),
+        response_body=_stored(redact(response_body)),
         error=redact(error),
         before=before,
         after=after,
@@ -98,7 +123,19 @@ def record_attempt(
         duration_ms=duration_ms,
         request_id=context.request_id,
         bulk_job_id=context.bulk_job_id,
-        reason=context.reason,
+        reason=redact(context.reason),
         ip_address=context.ip_address,
-        user_agent=context.user_agent,
+        user_agent=redact(context.user_agent),
+        path=redact(context.path),
     )
+    with transaction.atomic():
+        chain.lock_for_append()
+        entry.prev_hash = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()
+        entry.prev_hash = entry.prev_hash or chain.GENESIS
+        entry.occurred_at = timezone.now()
+        fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
+        entry.entry_hash = chain.entry_hash(
+            {name: chain.prepared(fields[name], getattr(entry, name)) for name in chain.HASHED_FIELDS}
+        )
+        entry.save(force_insert=True)
+    return entry

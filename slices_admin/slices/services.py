@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework.serializers import ValidationError
 
 from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.services import AuditContext, field_diff, record_attempt
+from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import Answer, get_client
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, RESOURCES, Resource
@@ -159,16 +159,33 @@ def read_freshest(
         return FreshestCopy(record=row.raw, from_cache=True, cached_at=row.last_seen_at, problem=exc.message)
 
 
-def refresh_slice(resource: Resource, remote_id: str, *, request_id: str = "") -> tuple[SliceRecord, list[dict]]:
-    """Read one record from Kodexa into the cache; returns the row and what changed. A record Kodexa no longer
-    has is flagged as gone (kept, never deleted) and the NotFound raised."""
+def refresh_slice(resource: Resource, remote_id: str, *, context: AuditContext) -> tuple[SliceRecord, list[dict]]:
+    """Read one record from Kodexa into the cache; returns the row and what changed, and audits the refresh.
+
+    A record Kodexa no longer has is flagged as gone (kept, never deleted) and the NotFound raised."""
     before = cached_record(resource, remote_id)
+    audit = {"action": Action.REFRESH, "remote_id": remote_id, "before": before}
     try:
-        record = _read_into_cache(resource, remote_id, request_id)
-    except errors.KodexaNotFound:
-        MODELS[resource].objects.filter(id=remote_id, gone_at__isnull=True).update(gone_at=timezone.now())
+        answer = get_client().get(resource, remote_id, request_id=context.request_id)
+    except errors.KodexaError as exc:
+        with transaction.atomic():
+            if isinstance(exc, errors.KodexaNotFound):
+                MODELS[resource].objects.filter(id=remote_id, gone_at__isnull=True).update(gone_at=timezone.now())
+            _audit_failure(context, resource=resource, body=None, exc=exc, **audit)
         raise
-    return MODELS[resource].objects.get(id=remote_id), field_diff(before, record)
+    with transaction.atomic():
+        row = cache_record(resource, answer.body)
+        entry = record_attempt(
+            context,
+            outcome=Outcome.SUCCEEDED,
+            resource=resource.path,
+            response_status=answer.status,
+            response_body=answer.body,
+            after=answer.body,
+            duration_ms=answer.duration_ms,
+            **audit,
+        )
+    return row, entry.diff
 
 
 def _read_into_cache(resource: Resource, remote_id: str, request_id: str) -> dict[str, Any]:
@@ -458,8 +475,11 @@ def start_sync(resource: Resource, *, full: bool, requested_by=None) -> SyncRun:
     return run
 
 
-def perform_sync(run: SyncRun, *, page_size: int = 500) -> SyncRun:
-    """Carry out a recorded sync run, keeping its progress current for the page that watches it."""
+def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | None = None) -> SyncRun:
+    """Carry out a recorded sync run, keeping its progress current for the page that watches it; the run is
+    audited as one entry (who asked, what it read, how it ended)."""
+    if context is None:
+        context = AuditContext(actor=run.requested_by) if run.requested_by else AuditContext.system("sync")
     run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
 
@@ -491,6 +511,17 @@ def perform_sync(run: SyncRun, *, page_size: int = 500) -> SyncRun:
         status, error = SyncRun.Status.SUCCEEDED, ""
         SyncRun.objects.filter(pk=run.pk).update(newest_seen=progress.newest_seen)
         refresh_statistics(MODELS[RESOURCES[run.resource]])
-    SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
-    run.refresh_from_db()
+    with transaction.atomic():
+        SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
+        run.refresh_from_db()
+        record_attempt(
+            context,
+            action=Action.SYNC,
+            outcome=Outcome.SUCCEEDED if status == SyncRun.Status.SUCCEEDED else Outcome.FAILED,
+            resource=run.resource,
+            request_body={"mode": run.mode, "pageSize": page_size, "syncRun": run.pk},
+            response_body={"pages": run.pages, "records": run.records, "expected": run.expected, "gone": run.gone},
+            error=error,
+            duration_ms=int((run.finished_at - run.started_at).total_seconds() * 1000),
+        )
     return run

@@ -271,7 +271,7 @@ def slice_refresh(request, kind, slice_id):
     """Read the one record from Kodexa into the cache and say what changed."""
     pages = _pages(kind)
     try:
-        _row, changes = services.refresh_slice(pages.resource, slice_id, request_id=request.request_id)
+        _row, changes = services.refresh_slice(pages.resource, slice_id, context=AuditContext.from_request(request))
     except errors.KodexaNotFound:
         messages.warning(request, "Kodexa no longer has this slice; the cached copy is kept and flagged as gone.")
     except errors.KodexaError as exc:

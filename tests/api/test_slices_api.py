@@ -31,7 +31,7 @@ def test_create_execution_slice_is_sent_cached_and_audited(kodexa, api):
     assert kodexa.get("execution-slices", record["id"])["sliceOrder"] == 3
     row = ExecutionSlice.objects.get(id=record["id"])
     assert row.execution_id == "exec-1" and row.raw == record
-    entry = AuditEntry.objects.get(remote_id=record["id"])
+    entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])
     assert (entry.action, entry.outcome, entry.response_status) == ("create", "succeeded", 201)
     assert entry.request_body["executionId"] == "exec-1"
     assert {"field": "executionId", "before": None, "after": "exec-1"} in entry.diff
@@ -46,7 +46,7 @@ def test_create_with_invalid_input_sends_nothing_and_writes_nothing(kodexa, api)
     assert response.status_code == 400
     assert set(response.json()) == {"sliceOrder", "queuedAt", "colour"}
     assert kodexa.request_count() == before
-    assert not AuditEntry.objects.exists() and not ExecutionSlice.objects.exists()
+    assert not AuditEntry.objects.slice_changes().exists() and not ExecutionSlice.objects.exists()
 
 
 def test_put_replaces_the_record_and_kodexa_increments_change_sequence(kodexa, api):
@@ -57,7 +57,7 @@ def test_put_replaces_the_record_and_kodexa_increments_change_sequence(kodexa, a
     assert response.json()["changeSequence"] == record["changeSequence"] + 1
     assert kodexa.get("orchestrator-execution-slices", record["id"])["status"] == "PENDING"
     assert OrchestratorSlice.objects.get(id=record["id"]).status == "PENDING"
-    entry = AuditEntry.objects.get(remote_id=record["id"])
+    entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])
     assert (entry.action, entry.outcome) == ("update", "succeeded")
     changed = {d["field"] for d in entry.diff}
     assert {"status", "changeSequence"} <= changed
@@ -95,7 +95,7 @@ def test_stale_change_sequence_is_a_conflict_with_the_current_version(kodexa, ap
     assert data["current"]["status"] == "RUNNING"
     assert data["current"]["changeSequence"] == theirs["changeSequence"]
     assert kodexa.get("orchestrator-execution-slices", record["id"])["status"] == "RUNNING"
-    entry = AuditEntry.objects.get(remote_id=record["id"])
+    entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])
     assert (entry.outcome, entry.response_status) == ("conflict", 409)
     # The cache holds Kodexa's current version (read after the conflict), never the refused one.
     assert OrchestratorSlice.objects.get(id=record["id"]).status == "RUNNING"
@@ -108,7 +108,7 @@ def test_patch_merges_onto_the_freshest_copy(kodexa, api):
     assert response.status_code == 200, response.json()
     now = kodexa.get("orchestrator-execution-slices", record["id"])
     assert (now["status"], now["attemptNumber"], now["errorMessage"]) == ("PENDING", 4, "boom")
-    entry = AuditEntry.objects.get(remote_id=record["id"], action="patch")
+    entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"], action="patch")
     assert entry.outcome == "succeeded"
     assert entry.before["attemptNumber"] == 4
 
@@ -128,7 +128,7 @@ def test_kodexa_validation_errors_pass_through_with_its_body(kodexa, api):
     response = api("operator").put(f"{ORCH}/{record['id']}", body, format="json")
     assert response.status_code == 400
     assert "stepStartOrder" in json.dumps(response.json()["upstream"])
-    entry = AuditEntry.objects.get(remote_id=record["id"])
+    entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])
     assert (entry.outcome, entry.response_status) == ("rejected", 400)
 
 
@@ -137,7 +137,7 @@ def test_unknown_slice_is_404_with_kodexas_answer(kodexa, api):
     response = api("operator").patch(f"{ORCH}/{missing}", {"status": "FAILED"}, format="json")
     assert response.status_code == 404
     assert missing in response.json()["upstream"]["message"]
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.slice_changes().get()
     assert (entry.action, entry.outcome, entry.remote_id, entry.response_status) == ("patch", "rejected", missing, 404)
 
 
@@ -167,7 +167,7 @@ def test_a_viewer_may_not_change_anything(kodexa, api, method):
         response = getattr(client, method)(f"{ORCH}/{record['id']}", full_body(record), format="json")
     assert response.status_code == 403
     assert kodexa.request_count() == before
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.slice_changes().exists()
 
 
 def test_anonymous_requests_are_refused(kodexa, client):
@@ -184,7 +184,7 @@ def test_server_error_from_kodexa_is_502_and_audited(kodexa, api):
     response = api("operator").put(f"{ORCH}/{record['id']}", full_body(record), format="json")
     assert response.status_code == 502
     assert kodexa.put_count(record["id"]) == 0
-    entry = AuditEntry.objects.get(remote_id=record["id"])
+    entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])
     assert (entry.outcome, entry.response_status) == ("failed", 500)
 
 
@@ -194,7 +194,7 @@ def test_transient_503s_on_put_are_retried_and_applied_once(kodexa, api):
     response = api("operator").put(f"{ORCH}/{record['id']}", full_body(record), format="json")
     assert response.status_code == 200
     assert kodexa.put_count(record["id"]) == 1
-    assert AuditEntry.objects.filter(remote_id=record["id"]).count() == 1
+    assert AuditEntry.objects.slice_changes().filter(remote_id=record["id"]).count() == 1
 
 
 def test_timeout_is_504_and_audited_without_an_answer(kodexa, api, settings):
@@ -203,7 +203,7 @@ def test_timeout_is_504_and_audited_without_an_answer(kodexa, api, settings):
     kodexa.set_faults(timeoutSeconds=2, failNext=[{"status": "timeout", "count": 1, "method": "POST"}])
     response = api("operator").post("/api/v1/execution-slices", {"status": "PENDING"}, format="json")
     assert response.status_code == 504
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.slice_changes().get()
     assert (entry.outcome, entry.response_status, entry.action) == ("failed", None, "create")
     assert not ExecutionSlice.objects.exists()
 
@@ -229,7 +229,7 @@ def test_kodexa_unreachable_is_502(kodexa, api, settings):
     settings.KODEXA_MAX_RETRIES = 0
     response = api("operator").post("/api/v1/execution-slices", {"status": "PENDING"}, format="json")
     assert response.status_code == 502
-    assert AuditEntry.objects.get().outcome == "failed"
+    assert AuditEntry.objects.slice_changes().get().outcome == "failed"
 
 
 def test_lists_come_from_the_cache_with_filters_and_pages(kodexa, api):
@@ -275,7 +275,7 @@ def test_the_api_key_never_appears_in_responses_audit_or_logs(kodexa, api, caplo
     ]
     for response in responses:
         assert kodexa.api_key not in response.content.decode()
-    for entry in AuditEntry.objects.all():
+    for entry in AuditEntry.objects.slice_changes():
         dumped = json.dumps([entry.request_body, entry.response_body, entry.before, entry.after, entry.error])
         assert kodexa.api_key not in dumped
         assert "should-be-redacted" not in dumped and "hunter2-hunter2" not in dumped

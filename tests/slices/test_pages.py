@@ -74,7 +74,7 @@ def test_kodexa_unreachable_on_save_says_so_and_changes_nothing(kodexa, as_role,
     response = as_role("operator").post(reverse("slices:execution-create"), {"status": "PENDING"}, **HTMX)
     body = response.content.decode()
     assert "Could not reach Kodexa" in body and "127.0.0.1:9" in body
-    assert AuditEntry.objects.get().outcome == "failed"
+    assert AuditEntry.objects.slice_changes().get().outcome == "failed"
     assert not ExecutionSlice.objects.exists()
 
 
@@ -112,14 +112,14 @@ def test_create_form_shows_field_errors_and_sends_nothing(kodexa, as_role):
     assert "Not valid JSON" in body
     assert "RFC 3339" in body
     assert kodexa.request_count() == before
-    assert not ExecutionSlice.objects.exists() and not AuditEntry.objects.exists()
+    assert not ExecutionSlice.objects.exists() and not AuditEntry.objects.slice_changes().exists()
 
 
 def test_nan_in_a_json_editor_is_a_field_error(kodexa, as_role):
     before = kodexa.request_count()
     response = as_role("operator").post(reverse("slices:execution-create"), {"inputEvent": '{"x": NaN}'}, **HTMX)
     assert response.context["form"].errors["inputEvent"]
-    assert kodexa.request_count() == before and not AuditEntry.objects.exists()
+    assert kodexa.request_count() == before and not AuditEntry.objects.slice_changes().exists()
 
 
 def test_create_form_validate_only_request_sends_nothing(kodexa, as_role):
@@ -140,7 +140,7 @@ def test_create_form_success_redirects_to_the_new_slice(kodexa, as_role):
     row = ExecutionSlice.objects.get(execution_id="exec-form")
     assert response["HX-Redirect"] == reverse("slices:detail", args=["execution", row.id])
     assert row.steps_config == {"steps": ["parse"]}
-    assert AuditEntry.objects.get().actor_username.startswith("operator")
+    assert AuditEntry.objects.slice_changes().get().actor_username.startswith("operator")
 
 
 def test_kodexa_rejection_is_shown_on_the_form_field(kodexa, as_role):
@@ -149,7 +149,7 @@ def test_kodexa_rejection_is_shown_on_the_form_field(kodexa, as_role):
     assert "Kodexa rejected the values" in body
     assert response.context["form"].errors["sliceOrder"]  # Kodexa's message, under the field it names
     assert re.search(r'id="id_sliceOrder_error">[^<]*\S', body)
-    assert AuditEntry.objects.get().outcome == "rejected"
+    assert AuditEntry.objects.slice_changes().get().outcome == "rejected"
 
 
 def test_edit_form_is_filled_from_kodexas_freshest_copy(kodexa, as_role):
@@ -185,7 +185,7 @@ def test_edit_conflict_shows_both_versions_and_saving_again_applies_on_top(kodex
     response = client.post(url, resubmitted, **HTMX)
     assert "HX-Redirect" in response
     assert kodexa.get("orchestrator-execution-slices", record["id"])["status"] == "CANCELLED"
-    outcomes = list(AuditEntry.objects.filter(remote_id=record["id"]).values_list("outcome", flat=True))
+    outcomes = list(AuditEntry.objects.slice_changes().filter(remote_id=record["id"]).values_list("outcome", flat=True))
     assert sorted(outcomes) == ["conflict", "succeeded"]
 
 
@@ -217,7 +217,7 @@ def test_audit_pages_list_and_show_an_entry(kodexa, as_role, api):
                           format="json")  # fmt: skip
     client = as_role("viewer")
     listing = client.get(reverse("audit:list"), {"objectId": record["id"]}).content.decode()
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.slice_changes().get()
     assert reverse("audit:detail", args=[entry.pk]) in listing
     detail = client.get(reverse("audit:detail", args=[entry.pk])).content.decode()
     assert "status" in detail and "PENDING" in detail and "FAILED" in detail

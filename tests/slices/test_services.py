@@ -35,7 +35,7 @@ def test_a_retried_put_that_was_applied_the_first_time_is_a_success_not_a_confli
     kodexa_is.answer(200, applied)  # the read after the conflict finds our own change
     row = services.update_orchestrator_slice(record["id"], values_of(sent), context=AuditContext())
     assert (row.status, row.change_sequence) == ("PENDING", 4)
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.slice_changes().get()
     assert (entry.outcome, entry.response_status) == ("succeeded", 200)
 
 
@@ -48,7 +48,7 @@ def test_a_real_conflict_after_a_retry_is_still_a_conflict(kodexa_is):
             record["id"], values_of({**record, "status": "PENDING"}), context=AuditContext()
         )
     assert caught.value.current["status"] == "CANCELLED"
-    assert AuditEntry.objects.get().outcome == "conflict"
+    assert AuditEntry.objects.slice_changes().get().outcome == "conflict"
 
 
 def test_an_applied_change_is_audited_even_when_the_cache_write_fails(kodexa_is, monkeypatch):
@@ -61,7 +61,7 @@ def test_an_applied_change_is_audited_even_when_the_cache_write_fails(kodexa_is,
     monkeypatch.setattr(services, "cache_record", broken)
     with pytest.raises(RuntimeError):
         services.update_orchestrator_slice(record["id"], values_of(record), context=AuditContext())
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.slice_changes().get()
     assert entry.outcome == "succeeded" and "could not cache" in entry.error
     assert not OrchestratorSlice.objects.exists()
 

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from slices_admin.accounts.roles import ROLES, assign_role
+from slices_admin.audit.services import AuditContext
 
 DEMO_PASSWORD_SUFFIX = "-demo-password"  # noqa: S105 (sandbox demo logins, printed by make run)
 
@@ -23,5 +24,5 @@ class Command(BaseCommand):
             user, _ = users.get_or_create(username=role)
             user.set_password(role + DEMO_PASSWORD_SUFFIX)
             user.save()
-            assign_role(user, role)
+            assign_role(user, role, context=AuditContext.system("manage.py add_demo_users"))
             self.stdout.write(f"  {role:<9} password {role}{DEMO_PASSWORD_SUFFIX}")

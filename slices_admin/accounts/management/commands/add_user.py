@@ -10,6 +10,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from slices_admin.accounts.roles import ROLES, assign_role
+from slices_admin.audit.services import AuditContext
 
 
 class Command(BaseCommand):
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             user.set_unusable_password()
         with transaction.atomic():
             user.save()
-            assign_role(user, role)
+            assign_role(user, role, context=AuditContext.system("manage.py add_user"))
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} user {username} with role {role}.")
         if created and not password_env:

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa.contract import RESOURCES
 from slices_admin.slices.models import SyncRun
 from slices_admin.slices.services import perform_sync
@@ -25,7 +26,11 @@ class Command(BaseCommand):
         failed = 0
         for path in paths:
             mode = SyncRun.Mode.FULL if full else SyncRun.Mode.INCREMENTAL
-            run = perform_sync(SyncRun.objects.create(resource=path, mode=mode), page_size=page_size)
+            run = perform_sync(
+                SyncRun.objects.create(resource=path, mode=mode),
+                page_size=page_size,
+                context=AuditContext.system("manage.py sync_slices"),
+            )
             if run.status == SyncRun.Status.FAILED:
                 failed += 1
                 self.stderr.write(f"{path}: not synced. {run.error}")
