@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.export import as_document
 
 
 class CachedRecordSerializer(serializers.BaseSerializer):
@@ -10,36 +10,8 @@ class CachedRecordSerializer(serializers.BaseSerializer):
         return instance.raw
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
-    occurredAt = serializers.DateTimeField(source="occurred_at")
-    actor = serializers.CharField(source="actor_username")
-    objectId = serializers.CharField(source="remote_id")
-    requestBody = serializers.JSONField(source="request_body")
-    responseStatus = serializers.IntegerField(source="response_status")
-    responseBody = serializers.JSONField(source="response_body")
-    durationMs = serializers.IntegerField(source="duration_ms")
-    requestId = serializers.CharField(source="request_id")
-    bulkJobId = serializers.IntegerField(source="bulk_job_id")
+class AuditEntrySerializer(serializers.BaseSerializer):
+    """An entry with every field, the chain's hashes included (the same document as the JSON Lines export)."""
 
-    class Meta:
-        model = AuditEntry
-        fields = [
-            "id",
-            "occurredAt",
-            "actor",
-            "action",
-            "outcome",
-            "resource",
-            "objectId",
-            "requestBody",
-            "responseStatus",
-            "responseBody",
-            "error",
-            "before",
-            "after",
-            "diff",
-            "durationMs",
-            "requestId",
-            "bulkJobId",
-            "reason",
-        ]
+    def to_representation(self, instance):
+        return as_document(instance)

@@ -15,6 +15,7 @@ from slices_admin.slices import services
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
 
+from .pagination import AuditKeysetPagination
 from .serializers import AuditEntrySerializer, CachedRecordSerializer
 
 
@@ -68,10 +69,13 @@ class OrchestratorSliceDetail(generics.RetrieveAPIView):
 
 
 class AuditList(generics.ListAPIView):
+    """The audit log with the audit page's filters, newest first, in keyset pages (`next`/`previous` links)."""
+
     read_permission = VIEW_AUDIT
-    queryset = AuditEntry.objects.order_by("-occurred_at", "-id")
+    queryset = AuditEntry.objects.all()
     serializer_class = AuditEntrySerializer
     filterset_class = AuditFilter
+    pagination_class = AuditKeysetPagination
 
 
 def not_found(request, *args, **kwargs):

@@ -1,16 +1,57 @@
-"""Audit filters shared by the audit page and `GET /api/v1/audit`."""
+"""Audit filters shared by the audit page, its exports and `GET /api/v1/audit` (camelCase, like the slice filters)."""
 
 import django_filters as filters
+from django import forms
 
-from .models import AuditEntry
+from slices_admin.kodexa.contract import RESOURCES
+
+from .models import ACCOUNT, AuditEntry
+from .selectors import text_search
+
+RESOURCE_CHOICES = [(path, resource.label) for path, resource in RESOURCES.items()] + [(ACCOUNT, "Accounts")]
+
+
+class AuditFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+            self.add_error("until", "Must be later than From.")
+        return data
 
 
 class AuditFilter(filters.FilterSet):
-    objectId = filters.CharFilter(field_name="remote_id", label="Slice ID")
-    action = filters.ChoiceFilter(choices=AuditEntry.Action.choices, empty_label="Any action")
+    q = filters.CharFilter(method="search", label="Search")
     actor = filters.CharFilter(field_name="actor_username", label="Actor")
-    outcome = filters.ChoiceFilter(choices=AuditEntry.Outcome.choices, empty_label="Any outcome")
+    action = filters.MultipleChoiceFilter(choices=AuditEntry.Action.choices, label="Action")
+    outcome = filters.MultipleChoiceFilter(choices=AuditEntry.Outcome.choices, label="Outcome")
+    resource = filters.ChoiceFilter(choices=RESOURCE_CHOICES, empty_label="Any resource", label="Resource")
+    objectId = filters.CharFilter(field_name="remote_id", label="Slice ID or username")
+    bulkJob = filters.NumberFilter(field_name="bulk_job_id", label="Bulk job", min_value=1)
+    requestId = filters.CharFilter(field_name="request_id", label="Request ID")
+    since = filters.IsoDateTimeFilter(
+        field_name="occurred_at",
+        lookup_expr="gte",
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
+    )
+    until = filters.IsoDateTimeFilter(
+        field_name="occurred_at",
+        lookup_expr="lt",
+        label="Until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
+    )
 
     class Meta:
         model = AuditEntry
         fields = []
+        form = AuditFilterForm
+
+    def search(self, queryset, name, value):
+        return text_search(queryset, value)
+
+
+def filtered_entries(params) -> tuple[AuditFilter, object]:
+    """The filterset for `params` and its queryset (everything, unordered, when the filters are invalid the
+    caller shows the errors instead)."""
+    filterset = AuditFilter(params, queryset=AuditEntry.objects.all())
+    return filterset, filterset.qs if filterset.is_valid() else AuditEntry.objects.none()

@@ -24,13 +24,14 @@ def _cell(value, wire_type: WireType) -> str:
         return format_datetime(value)
     if wire_type is WireType.OBJECT:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    if isinstance(value, str) and _looks_like_formula(value):
-        return "'" + value  # a spreadsheet must not run Kodexa's data as a formula
-    return str(value)
+    return spreadsheet_safe(str(value))
 
 
-def _looks_like_formula(text: str) -> bool:
-    return text.startswith(_FORMULA_STARTS) or (text[:1] == "-" and not text[1:2].isdigit())
+def spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet shows as text: a cell that looks like a formula must not run as one."""
+    if text.startswith(_FORMULA_STARTS) or (text[:1] == "-" and not text[1:2].isdigit()):
+        return "'" + text
+    return text
 
 
 def csv_response(queryset, resource, filename_stem: str) -> StreamingHttpResponse:
