@@ -210,6 +210,17 @@ def make_user(db):
 
 
 @pytest.fixture
+def as_role(client, make_user):
+    """The test client, signed in as a new user of the given role."""
+
+    def login(role):
+        client.force_login(make_user(role))
+        return client
+
+    return login
+
+
+@pytest.fixture
 def api(make_user):
     """An API client authenticated with a real token for a user of the given role."""
 

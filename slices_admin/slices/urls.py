@@ -16,5 +16,6 @@ urlpatterns = [
     path("<str:kind>/sync/", views.sync_start, name="sync-start"),
     path("orchestrator/<path:slice_id>/edit/", views.orchestrator_edit, name="orchestrator-edit"),
     path("<str:kind>/<path:slice_id>/refresh/", views.slice_refresh, name="refresh"),
+    path("<str:kind>/<path:slice_id>/history/", views.slice_history, name="history"),
     path("<str:kind>/<path:slice_id>/", views.slice_detail, name="detail"),
 ]

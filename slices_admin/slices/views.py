@@ -19,6 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
 from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.selectors import Cursor, keyset_page
 from slices_admin.audit.services import AuditContext
 from slices_admin.core.rendering import render_page_or_partial
 from slices_admin.kodexa import errors
@@ -343,7 +344,7 @@ def slice_detail(request, kind, slice_id):
         "groups": groups,
         "extra": extra,
         "group_value": group_value,
-        "audit_entries": AuditEntry.objects.filter(resource=pages.resource.path, remote_id=row.id)[:100],
+        **_history(pages, row.id, Cursor()),
         "timeline": selectors.timeline(row, now),
         "traceback": selectors.readable_traceback(row.raw.get("errorDetails")),
         "siblings": selectors.siblings(row, pages.group_field),
@@ -351,6 +352,28 @@ def slice_detail(request, kind, slice_id):
         "can_edit": request.user.has_perm(EDIT_SLICES),
     }
     return render(request, "slices/detail.html", context)
+
+
+HISTORY_CHUNK = 20
+
+
+def _history(pages: SlicePages, slice_id: str, cursor: Cursor) -> dict:
+    """One chunk of a slice's audit history, newest first, with what "Show older" needs."""
+    entries = AuditEntry.objects.filter(resource=pages.resource.path, remote_id=slice_id)
+    return {
+        "history": keyset_page(entries, cursor, HISTORY_CHUNK),
+        "history_url": reverse("slices:history", args=[pages.kind, slice_id]),
+        "history_resource": pages.resource.path,
+        "history_object": slice_id,
+    }
+
+
+@require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
+def slice_history(request, kind, slice_id):
+    """Older entries of a slice's history, appended in place by "Show older"."""
+    context = _history(_pages(kind), slice_id, Cursor.from_params(request.GET))
+    return render(request, "audit/list.html#history-items", context)
 
 
 @permission_required(EDIT_SLICES, raise_exception=True)

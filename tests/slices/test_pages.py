@@ -15,15 +15,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def as_role(client, make_user):
-    def login(role):
-        client.force_login(make_user(role))
-        return client
-
-    return login
-
-
 def edit_post_data(record: dict, **changes) -> dict:
     from slices_admin.slices.forms import SliceRecordForm
 
