@@ -47,13 +47,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "django_htmx",
-    "django_tasks_db",
     "slices_admin.core",
     "slices_admin.accounts",
     "slices_admin.audit",
     "slices_admin.slices",
+    "slices_admin.bulk",
     "slices_admin.api",
     "slices_admin.sandbox",
+    "django_tasks_db",  # after the bulk app, whose `db_worker` extends this one's
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,24 @@ SLICE_STATUSES = env_list("SLICE_STATUSES", ",".join(DEFAULT_STATUSES))
 # The dashboard calls a queued slice stuck after this long without starting; it groups failures of this window.
 STUCK_QUEUED_MINUTES = int(env("STUCK_QUEUED_MINUTES", "30"))
 DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24"))
+
+# --- Bulk edits ---------------------------------------------------------------------------------------------------
+# The statuses a bulk edit may set; requests in flight at once (one pooled session of that size per job).
+BULK_TARGET_STATUSES = env_list("BULK_TARGET_STATUSES", "FAILED,PENDING,CANCELLED,SKIPPED,SUCCEEDED")
+BULK_CONCURRENCY = int(env("BULK_CONCURRENCY", "16"))
+BULK_CONFIRM_THRESHOLD = int(env("BULK_CONFIRM_THRESHOLD", "100"))  # above this many changes, type the count
+BULK_MAX_ITEMS = int(env("BULK_MAX_ITEMS", "50000"))
+BULK_MAX_TRANSIENT_FAILURES = int(env("BULK_MAX_TRANSIENT_FAILURES", "5"))  # per item, then it fails
+BULK_BACKOFF_SECONDS = float(env("BULK_BACKOFF_SECONDS", "0.5"))  # first retry waits up to this; doubles, jittered
+BULK_MAX_PAUSE_SECONDS = float(env("BULK_MAX_PAUSE_SECONDS", "300"))  # the longest Retry-After honoured
+BULK_HEARTBEAT_SECONDS = float(env("BULK_HEARTBEAT_SECONDS", "2"))
+BULK_STALE_AFTER_SECONDS = float(env("BULK_STALE_AFTER_SECONDS", "15"))  # a runner silent this long is dead
+BULK_SWEEP_SECONDS = float(env("BULK_SWEEP_SECONDS", "5"))  # how often a worker looks for jobs to resume
+# Read each slice from Kodexa before its PUT (two requests per slice). Off: the PUT carries the changeSequence the
+# operator selected and Kodexa's optimistic lock refuses it if the slice changed; the slice is read only then.
+BULK_READ_BEFORE_WRITE = env_bool("BULK_READ_BEFORE_WRITE", False)
+BULK_STALE_CACHE_MINUTES = int(env("BULK_STALE_CACHE_MINUTES", "30"))  # preview warns about older cached copies
+BULK_RECENT_CHANGE_MINUTES = int(env("BULK_RECENT_CHANGE_MINUTES", "15"))  # ... and about slices changed lately
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 LOGGING = {

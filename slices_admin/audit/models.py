@@ -40,6 +40,8 @@ class AuditEntry(models.Model):
         PATCH = "patch", "Patch"
         REFRESH = "refresh", "Refresh from Kodexa"
         SYNC = "sync", "Sync from Kodexa"
+        BULK_START = "bulk_start", "Bulk edit started"
+        BULK_CANCEL = "bulk_cancel", "Bulk edit cancelled"
         LOGIN = "login", "Sign in"
         LOGIN_FAILED = "login_failed", "Failed sign-in"
         LOGOUT = "logout", "Sign out"

@@ -240,7 +240,7 @@ def _send_change(
         _record_id(answer.body)
     except errors.KodexaConflict as exc:
         exc.current = _current_version(resource, remote_id, context.request_id) if remote_id else None
-        if exc.attempts > 1 and exc.current is not None and _same_record(resource, exc.current, body):
+        if exc.attempts > 1 and exc.current is not None and same_record(resource, exc.current, body):
             # A retried PUT whose first try was applied: the 409 is about our own change, which Kodexa holds.
             answer = Answer(status=200, body=exc.current, duration_ms=exc.duration_ms or 0)
         else:
@@ -280,7 +280,7 @@ def _send_change(
 _SERVER_SET = {"changeSequence", "updatedOn"}
 
 
-def _same_record(resource: Resource, current: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+def same_record(resource: Resource, current: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
     """Whether Kodexa's current record is the one we sent (apart from what the server sets on every write)."""
     now, ours = parse_record(resource, current)[0], parse_record(resource, sent)[0]
     ignored = {f.python_name for f in resource.fields if f.wire_name in _SERVER_SET}

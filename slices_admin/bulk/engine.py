@@ -1,0 +1,535 @@
+"""Working a bulk edit's ledger: bounded concurrency over one pooled session, retries with backoff and jitter, a
+job-wide pause when Kodexa says 429, heartbeats, cancellation, and resumption after a crash.
+
+No item is applied twice. Each PUT carries a `changeSequence`, so Kodexa's optimistic lock refuses a second copy;
+and before a PUT leaves, the item records the version it was sent against (`sent_change_sequence`). An attempt
+whose outcome was lost (a timeout, a 5xx, a worker killed mid-request) leaves that mark, and the next attempt reads
+the slice first: already changed as we asked means succeeded, untouched means send again, anything else is a
+conflict for a person to look at.
+"""
+
+import heapq
+import itertools
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.services import AuditContext, record_attempt
+from slices_admin.kodexa import errors
+from slices_admin.kodexa.client import KodexaClient
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from slices_admin.slices.models import OrchestratorSlice
+from slices_admin.slices.services import cache_record, same_record
+
+from .models import BulkEditItem, BulkEditJob
+from .services import Change
+
+logger = logging.getLogger(__name__)
+
+Item, Job = BulkEditItem.State, BulkEditJob.State
+Action, Outcome = AuditEntry.Action, AuditEntry.Outcome
+_TRANSIENT = (errors.KodexaUnavailable,)  # timeouts, unreachable, 5xx, 429
+
+
+def new_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def bulk_client(concurrency: int) -> KodexaClient:
+    """One pooled session sized to the job's concurrency. It never retries by itself: the engine does, so each
+    try is one audited attempt and a 429 can pause the whole job rather than one thread."""
+    return KodexaClient(
+        settings.KODEXA_BASE_URL,
+        settings.KODEXA_API_KEY,
+        connect_timeout=settings.KODEXA_CONNECT_TIMEOUT,
+        read_timeout=settings.KODEXA_READ_TIMEOUT,
+        max_retries=0,
+        pool_size=concurrency,
+    )
+
+
+# --- claiming and recovering ----------------------------------------------------------------------------------------
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.BULK_STALE_AFTER_SECONDS)
+
+
+def claim(job_id: int, runner_id: str) -> BulkEditJob | None:
+    """Take the job if nobody live is working it (never started, or its runner's heartbeat went stale)."""
+    now = timezone.now()
+    free = Q(runner_id="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before())
+    taken = BulkEditJob.objects.filter(free, pk=job_id, state__in=[Job.QUEUED, Job.RUNNING]).update(
+        runner_id=runner_id, heartbeat_at=now, state=Job.RUNNING
+    )
+    if not taken:
+        return None
+    job = BulkEditJob.objects.get(pk=job_id)
+    if job.started_at is None:
+        BulkEditJob.objects.filter(pk=job_id).update(started_at=now)
+        job.started_at = now
+    else:
+        BulkEditJob.objects.filter(pk=job_id).update(resumed_count=F("resumed_count") + 1)
+    # Whatever a dead runner left in flight goes back in line; its `sent_change_sequence` makes the next attempt
+    # check Kodexa before sending anything again.
+    job.items.filter(state=Item.IN_FLIGHT).update(state=Item.PENDING, not_before=None)
+    return job
+
+
+def resume_stale_jobs() -> list[int]:
+    """Queue a runner for every unfinished job whose runner has gone quiet (or that never got one)."""
+    stale = _stale_before()
+    jobs = BulkEditJob.objects.filter(state__in=[Job.QUEUED, Job.RUNNING], cancel_requested_at__isnull=True)
+    jobs = jobs.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale))
+    resumed = []
+    from .tasks import run_bulk_job
+
+    for job_id in jobs.values_list("pk", flat=True):
+        # Mark it, so the next sweep does not queue it again while this runner waits for the worker.
+        if BulkEditJob.objects.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id).update(
+            heartbeat_at=timezone.now(), runner_id=""
+        ):
+            run_bulk_job.enqueue(job_id)
+            resumed.append(job_id)
+    # A cancelled job whose runner died: finish the cancellation.
+    for job in BulkEditJob.objects.filter(
+        state__in=[Job.QUEUED, Job.RUNNING], cancel_requested_at__isnull=False
+    ).filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)):
+        finish_cancelled(job)
+    if resumed:
+        logger.warning("bulk: resuming jobs %s whose runner stopped", resumed)
+    return resumed
+
+
+def finish_cancelled(job: BulkEditJob) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        job.items.filter(state=Item.PENDING).update(
+            state=Item.CANCELLED, finished_at=now, message="Cancelled before it was sent."
+        )
+        if not job.items.filter(state=Item.IN_FLIGHT).exists():
+            BulkEditJob.objects.filter(pk=job.pk).update(
+                state=Job.CANCELLED, finished_at=now, runner_id="", paused_until=None
+            )
+
+
+# --- the schedule ---------------------------------------------------------------------------------------------------
+class Schedule:
+    """Items due now or later, shared by the sending threads; `take` blocks until one is due or all are done."""
+
+    def __init__(self, item_ids: list[int]):
+        self._heap = [(0.0, n, item_id) for n, item_id in enumerate(item_ids)]
+        self._order = itertools.count(len(item_ids))
+        self._outstanding = len(item_ids)
+        self._cond = threading.Condition()
+
+    def take(self, stop: threading.Event) -> int | None:
+        with self._cond:
+            while True:
+                if stop.is_set() or self._outstanding == 0:
+                    return None
+                now = time.monotonic()
+                if self._heap and self._heap[0][0] <= now:
+                    return heapq.heappop(self._heap)[2]
+                wait = self._heap[0][0] - now if self._heap else 0.5
+                self._cond.wait(timeout=min(wait, 0.5))
+
+    def later(self, item_id: int, delay: float) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), item_id))
+            self._cond.notify()
+
+    def done(self) -> None:
+        with self._cond:
+            self._outstanding -= 1
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+# --- one attempt ----------------------------------------------------------------------------------------------------
+@dataclass
+class Attempt:
+    """What one attempt at an item came to: a final state, or another try after `retry_in` seconds."""
+
+    retry_in: float | None = None
+
+
+class Runner:
+    def __init__(self, job: BulkEditJob, runner_id: str, client: KodexaClient | None = None):
+        self.job = job
+        self.runner_id = runner_id
+        self.change = Change(job.target_status, job.error_message, job.reason)
+        self.client = client or bulk_client(job.concurrency)
+        self.context = AuditContext(actor=job.created_by, bulk_job_id=job.pk, reason=job.reason, actor_name="bulk edit")
+        self.stop = threading.Event()  # cancelled, or the job was taken over
+        self.cancelled = False
+        self._pause_lock = threading.Lock()
+        self._paused_until = 0.0
+
+    # --- the job ---------------------------------------------------------------------------------------------------
+    def run(self) -> str:
+        pending = list(self.job.items.filter(state=Item.PENDING).values_list("pk", flat=True))
+        schedule = Schedule(pending)
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(beating, schedule), daemon=True)
+        heart.start()
+        threads = [
+            threading.Thread(target=self._send_loop, args=(schedule,), daemon=True, name=f"bulk-{self.job.pk}-{n}")
+            for n in range(max(1, min(self.job.concurrency, len(pending))))
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            beating.set()
+            heart.join()
+        return self._finish()
+
+    def _finish(self) -> str:
+        job = BulkEditJob.objects.get(pk=self.job.pk)
+        if job.runner_id != self.runner_id:
+            return "taken over by another runner"
+        if self.cancelled or job.cancel_requested_at:
+            finish_cancelled(job)
+            return "cancelled"
+        if job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT]).exists():
+            return "stopped; a later runner resumes it"
+        BulkEditJob.objects.filter(pk=job.pk, runner_id=self.runner_id).update(
+            state=Job.FINISHED, finished_at=timezone.now(), runner_id="", paused_until=None, pause_reason=""
+        )
+        return "finished"
+
+    def _heartbeat(self, beating: threading.Event, schedule: Schedule) -> None:
+        try:
+            while not beating.wait(settings.BULK_HEARTBEAT_SECONDS):
+                mine = BulkEditJob.objects.filter(pk=self.job.pk, runner_id=self.runner_id)
+                if not mine.update(heartbeat_at=timezone.now()):
+                    logger.warning("bulk job %s: another runner took over; stopping", self.job.pk)
+                    self.stop.set()
+                elif mine.filter(cancel_requested_at__isnull=False).exists():
+                    self.cancelled = True
+                    self.stop.set()
+                if self.stop.is_set():
+                    schedule.wake()
+        finally:
+            connection.close()
+
+    def _send_loop(self, schedule: Schedule) -> None:
+        try:
+            while (item_id := schedule.take(self.stop)) is not None:
+                self._wait_while_paused()
+                if self.stop.is_set():
+                    break
+                try:
+                    outcome = self.attempt(item_id)
+                except Exception as exc:
+                    logger.exception("bulk job %s: item %s failed unexpectedly", self.job.pk, item_id)
+                    outcome = self._crashed(item_id, exc)
+                if outcome.retry_in is None:
+                    schedule.done()
+                else:
+                    schedule.later(item_id, outcome.retry_in)
+        finally:
+            connection.close()
+
+    # --- pausing ---------------------------------------------------------------------------------------------------
+    def _pause(self, seconds: float, reason: str) -> None:
+        seconds = min(max(seconds, 0.5), settings.BULK_MAX_PAUSE_SECONDS)
+        with self._pause_lock:
+            until = time.monotonic() + seconds
+            if until <= self._paused_until:
+                return
+            self._paused_until = until
+        BulkEditJob.objects.filter(pk=self.job.pk).update(
+            paused_until=timezone.now() + timedelta(seconds=seconds), pause_reason=reason[:200]
+        )
+
+    def _wait_while_paused(self) -> None:
+        while not self.stop.is_set():
+            with self._pause_lock:
+                left = self._paused_until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.25))
+
+    @staticmethod
+    def _backoff(failures: int) -> float:
+        """Full jitter: anywhere from 0 to base * 2^(failures-1), capped at 30 s."""
+        return random.uniform(0, min(30.0, settings.BULK_BACKOFF_SECONDS * 2 ** max(failures - 1, 0)))
+
+    # --- one item --------------------------------------------------------------------------------------------------
+    def attempt(self, item_id: int) -> Attempt:
+        item = BulkEditItem.objects.get(pk=item_id)
+        if item.final:
+            return Attempt()
+        if item.started_at is None:
+            item.started_at = timezone.now()
+        context = self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-{item.attempts + 1}")
+        try:
+            base = self._base(item, context)
+        except errors.KodexaError as exc:
+            return self._failed(item, context, exc, before=None, body=None)
+        if base is None:  # decided without sending: a conflict or a skip
+            return Attempt()
+        if self.change.already_applied(base.get("status"), base.get("errorMessage")):
+            self._save(item, Item.SKIPPED, message=f"Already {base.get('status')} on Kodexa: nothing to change.")
+            return Attempt()
+        body = self.change.applied_to({k: v for k, v in base.items() if k in ORCHESTRATOR_SLICE.wire_names})
+        sent = base.get("changeSequence")
+        marked = BulkEditItem.objects.filter(pk=item.pk, state=Item.PENDING).update(
+            state=Item.IN_FLIGHT, sent_change_sequence=sent, started_at=item.started_at
+        )
+        if not marked:
+            return Attempt()  # another runner has it
+        item.state, item.sent_change_sequence = Item.IN_FLIGHT, sent
+        try:
+            answer = self.client.replace(ORCHESTRATOR_SLICE, item.slice_id, body, request_id=context.request_id)
+        except errors.KodexaConflict as exc:
+            current = self._read(item, context)
+            if current is not None and self._applied(current, body, sent):
+                return self._succeeded(
+                    item,
+                    context,
+                    before=base,
+                    body=body,
+                    record=current,
+                    status=exc.status,
+                    note="Kodexa answered 409, but its record already holds this change.",
+                )
+            return self._conflict(item, context, before=base, body=body, current=current, exc=exc)
+        except errors.KodexaError as exc:
+            return self._failed(item, context, exc, before=base, body=body)
+        return self._succeeded(
+            item,
+            context,
+            before=base,
+            body=body,
+            record=answer.body,
+            status=answer.status,
+            duration_ms=answer.duration_ms,
+        )
+
+    def _base(self, item: BulkEditItem, context: AuditContext) -> dict[str, Any] | None:
+        """The version to change: Kodexa's current one, or the cached one the operator selected. None when the
+        attempt ended here (the slice changed since it was selected, or an earlier attempt turns out applied)."""
+        cached = OrchestratorSlice.objects.filter(id=item.slice_id).values_list("raw", flat=True).first()
+        if item.sent_change_sequence is not None:  # an earlier PUT's fate is unknown: look before sending again
+            current = self._get(item, context, fallback=cached)
+            if self._applied(current, self.change.applied_to(current), item.sent_change_sequence):
+                self._succeeded(
+                    item,
+                    context,
+                    before=None,
+                    body=None,
+                    record=current,
+                    status=200,
+                    note="An earlier attempt was applied; its answer had been lost.",
+                )
+                return None
+            if current.get("changeSequence") != item.sent_change_sequence:
+                self._conflict(item, context, before=None, body=None, current=current, exc=None)
+                return None
+            return current
+        if settings.BULK_READ_BEFORE_WRITE or cached is None or item.expected_change_sequence is None:
+            current = self._get(item, context, fallback=cached)
+        else:
+            current = cached  # Kodexa's lock refuses the PUT if this copy is no longer current
+        expected = item.expected_change_sequence
+        if expected is not None and current.get("changeSequence") != expected:
+            self._conflict(item, context, before=None, body=None, current=current, exc=None)
+            return None
+        return current
+
+    def _get(self, item: BulkEditItem, context: AuditContext, fallback=None) -> dict[str, Any]:
+        """Kodexa's current record (cached on the way); the cached copy where Kodexa offers no read."""
+        self._wait_while_paused()
+        try:
+            answer = self.client.get(ORCHESTRATOR_SLICE, item.slice_id, request_id=context.request_id)
+        except errors.KodexaNotSupported:
+            if fallback is not None:
+                return fallback
+            raise
+        cache_record(ORCHESTRATOR_SLICE, answer.body)
+        return answer.body
+
+    def _read(self, item: BulkEditItem, context: AuditContext) -> dict[str, Any] | None:
+        try:
+            return self._get(item, context)
+        except errors.KodexaError:
+            return None
+
+    @staticmethod
+    def _applied(current: Mapping[str, Any], body: Mapping[str, Any], sent: int | None) -> bool:
+        version = current.get("changeSequence")
+        moved_on = sent is None or (isinstance(version, int) and version > sent)
+        return moved_on and same_record(ORCHESTRATOR_SLICE, current, body)
+
+    def _crashed(self, item_id: int, exc: Exception) -> Attempt:
+        """A bug, not Kodexa: fail the item with an audited attempt rather than retry it forever."""
+        problem = errors.KodexaError(None, f"The console failed on this slice ({type(exc).__name__}).")
+        problem.advice = "The server log has the details; retry the failures once it is fixed."
+        try:
+            item = BulkEditItem.objects.get(pk=item_id)
+            return self._failed(
+                item,
+                self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-error"),
+                problem,
+                before=None,
+                body=None,
+            )
+        except Exception:
+            logger.exception("bulk job %s: could not record the failure of item %s", self.job.pk, item_id)
+            return Attempt()
+
+    # --- outcomes (each writes the item and exactly one audit entry) -----------------------------------------------
+    def _save(self, item: BulkEditItem, state: str, **fields) -> None:
+        final = state in BulkEditItem.FINAL_STATES
+        BulkEditItem.objects.filter(pk=item.pk).update(
+            state=state, finished_at=timezone.now() if final else None, started_at=item.started_at, **fields
+        )
+
+    def _succeeded(self, item, context, *, before, body, record, status, note="", duration_ms=None) -> Attempt:
+        with transaction.atomic():
+            cache_record(ORCHESTRATOR_SLICE, record)
+            record_attempt(
+                context,
+                action=Action.UPDATE,
+                outcome=Outcome.SUCCEEDED,
+                resource=ORCHESTRATOR_SLICE.path,
+                remote_id=item.slice_id,
+                request_body=body,
+                response_status=status,
+                response_body=record,
+                before=before,
+                after=record,
+                error=note,
+                duration_ms=duration_ms,
+            )
+            self._save(
+                item,
+                Item.SUCCEEDED,
+                attempts=F("attempts") + 1,
+                status_code=status,
+                message=note,
+                result_change_sequence=record.get("changeSequence"),
+            )
+        return Attempt()
+
+    def _conflict(self, item, context, *, before, body, current, exc) -> Attempt:
+        if current is not None:
+            message = (
+                f"Changed since it was selected: Kodexa has changeSequence {current.get('changeSequence')} "
+                f"(status {current.get('status')}), not {item.sent_change_sequence or item.expected_change_sequence}."
+                " Review it; re-apply on the current version if the change still makes sense."
+            )
+        else:
+            message = "Kodexa refused the change as stale, and the current version could not be read."
+        with transaction.atomic():
+            record_attempt(
+                context,
+                action=Action.UPDATE,
+                outcome=Outcome.CONFLICT,
+                resource=ORCHESTRATOR_SLICE.path,
+                remote_id=item.slice_id,
+                request_body=body,
+                response_status=exc.status if exc else None,
+                response_body=exc.body if exc else None,
+                before=before or current,
+                error=message,
+                duration_ms=exc.duration_ms if exc else None,
+            )
+            self._save(
+                item,
+                Item.CONFLICT,
+                attempts=F("attempts") + 1,
+                status_code=exc.status if exc else None,
+                message=message,
+                current_status=(current or {}).get("status") or "",
+                current_change_sequence=(current or {}).get("changeSequence"),
+            )
+        return Attempt()
+
+    def _failed(self, item, context, exc: errors.KodexaError, *, before, body) -> Attempt:
+        rate_limited = isinstance(exc, errors.KodexaRateLimited)
+        transient = rate_limited or isinstance(exc, _TRANSIENT)
+        failures = item.transient_failures + (0 if rate_limited else 1)
+        gives_up = transient and not rate_limited and failures >= settings.BULK_MAX_TRANSIENT_FAILURES
+        message = f"{exc.message} {exc.advice}".strip()
+        if rate_limited:
+            wait = exc.retry_after if exc.retry_after is not None else 5.0
+            self._pause(wait, f"Kodexa asked to slow down (429): paused for {wait:g} s.")
+            message = f"{exc.message} The job paused for {wait:g} s and will send it again."
+        elif transient and not gives_up:
+            message = f"{exc.message} Will try again (failure {failures} of {settings.BULK_MAX_TRANSIENT_FAILURES})."
+        elif gives_up:
+            message = f"{exc.message} Gave up after {failures} tries. {exc.advice}".strip()
+        with transaction.atomic():
+            record_attempt(
+                context,
+                action=Action.UPDATE,
+                outcome=Outcome.REJECTED if not transient else Outcome.FAILED,
+                resource=ORCHESTRATOR_SLICE.path,
+                remote_id=item.slice_id,
+                request_body=body,
+                response_status=exc.status,
+                response_body=exc.body,
+                before=before,
+                error=message,
+                duration_ms=exc.duration_ms,
+            )
+            if transient and not gives_up:
+                # 429: Kodexa refused before doing anything, so nothing can have been applied.
+                unknown = item.sent_change_sequence if not rate_limited else None
+                self._save(
+                    item,
+                    Item.PENDING,
+                    attempts=F("attempts") + 1,
+                    transient_failures=failures,
+                    status_code=exc.status,
+                    message=message,
+                    sent_change_sequence=unknown,
+                )
+            else:
+                self._save(
+                    item,
+                    Item.FAILED,
+                    attempts=F("attempts") + 1,
+                    transient_failures=failures,
+                    status_code=exc.status,
+                    message=message,
+                )
+        if gives_up or not transient:
+            return Attempt()
+        return Attempt(retry_in=0 if rate_limited else self._backoff(failures))
+
+
+# --- entry point --------------------------------------------------------------------------------------------------
+def run_job(job_id: int, *, runner_id: str | None = None, client: KodexaClient | None = None) -> str:
+    """Work the job until every item is final (or it is cancelled, or another runner takes it over)."""
+    close_old_connections()
+    runner_id = runner_id or new_runner_id()
+    job = claim(job_id, runner_id)
+    if job is None:
+        return "not claimed: finished, or another runner is working it"
+    if job.cancel_requested_at:
+        finish_cancelled(job)
+        return "cancelled"
+    logger.info("bulk job %s: runner %s working it", job_id, runner_id)
+    return Runner(job, runner_id, client).run()
