@@ -6,6 +6,7 @@ shared by `python -m slices_admin.sandbox` and `manage.py kodexa_sandbox`, whose
 """
 
 import argparse
+import contextlib
 import hmac
 import json
 import random
@@ -398,6 +399,8 @@ class FaultSettings:
     timeout_rate: float = 0
     timeout_seconds: float = 30
     rate_limit_rate: float = 0
+    # The request is carried out, then its answer is lost (a 504 instead): what a client must not apply twice.
+    lost_answer_rate: float = 0
     retry_after: int = 1
     methods: tuple[str, ...] = ALL_METHODS
     fail_next: tuple[FailRule, ...] = ()
@@ -411,6 +414,7 @@ class FaultSettings:
             "timeoutRate": self.timeout_rate,
             "timeoutSeconds": self.timeout_seconds,
             "rateLimitRate": self.rate_limit_rate,
+            "lostAnswerRate": self.lost_answer_rate,
             "retryAfter": self.retry_after,
             "methods": list(self.methods),
             "failNext": [rule.to_json() for rule in self.fail_next],
@@ -432,8 +436,10 @@ class FaultSettings:
         if errors:
             raise FaultSettingsError(errors)
         settings = replace(self, **changes)
-        if settings.error_rate + settings.timeout_rate + settings.rate_limit_rate > 1:
-            raise FaultSettingsError({"errorRate": "errorRate + timeoutRate + rateLimitRate must not exceed 1"})
+        if settings.error_rate + settings.timeout_rate + settings.rate_limit_rate + settings.lost_answer_rate > 1:
+            raise FaultSettingsError(
+                {"errorRate": "errorRate + timeoutRate + rateLimitRate + lostAnswerRate must not exceed 1"}
+            )
         return settings
 
 
@@ -444,6 +450,7 @@ _SETTING_PARSERS: dict[str, tuple[str, Callable[[object], object]]] = {
     "timeoutRate": ("timeout_rate", _rate),
     "timeoutSeconds": ("timeout_seconds", _non_negative),
     "rateLimitRate": ("rate_limit_rate", _rate),
+    "lostAnswerRate": ("lost_answer_rate", _rate),
     "retryAfter": ("retry_after", _whole),
     "methods": ("methods", _methods),
     "failNext": ("fail_next", _fail_rules),
@@ -458,6 +465,7 @@ class Fault:
     delay_seconds: float = 0
     status: int | None = None
     retry_after: int | None = None
+    after_handling: bool = False  # the request is carried out first, and only its answer replaced
 
     def response(self) -> Response:
         status = HTTPStatus(self.status)
@@ -523,6 +531,9 @@ class FaultInjector:
         draw -= settings.timeout_rate
         if draw < settings.rate_limit_rate:
             return Fault(delay, HTTPStatus.TOO_MANY_REQUESTS, settings.retry_after)
+        draw -= settings.rate_limit_rate
+        if draw < settings.lost_answer_rate:
+            return Fault(delay, HTTPStatus.GATEWAY_TIMEOUT, after_handling=True)
         return Fault(delay)
 
 
@@ -575,7 +586,12 @@ class SandboxApi:
             fault = self.faults.draw(request.method)
             if fault.delay_seconds:
                 time.sleep(fault.delay_seconds)
-            if fault.status is not None:
+            if fault.status is not None and not fault.after_handling:
+                return fault.response()
+            if fault.after_handling:
+                endpoint, arguments = self._resolve(request)
+                with contextlib.suppress(ApiError):
+                    endpoint(request, **arguments)
                 return fault.response()
         endpoint, arguments = self._resolve(request)
         return endpoint(request, **arguments)

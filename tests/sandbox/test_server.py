@@ -644,6 +644,7 @@ def test_fault_settings_are_updated_partially_and_reset_by_delete(sandbox):
         "timeoutRate": 0,
         "timeoutSeconds": 30,
         "rateLimitRate": 0,
+        "lostAnswerRate": 0,
         "retryAfter": 1,
         "methods": ["DELETE", "GET", "PATCH", "POST", "PUT"],
         "failNext": [],
@@ -705,3 +706,13 @@ def test_seed_data_looks_like_production(sandbox):
     execution_slices = all_pages(sandbox, EXECUTION, filter=f"organizationId eq '{seeded[0]['organizationId']}'")
     started = [r for r in execution_slices if r["startedAt"]]
     assert started and all(r["logGroup"].startswith("/aws/lambda/") and r["logStream"] for r in started)
+
+
+def test_a_lost_answer_is_applied_but_answered_504(sandbox):
+    record = sandbox.post("/api/orchestrator-execution-slices", json={"status": "FAILED"}).json()
+    sandbox.put("/_sandbox/faults", json={"lostAnswerRate": 1, "methods": ["PUT"]})
+    lost = sandbox.put(f"/api/orchestrator-execution-slices/{record['id']}", json={**record, "status": "PENDING"})
+    sandbox.request("DELETE", "/_sandbox/faults")
+    assert lost.status_code == 504
+    current = sandbox.get(f"/api/orchestrator-execution-slices/{record['id']}").json()
+    assert (current["status"], current["changeSequence"]) == ("PENDING", record["changeSequence"] + 1)
