@@ -131,6 +131,36 @@ def kodexa(sandbox, settings) -> Iterator[Sandbox]:
     sandbox.clear_faults()
 
 
+# --- background workers, as their own processes --------------------------------------------------------------------
+@pytest.fixture
+def start_worker(kodexa):
+    """Start `manage.py db_worker` processes on the test database (a file) and the sandbox; all are killed after.
+    Only for `django_db(transaction=True)` tests: a worker sees committed rows only."""
+    from django.db import connection
+
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "KODEXA_BASE_URL": kodexa.url,
+            "KODEXA_API_KEY": kodexa.api_key,
+            "KODEXA_SANDBOX": "1",
+            **env,
+        }
+        command = [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2", "-v0", *args]
+        process = subprocess.Popen(command, cwd=ROOT, env=environment)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
 # --- a scripted HTTP server for faults the sandbox does not make on demand ------------------------------------------
 @dataclass
 class Scripted:

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -217,17 +217,22 @@ class Runner:
         return "finished"
 
     def _heartbeat(self, beating: threading.Event, schedule: Schedule) -> None:
+        """Show the job is alive every BULK_HEARTBEAT_SECONDS; look for a cancel request twice a second."""
+        last_beat = time.monotonic()
         try:
-            while not beating.wait(settings.BULK_HEARTBEAT_SECONDS):
+            while not beating.wait(0.5):
                 mine = BulkEditJob.objects.filter(pk=self.job.pk, runner_id=self.runner_id)
-                if not mine.update(heartbeat_at=timezone.now()):
-                    logger.warning("bulk job %s: another runner took over; stopping", self.job.pk)
-                    self.stop.set()
-                elif mine.filter(cancel_requested_at__isnull=False).exists():
+                if time.monotonic() - last_beat >= settings.BULK_HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    if not mine.update(heartbeat_at=timezone.now()):
+                        logger.warning("bulk job %s: another runner took over; stopping", self.job.pk)
+                        self.stop.set()
+                if not self.stop.is_set() and mine.filter(cancel_requested_at__isnull=False).exists():
                     self.cancelled = True
                     self.stop.set()
                 if self.stop.is_set():
                     schedule.wake()
+                    return
         finally:
             connection.close()
 
@@ -523,7 +528,6 @@ class Runner:
 # --- entry point --------------------------------------------------------------------------------------------------
 def run_job(job_id: int, *, runner_id: str | None = None, client: KodexaClient | None = None) -> str:
     """Work the job until every item is final (or it is cancelled, or another runner takes it over)."""
-    close_old_connections()
     runner_id = runner_id or new_runner_id()
     job = claim(job_id, runner_id)
     if job is None:

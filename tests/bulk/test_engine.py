@@ -1,0 +1,265 @@
+"""The bulk engine against the sandbox process and its faults: each item applied exactly once, whatever happens."""
+
+import threading
+import time
+
+import pytest
+
+from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.services import AuditContext
+from slices_admin.bulk import engine
+from slices_admin.bulk.models import BulkEditItem, BulkEditJob
+from slices_admin.bulk.services import BulkEditError, Change, Selection, create_job, follow_up, preview
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from tests.factories import cache_orchestrator
+
+# The engine's sending threads have database connections of their own: they see committed rows only.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORCH = ORCHESTRATOR_SLICE.path
+
+
+@pytest.fixture(autouse=True)
+def quick(settings):
+    settings.BULK_BACKOFF_SECONDS = 0.01
+    settings.BULK_CONCURRENCY = 8
+    settings.BULK_CONFIRM_THRESHOLD = 1000
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator")
+
+
+@pytest.fixture
+def slices(kodexa):
+    """Slices on the sandbox, cached as a sync would; all FAILED in one pipeline execution of their own."""
+
+    def make(n: int, **fields) -> list[dict]:
+        pipeline = f"pipe-{time.monotonic_ns()}"
+        records = [
+            kodexa.new_orchestrator_slice(status="FAILED", pipelineExecutionId=pipeline, **fields) for _ in range(n)
+        ]
+        cache_orchestrator(*records)
+        return records
+
+    return make
+
+
+def job_for(records, operator, target="PENDING", **change) -> BulkEditJob:
+    pipeline = records[0]["pipelineExecutionId"]
+    selection = Selection.from_filter({"pipelineExecutionId": pipeline})
+    return create_job(
+        selection,
+        Change(target, reason="re-queue after the outage", **change),
+        context=AuditContext(actor=operator),
+        confirmed_count=len(records),
+    )
+
+
+def states(job) -> dict[str, int]:
+    counts = {}
+    for state in job.items.values_list("state", flat=True):
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def assert_applied_once(kodexa, records, target="PENDING"):
+    stats = kodexa.call("GET", "/_sandbox/stats").json()["putCounts"]
+    for record in records:
+        now = kodexa.get(ORCH, record["id"])
+        assert (now["status"], now["changeSequence"]) == (target, record["changeSequence"] + 1), record["id"]
+        assert stats.get(record["id"]) == 1
+
+
+def assert_each_attempt_audited_once(job):
+    for item in job.items.all():
+        entries = AuditEntry.objects.filter(bulk_job_id=job.pk, remote_id=item.slice_id, action="update")
+        assert entries.count() == item.attempts, item
+        assert all(e.reason == job.reason for e in entries)
+
+
+def test_transient_failures_and_lost_answers_end_with_every_item_applied_exactly_once(kodexa, slices, operator):
+    records = slices(40)
+    job = job_for(records, operator)
+    kodexa.set_faults(errorRate=0.2, lostAnswerRate=0.1, timeoutRate=0.05, timeoutSeconds=3, methods=["PUT"], seed=7)
+    assert engine.run_job(job.pk) == "finished"
+    kodexa.clear_faults()
+    job.refresh_from_db()
+    assert job.state == "finished" and states(job) == {"succeeded": 40}
+    assert_applied_once(kodexa, records)
+    retried = job.items.filter(attempts__gt=1)
+    assert retried.exists(), "the faults should have forced retries"
+    assert any("answer had been lost" in i.message or "409" in i.message for i in retried)
+    assert_each_attempt_audited_once(job)
+
+
+def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, slices, operator):
+    records = slices(12)
+    job = job_for(records, operator)
+    kodexa.set_faults(failNext=[{"status": 429, "count": 6, "method": "PUT", "retryAfter": 1}])
+    started = time.monotonic()
+    engine.run_job(job.pk)
+    job.refresh_from_db()
+    assert states(job) == {"succeeded": 12}
+    assert time.monotonic() - started >= 1  # the Retry-After was honoured
+    assert job.paused_until is None  # cleared when it finished
+    limited = AuditEntry.objects.filter(bulk_job_id=job.pk, response_status=429)
+    assert limited.count() == 6 and "paused" in limited.first().error
+    assert_applied_once(kodexa, records)
+
+
+def test_slices_changed_after_selection_are_conflicts_never_overwritten(kodexa, slices, operator):
+    records = slices(6)
+    job = job_for(records, operator)
+    changed = [kodexa.put(record, status="SUCCEEDED") for record in records[:2]]  # someone else, on Kodexa
+    engine.run_job(job.pk)
+    job.refresh_from_db()
+    assert states(job) == {"conflict": 2, "succeeded": 4}
+    for record in changed:
+        assert kodexa.get(ORCH, record["id"])["status"] == "SUCCEEDED"  # not overwritten
+        item = job.items.get(slice_id=record["id"])
+        assert (item.current_status, item.current_change_sequence) == ("SUCCEEDED", record["changeSequence"])
+        assert "Changed since it was selected" in item.message
+    again = follow_up(job, "reapply", context=AuditContext(actor=operator))
+    engine.run_job(again.pk)
+    assert states(again) == {"succeeded": 2}
+    assert {kodexa.get(ORCH, r["id"])["status"] for r in records} == {"PENDING"}
+
+
+def test_a_stale_cache_is_caught_by_kodexas_lock_not_by_luck(kodexa, slices, operator):
+    """The cache still holds the old version: the PUT carries the old changeSequence and Kodexa refuses it."""
+    records = slices(3)
+    job = job_for(records, operator)
+    kodexa.put(records[0], errorMessage="someone else's note")
+    engine.run_job(job.pk)
+    item = job.items.get(slice_id=records[0]["id"])
+    assert item.state == "conflict" and item.status_code == 409
+    assert kodexa.get(ORCH, records[0]["id"])["errorMessage"] == "someone else's note"
+
+
+def test_reading_before_writing_gives_the_same_outcomes(kodexa, slices, operator, settings):
+    settings.BULK_READ_BEFORE_WRITE = True
+    records = slices(5)
+    job = job_for(records, operator)
+    kodexa.put(records[0], status="RUNNING")
+    before = kodexa.request_count()
+    engine.run_job(job.pk)
+    assert states(job) == {"conflict": 1, "succeeded": 4}
+    assert kodexa.request_count() - before == 5 + 4  # a read of each, and a PUT of those unchanged
+
+
+def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, slices, operator):
+    records = slices(30)
+    job = job_for(records, operator)
+    BulkEditJob.objects.filter(pk=job.pk).update(concurrency=2)
+    kodexa.set_faults(latencyMs=150, methods=["PUT"])
+    runner = threading.Thread(target=engine.run_job, args=(job.pk,))
+    runner.start()
+    deadline = time.monotonic() + 20
+    while job.items.filter(state="succeeded").count() < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    from slices_admin.bulk.services import cancel_job
+
+    cancel_job(job, context=AuditContext(actor=operator))
+    runner.join(timeout=30)
+    job.refresh_from_db()
+    counts = states(job)
+    assert job.state == "cancelled" and set(counts) == {"succeeded", "cancelled"}
+    assert counts["cancelled"] >= 10
+    for item in job.items.filter(state="cancelled"):
+        assert kodexa.get(ORCH, item.slice_id)["status"] == "FAILED" and item.attempts == 0
+    assert AuditEntry.objects.filter(bulk_job_id=job.pk, action="bulk_cancel").count() == 1
+
+
+def test_an_in_flight_item_whose_put_landed_is_not_sent_again_after_a_crash(kodexa, slices, operator):
+    records = slices(3)
+    job = job_for(records, operator)
+    # A runner sent the first item and died before hearing back: the ledger says in flight, Kodexa has the change.
+    first = job.items.get(slice_id=records[0]["id"])
+    BulkEditItem.objects.filter(pk=first.pk).update(
+        state="in_flight", sent_change_sequence=records[0]["changeSequence"]
+    )
+    kodexa.put(records[0], status="PENDING")
+    BulkEditJob.objects.filter(pk=job.pk).update(
+        state="running", runner_id="dead-runner", heartbeat_at="2020-01-01T00:00Z"
+    )
+    assert engine.run_job(job.pk) == "finished"
+    first.refresh_from_db()
+    assert first.state == "succeeded" and "answer had been lost" in first.message
+    assert kodexa.call("GET", "/_sandbox/stats").json()["putCounts"][records[0]["id"]] == 1
+    assert states(job) == {"succeeded": 3}
+
+
+def test_a_live_runner_keeps_its_job(kodexa, slices, operator):
+    job = job_for(slices(2), operator)
+    BulkEditJob.objects.filter(pk=job.pk).update(state="running", runner_id="alive", heartbeat_at=time_now())
+    assert engine.run_job(job.pk).startswith("not claimed")
+    assert states(job) == {"pending": 2}
+
+
+def time_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def test_permanent_failures_keep_kodexas_message_and_can_be_retried(kodexa, slices, operator):
+    records = slices(4)
+    job = job_for(records, operator)
+    kodexa.set_faults(failNext=[{"status": 400, "count": 2, "method": "PUT"}])
+    engine.run_job(job.pk)
+    failed = job.items.filter(state="failed")
+    assert failed.count() == 2 and all(i.status_code == 400 and i.message for i in failed)
+    retry = follow_up(job, "retry", context=AuditContext(actor=operator))
+    assert retry.retry_of == job and retry.items.count() == 2
+    engine.run_job(retry.pk)
+    assert states(retry) == {"succeeded": 2}
+    assert_applied_once(kodexa, records)
+
+
+def test_slices_already_at_the_target_are_skipped_without_a_request(kodexa, slices, operator):
+    records = slices(3)
+    already = kodexa.put(records[0], status="PENDING")
+    cache_orchestrator(already)
+    job = job_for(records, operator)
+    assert states(job) == {"skipped": 1, "pending": 2}
+    engine.run_job(job.pk)
+    assert states(job) == {"skipped": 1, "succeeded": 2}
+    assert kodexa.call("GET", "/_sandbox/stats").json()["putCounts"][already["id"]] == 1  # ours never came
+
+
+def test_the_preview_sends_nothing_and_writes_nothing(kodexa, slices, operator):
+    records = slices(5)
+    before = kodexa.request_count()
+    selection = Selection.from_filter({"pipelineExecutionId": records[0]["pipelineExecutionId"]})
+    seen = preview(selection, Change("PENDING", reason="x"))
+    assert (seen.total, seen.to_change, seen.to_skip) == (5, 5, 0)
+    assert seen.before_statuses == {"FAILED": 5} and len(seen.sample) == 5
+    assert kodexa.request_count() == before and not BulkEditJob.objects.exists()
+
+
+def test_a_large_edit_needs_the_count_typed_and_a_grown_selection_is_caught(kodexa, slices, operator, settings):
+    settings.BULK_CONFIRM_THRESHOLD = 3
+    records = slices(4)
+    selection = Selection.from_filter({"pipelineExecutionId": records[0]["pipelineExecutionId"]})
+    change = Change("PENDING", reason="fix")
+    with pytest.raises(BulkEditError, match="Type 4"):
+        create_job(selection, change, context=AuditContext(actor=operator))
+    cache_orchestrator(
+        kodexa.new_orchestrator_slice(status="FAILED", pipelineExecutionId=records[0]["pipelineExecutionId"])
+    )
+    with pytest.raises(BulkEditError, match="now changes 5 slices, not 4"):
+        create_job(selection, change, context=AuditContext(actor=operator), confirmed_count=4)
+    assert not BulkEditJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [(Change("PENDING", reason=" "), "reason"), (Change("EXPLODED", reason="x"), "targetStatus")],
+)
+def test_an_invalid_edit_is_refused_field_by_field(kodexa, slices, operator, change, field):
+    records = slices(1)
+    with pytest.raises(BulkEditError) as refused:
+        create_job(Selection.from_ids([records[0]["id"]]), change, context=AuditContext(actor=operator))
+    assert field in refused.value.errors and not BulkEditJob.objects.exists()
