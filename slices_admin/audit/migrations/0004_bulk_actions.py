@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0003_hash_chain_and_security_events'),
+        ("audit", "0003_hash_chain_and_security_events"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('create', 'Create'), ('update', 'Update (full replace)'), ('patch', 'Patch'), ('refresh', 'Refresh from Kodexa'), ('sync', 'Sync from Kodexa'), ('bulk_start', 'Bulk edit started'), ('bulk_cancel', 'Bulk edit cancelled'), ('login', 'Sign in'), ('login_failed', 'Failed sign-in'), ('logout', 'Sign out'), ('permission_denied', 'Permission denied'), ('role_change', 'Role change')], max_length=32),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "Create"),
+                    ("update", "Update (full replace)"),
+                    ("patch", "Patch"),
+                    ("refresh", "Refresh from Kodexa"),
+                    ("sync", "Sync from Kodexa"),
+                    ("bulk_start", "Bulk edit started"),
+                    ("bulk_cancel", "Bulk edit cancelled"),
+                    ("login", "Sign in"),
+                    ("login_failed", "Failed sign-in"),
+                    ("logout", "Sign out"),
+                    ("permission_denied", "Permission denied"),
+                    ("role_change", "Role change"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
