@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("slices/", include("slices_admin.slices.urls")),
     path("audit/", include("slices_admin.audit.urls")),
+    path("bulk/", include("slices_admin.bulk.urls")),
     path("api/v1/", include("slices_admin.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.urls import re_path
 
-from . import views
+from . import bulk, views
 
 UUID = r"(?P<slice_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
 ANY_ID = r"(?P<slice_id>.+?)"  # Kodexa's ids are opaque: a slash included
@@ -21,5 +21,9 @@ urlpatterns = [
     route("orchestrator-execution-slices", views.OrchestratorSliceList, "orchestrator-slice-list"),
     route(f"orchestrator-execution-slices/{UUID}", views.OrchestratorSliceDetail, "orchestrator-slice-detail"),
     route("audit", views.AuditList, "audit-list"),
+    route("bulk-edits", bulk.BulkEditListCreate, "bulk-edit-list"),
+    route(r"bulk-edits/(?P<job_id>[0-9]{1,18})", bulk.BulkEditDetail, "bulk-edit-detail"),
+    route(r"bulk-edits/(?P<job_id>[0-9]{1,18})/items", bulk.BulkEditItems, "bulk-edit-items"),
+    route(r"bulk-edits/(?P<job_id>[0-9]{1,18})/cancel", bulk.BulkEditCancel, "bulk-edit-cancel"),
     re_path(r"^.*$", login_not_required(views.not_found), name="not-found"),
 ]

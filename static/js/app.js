@@ -91,3 +91,30 @@
     target.focus();
   });
 })();
+
+// Row selection for bulk edits: the page checkbox selects every row; the count of selected rows stays visible.
+(function () {
+  "use strict";
+
+  function rows() { return Array.from(document.querySelectorAll("input[data-row-select]")); }
+
+  function refresh() {
+    const all = rows();
+    const chosen = all.filter(function (box) { return box.checked; }).length;
+    document.querySelectorAll("[data-selected-count]").forEach(function (el) { el.textContent = String(chosen); });
+    document.querySelectorAll("[data-needs-selection]").forEach(function (button) { button.disabled = chosen === 0; });
+    document.querySelectorAll("input[data-select-page]").forEach(function (box) {
+      box.checked = all.length > 0 && chosen === all.length;
+      box.indeterminate = chosen > 0 && chosen < all.length;
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("input[data-select-page]")) {
+      rows().forEach(function (box) { box.checked = event.target.checked; });
+    }
+    if (event.target.matches("input[data-select-page], input[data-row-select]")) refresh();
+  });
+  document.addEventListener("htmx:afterSettle", refresh);
+  document.addEventListener("DOMContentLoaded", refresh);
+})();

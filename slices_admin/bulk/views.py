@@ -1,0 +1,150 @@
+"""Bulk edit pages: choose and preview, then watch the job and act on its outcomes."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
+from slices_admin.audit.services import AuditContext
+from slices_admin.core.rendering import render_page_or_partial
+
+from . import services
+from .forms import BulkEditForm
+from .models import BulkEditItem, BulkEditJob
+
+ITEM_PAGE_SIZE = 50
+_ERROR_FIELDS = {"targetStatus": "target_status", "errorMessage": "error_message", "confirmCount": "confirm_count"}
+
+
+def _go(request, url: str):
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@permission_required(EDIT_SLICES, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def new_edit(request):
+    """Step 1 and 2 on one page: the form, then its preview below it; "Start" creates the job."""
+    if request.method == "GET":
+        initial = {"scope": request.GET.get("scope") or "filter", "filter": request.GET.get("filter", "")}
+        form = BulkEditForm(initial={**initial, "ids": request.GET.getlist("ids")})
+        selection = (
+            services.Selection.from_ids(request.GET.getlist("ids"))
+            if initial["scope"] == "ids"
+            else services.Selection(filter=initial["filter"])
+        )
+        context = {"form": form, "selection": selection, "ids": request.GET.getlist("ids"), "preview": None}
+        context["selected"] = _count(selection)
+        return render(request, "bulk/new.html", context)
+
+    form = BulkEditForm(request.POST)
+    context = {"form": form, "preview": None, "ids": request.POST.getlist("ids")}
+    if form.is_valid():
+        try:
+            context["preview"] = services.preview(form.selection, form.change, user=request.user)
+            if request.POST.get("step") == "run":
+                job = services.create_job(
+                    form.selection,
+                    form.change,
+                    context=AuditContext.from_request(request, reason=form.change.reason),
+                    confirmed_count=form.cleaned_data.get("confirm_count"),
+                )
+                messages.success(request, f"Bulk edit {job.pk} started: {job.items.count():,} slices.")
+                return _go(request, reverse("bulk:detail", args=[job.pk]))
+        except services.BulkEditError as exc:
+            for name, message in exc.errors.items():
+                form.add_error(_ERROR_FIELDS.get(name, name) if name != "__all__" else None, message)
+    selection = form.selection if hasattr(form, "cleaned_data") else services.Selection(filter="")
+    context.update(selection=selection, selected=_count(selection))
+    return render_page_or_partial(request, "bulk/new.html", "editor", context)
+
+
+def _count(selection: services.Selection) -> int | None:
+    try:
+        return selection.queryset().count() if selection.filter is not None else len(selection.ids)
+    except services.BulkEditError:
+        return None
+
+
+@require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
+def job_list(request):
+    jobs = list(BulkEditJob.objects.select_related("created_by")[:100])
+    counts: dict[int, dict[str, int]] = {}
+    rows = BulkEditItem.objects.filter(job__in=jobs).values_list("job", "state").annotate(n=Count("id")).order_by()
+    for job_id, state, count in rows:
+        counts.setdefault(job_id, {})[state] = count
+    for job in jobs:
+        job.counts = counts.get(job.pk, {})
+        job.total = sum(job.counts.values())
+    return render(request, "bulk/list.html", {"jobs": jobs, "can_edit": request.user.has_perm(EDIT_SLICES)})
+
+
+@require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
+def job_detail(request, pk):
+    job = get_object_or_404(BulkEditJob.objects.select_related("created_by", "cancelled_by", "retry_of"), pk=pk)
+    state = request.GET.get("state", "")
+    items = job.items.all()
+    if state in BulkEditItem.State.values:
+        items = items.filter(state=state)
+    page = Paginator(items.order_by("id"), ITEM_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "job": job,
+        "progress": services.progress(job),
+        "items": page,
+        "state_filter": state,
+        "item_states": BulkEditItem.State.choices,
+        "follow_ups": job.follow_ups.order_by("created_at"),
+        "can_edit": request.user.has_perm(EDIT_SLICES),
+    }
+    return render_page_or_partial(request, "bulk/job.html", "items", context)
+
+
+@require_GET
+@permission_required(VIEW_SLICES, raise_exception=True)
+def job_progress(request, pk):
+    """The polled fragment. When the job has ended: stop polling (286) and reload the page once for the results."""
+    job = get_object_or_404(BulkEditJob, pk=pk)
+    context = {"job": job, "progress": services.progress(job), "can_edit": request.user.has_perm(EDIT_SLICES)}
+    response = render(request, "bulk/job.html#progress", context)
+    if job.finished:
+        response.status_code = 286
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@permission_required(EDIT_SLICES, raise_exception=True)
+def job_cancel(request, pk):
+    job = get_object_or_404(BulkEditJob, pk=pk)
+    job = services.cancel_job(job, context=AuditContext.from_request(request))
+    if job.state == BulkEditJob.State.CANCELLED:
+        messages.success(request, f"Bulk edit {job.pk} cancelled: nothing more will be sent.")
+    else:
+        messages.success(
+            request,
+            f"Cancelling bulk edit {job.pk}: requests already sent finish; everything not yet sent is cancelled.",
+        )
+    return _go(request, reverse("bulk:detail", args=[job.pk]))
+
+
+@require_POST
+@permission_required(EDIT_SLICES, raise_exception=True)
+def job_follow_up(request, pk, kind):
+    if kind not in ("retry", "reapply"):
+        raise Http404("No such follow-up.")
+    job = get_object_or_404(BulkEditJob, pk=pk)
+    try:
+        new = services.follow_up(job, kind, context=AuditContext.from_request(request))
+    except services.BulkEditError as exc:
+        messages.error(request, " ".join(exc.errors.values()))
+        return _go(request, reverse("bulk:detail", args=[job.pk]))
+    what = "Retrying the failures" if kind == "retry" else "Re-applying on the current versions"
+    messages.success(request, f"{what} of job {job.pk} as bulk edit {new.pk}.")
+    return _go(request, reverse("bulk:detail", args=[new.pk]))
