@@ -14,7 +14,7 @@ class BulkEditForm(forms.Form):
     scope = forms.ChoiceField(choices=(("filter", "filter"), ("ids", "ids")), widget=forms.HiddenInput)
     filter = forms.CharField(required=False, widget=forms.HiddenInput)
     ids = forms.MultipleChoiceField(required=False, widget=forms.MultipleHiddenInput)
-    target_status = forms.ChoiceField(label="Set status to")
+    target_status = forms.ChoiceField(label="Set status to", error_messages={"required": "Choose the status to set."})
     error_mode = forms.ChoiceField(label="Error message", choices=ERROR_MODES, initial="keep", widget=forms.RadioSelect)
     error_message = forms.CharField(label="New error message", required=False, max_length=10000)
     reason = forms.CharField(
@@ -22,6 +22,7 @@ class BulkEditForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why this change? It goes into every audit entry."}),
         help_text="Required. Recorded in the audit entry of every slice this job touches.",
+        error_messages={"required": "Say why: the reason goes into every audit entry of the job."},
     )
     confirm_count = forms.CharField(label="Type the number of slices that will change", required=False, max_length=20)
 
