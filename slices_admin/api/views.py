@@ -6,8 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from slices_admin.accounts.roles import VIEW_AUDIT
-from slices_admin.audit.filters import AuditFilter
-from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.filters import AuditFilter, visible_entries
 from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import validate_input
@@ -72,10 +71,12 @@ class AuditList(generics.ListAPIView):
     """The audit log with the audit page's filters, newest first, in keyset pages (`next`/`previous` links)."""
 
     read_permission = VIEW_AUDIT
-    queryset = AuditEntry.objects.all()
     serializer_class = AuditEntrySerializer
     filterset_class = AuditFilter
     pagination_class = AuditKeysetPagination
+
+    def get_queryset(self):
+        return visible_entries(self.request.user)
 
 
 def not_found(request, *args, **kwargs):

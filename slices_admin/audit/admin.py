@@ -18,7 +18,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     )
     list_filter = ("action", "outcome", "resource")
     search_fields = ("remote_id", "actor_username", "request_id")
-    date_hierarchy = "occurred_at"
+    show_full_result_count = False  # no COUNT over a million entries
+    list_per_page = 50
 
     def has_add_permission(self, request):
         return False

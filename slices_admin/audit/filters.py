@@ -50,8 +50,14 @@ class AuditFilter(filters.FilterSet):
         return text_search(queryset, value)
 
 
-def filtered_entries(params) -> tuple[AuditFilter, object]:
-    """The filterset for `params` and its queryset (everything, unordered, when the filters are invalid the
-    caller shows the errors instead)."""
-    filterset = AuditFilter(params, queryset=AuditEntry.objects.all())
+def visible_entries(user):
+    """Security events (sign-ins with addresses, refusals, role changes) are for administrators only."""
+    entries = AuditEntry.objects.all()
+    return entries if user.is_superuser else entries.exclude(resource=ACCOUNT)
+
+
+def filtered_entries(params, user) -> tuple[AuditFilter, object]:
+    """The filterset for `params` and its queryset (none when the filters are invalid: the caller shows the
+    errors instead)."""
+    filterset = AuditFilter(params, queryset=visible_entries(user))
     return filterset, filterset.qs if filterset.is_valid() else AuditEntry.objects.none()

@@ -1,7 +1,20 @@
-"""Every refusal (HTTP 403: a missing permission, a failed CSRF check) becomes an audit entry."""
+"""Every refusal (HTTP 403: a missing permission, a failed CSRF check) becomes an audit entry.
+
+Refusals of anonymous visitors are capped per address and minute, so nobody can fill the append-only log from
+outside; a failure to write the entry is logged and never turns the 403 into an error page.
+"""
+
+import logging
+
+from django.core.cache import cache
+from django.utils import timezone
 
 from .models import ACCOUNT, AuditEntry
 from .services import AuditContext, record_attempt
+
+logger = logging.getLogger(__name__)
+ANONYMOUS_PER_MINUTE = 20
+_PATH_SHOWN = 300
 
 
 class AuditDeniedMiddleware:
@@ -11,15 +24,38 @@ class AuditDeniedMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code == 403:
-            user = getattr(request, "user", None)
-            who = user.get_username() if user is not None and user.is_authenticated else "an anonymous visitor"
-            reason = getattr(request, "denied_reason", "") or "the role lacks the permission"
-            record_attempt(
-                AuditContext.from_request(request, reason=reason),
-                action=AuditEntry.Action.PERMISSION_DENIED,
-                outcome=AuditEntry.Outcome.DENIED,
-                resource=ACCOUNT,
-                remote_id=user.get_username() if user is not None and user.is_authenticated else "",
-                error=f"Refused {request.method} {request.path} for {who}: {reason}.",
-            )
+            try:
+                self._record(request)
+            except Exception:
+                logger.exception("could not audit a refused %s %s", request.method, request.path[:_PATH_SHOWN])
         return response
+
+    @staticmethod
+    def _record(request) -> None:
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        if not signed_in and not _within_anonymous_budget(request.META.get("REMOTE_ADDR", "")):
+            return
+        who = user.get_username() if signed_in else "an anonymous visitor"
+        reason = getattr(request, "denied_reason", "") or "the role lacks the permission"
+        path = request.path if len(request.path) <= _PATH_SHOWN else request.path[:_PATH_SHOWN] + "…"
+        record_attempt(
+            AuditContext.from_request(request, reason=reason),
+            action=AuditEntry.Action.PERMISSION_DENIED,
+            outcome=AuditEntry.Outcome.DENIED,
+            resource=ACCOUNT,
+            remote_id=user.get_username() if signed_in else "",
+            error=f"Refused {request.method} {path} for {who}: {reason}.",
+        )
+
+
+def _within_anonymous_budget(address: str) -> bool:
+    key = f"audit-denied:{address}:{timezone.now():%Y%m%d%H%M}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        return True
+    if count == ANONYMOUS_PER_MINUTE + 1:
+        logger.warning("more than %d refusals from %s this minute: the rest are not audited", count - 1, address)
+    return count <= ANONYMOUS_PER_MINUTE

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE, RESOURCES
@@ -94,8 +95,9 @@ class AuditEntry(models.Model):
     user_agent = models.TextField(blank=True)
     path = models.CharField(max_length=500, blank=True)
     # The chain: this entry's hash covers its content and the previous entry's hash (see `audit.chain`).
-    prev_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, unique=True)  # unique: the database itself refuses a fork
     entry_hash = models.CharField(max_length=64, unique=True)
+    chain_version = models.PositiveSmallIntegerField(default=1)
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -139,3 +141,17 @@ class AuditEntry(models.Model):
     def slice_kind(self) -> str:
         """The URL segment of the slice pages for this entry's resource."""
         return "orchestrator" if self.resource == ORCHESTRATOR_SLICE.path else "execution"
+
+    @property
+    def slice_url(self) -> str:
+        """The slice's page, or "" when the entry names no slice (or an id no URL can carry, e.g. a newline)."""
+        if not (self.is_slice_event and self.remote_id):
+            return ""
+        return slice_url(self.slice_kind, self.remote_id)
+
+
+def slice_url(kind: str, slice_id: str) -> str:
+    try:
+        return reverse("slices:detail", args=[kind, slice_id])
+    except NoReverseMatch:
+        return ""

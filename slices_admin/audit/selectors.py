@@ -28,7 +28,7 @@ class Cursor:
     def from_params(cls, params: Mapping[str, str]) -> "Cursor":
         def entry_id(name: str) -> int | None:
             value = params.get(name, "")
-            return int(value) if value.isdigit() and len(value) < 19 else None
+            return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
         return cls(before=entry_id("before"), after=entry_id("after"), last=params.get("last") == "1")
 
@@ -50,7 +50,9 @@ class KeysetPage:
 
 def page_size_from(params: Mapping[str, str], *, default: int = DEFAULT_PAGE_SIZE, most: int = 200) -> int:
     value = params.get("pageSize", "")
-    return min(int(value), most) if value.isdigit() and int(value) > 0 else default
+    if not (value.isascii() and value.isdigit() and 0 < len(value) < 7):
+        return default
+    return min(int(value), most) if int(value) > 0 else default
 
 
 def _anchor(entry_id: int):

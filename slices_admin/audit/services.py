@@ -2,6 +2,7 @@
 the JSON API and bulk jobs, refreshes and syncs, and security events all pass through it."""
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -15,8 +16,13 @@ from . import chain
 from .models import AuditEntry
 
 REDACTED = "[redacted]"
-# Names that end like a secret: apiKey, access_token, dbPassword, clientSecret... but not maxTokens or tokenizer.
-_SECRET_KEY_NAME = re.compile(r"(token|api[-_]?key|password|passwd|secret|authorization|credentials?)$", re.I)
+# Names that end like a secret: apiKey, access_token, dbPassword, passwordHash, clientSecret, secretAccessKey,
+# privateKey, pwd... but not maxTokens or tokenizer.
+_SECRET_KEY_NAME = re.compile(
+    r"(token|api[-_]?key|access[-_]?key|private[-_]?key|password\w*|passw(or)?d|pwd|secret\w*|authorization"
+    r"|credentials?|cookie|session[-_]?id)$",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +42,10 @@ class AuditContext:
     @classmethod
     def from_request(cls, request, *, reason: str = "") -> "AuditContext":
         user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
         return cls(
-            actor=user if user is not None and user.is_authenticated else None,
+            actor=user if signed_in else None,
+            actor_name="" if signed_in else "anonymous",
             request_id=getattr(request, "request_id", ""),
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:1000],
@@ -82,9 +90,33 @@ def field_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     ]
 
 
+def _text(value: str) -> str:
+    """Text every database keeps as given: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, Mapping):
+        return {_text(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)  # NaN and Infinity are not JSON: kept as text
+        return value + 0.0  # no negative zero: PostgreSQL's numeric has none
+    return value
+
+
 def _stored(value: Any) -> Any:
-    """A JSON value exactly as the database will hand it back (tuples as lists, keys as strings)."""
-    return None if value is None else json.loads(json.dumps(value, default=str))
+    """A JSON value exactly as the database will hand it back (tuples as lists, keys as strings, text cleaned)."""
+    return None if value is None else json.loads(json.dumps(_storable(value), default=str))
 
 
 def record_attempt(
@@ -108,25 +140,26 @@ def record_attempt(
     before, after = _stored(redact(before)), _stored(redact(after))
     entry = AuditEntry(
         actor=context.actor,
-        actor_username=context.actor_username[:150],
+        actor_username=_text(context.actor_username)[:150],
         action=action,
         outcome=outcome,
         resource=resource,
-        remote_id=(remote_id or "")[:255],
+        remote_id=_text(remote_id or "")[:255],
         request_body=_stored(redact(request_body)),
         response_status=response_status,
         response_body=_stored(redact(response_body)),
-        error=redact(error),
+        error=_text(redact(error)),
         before=before,
         after=after,
         diff=field_diff(before, after) if after is not None else [],
         duration_ms=duration_ms,
         request_id=context.request_id,
         bulk_job_id=context.bulk_job_id,
-        reason=redact(context.reason),
+        reason=_text(redact(context.reason)),
         ip_address=context.ip_address,
-        user_agent=redact(context.user_agent),
-        path=redact(context.path),
+        user_agent=_text(redact(context.user_agent))[:1000],
+        path=_text(redact(context.path))[:500],
+        chain_version=chain.CURRENT_VERSION,
     )
     with transaction.atomic():
         chain.lock_for_append()

@@ -10,7 +10,7 @@ from slices_admin.core.rendering import render_page_or_partial
 
 from . import selectors
 from .export import FORMATS, export_response
-from .filters import filtered_entries
+from .filters import filtered_entries, visible_entries
 from .models import AuditEntry
 from .selectors import PAGE_SIZES, Cursor, keyset_page, page_size_from
 
@@ -20,7 +20,7 @@ _CURSOR_PARAMS = ("before", "after", "last")
 @require_GET
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_list(request):
-    filterset, queryset = filtered_entries(request.GET)
+    filterset, queryset = filtered_entries(request.GET, request.user)
     size = page_size_from(request.GET)
     page = keyset_page(queryset, Cursor.from_params(request.GET), size)
     query = request.GET.copy()
@@ -48,7 +48,7 @@ def _known_actors() -> list[str]:
 @require_GET
 @permission_required(VIEW_AUDIT, raise_exception=True)
 def audit_detail(request, pk):
-    entry = get_object_or_404(AuditEntry, pk=pk)
+    entry = get_object_or_404(visible_entries(request.user), pk=pk)
     context = {
         "entry": entry,
         **_changes(entry),
@@ -76,7 +76,7 @@ def _changes(entry: AuditEntry) -> dict:
 def audit_export(request, export_format):
     if export_format not in FORMATS:
         raise Http404("Export as csv or jsonl.")
-    filterset, queryset = filtered_entries(request.GET)
+    filterset, queryset = filtered_entries(request.GET, request.user)
     if not filterset.is_valid():
         return render(request, "audit/list.html", {"filterset": filterset, "page": None}, status=400)
     return export_response(queryset, export_format)

@@ -47,7 +47,7 @@ class BulkEditForm(forms.Form):
     def clean_confirm_count(self) -> int | None:
         """What was typed, as a number ("1,204" and "1204" alike); anything else confirms nothing."""
         typed = (self.cleaned_data.get("confirm_count") or "").replace(",", "").replace(" ", "")
-        return int(typed) if typed.isdigit() else None
+        return int(typed) if typed.isascii() and typed.isdigit() and len(typed) < 12 else None
 
     @property
     def selection(self) -> Selection:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from slices_admin.audit.models import slice_url
+
 
 class BulkEditJob(models.Model):
     class State(models.TextChoices):
@@ -97,3 +99,7 @@ class BulkEditItem(models.Model):
     @property
     def final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+    @property
+    def slice_url(self) -> str:
+        return slice_url("orchestrator", self.slice_id)

@@ -16,7 +16,7 @@ from django.db.models import Count, Min
 from django.http import QueryDict
 from django.utils import timezone
 
-from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.models import AuditEntry, slice_url
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.filters import filtered_slices
@@ -212,6 +212,7 @@ def preview(selection: Selection, change: Change, *, user=None) -> Preview:
         result.sample.append(
             {
                 "id": row.id,
+                "url": slice_url("orchestrator", row.id),
                 "before_status": row.status,
                 "after_status": change.target_status,
                 "before_error": row.error_message,

@@ -101,6 +101,38 @@ def test_awkward_values_hash_the_same_after_a_round_trip_through_the_database():
     assert "1 entries verified" in verify_output()
 
 
+def test_values_no_database_keeps_as_given_are_stored_safely_and_still_verify():
+    """A lone surrogate, NUL, NaN, Infinity, -0.0 and a huge integer, as a Kodexa answer might carry them."""
+    body = {"text": "cut \ud800 here", "nul": "a\x00b", "nan": float("nan"), "inf": float("-inf"), "zero": -0.0,
+            "huge": 10**400, "\ud83d key": 1}  # fmt: skip
+    entry = record_attempt(
+        AuditContext.system("test"), action="update", outcome="succeeded", resource="orchestrator-execution-slices",
+        remote_id="x\x00y", request_body=body, response_body=body, error="bad \ud800", after=body,
+    )  # fmt: skip
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert stored.request_body["nan"] == "nan" and stored.request_body["nul"] == "ab"
+    assert stored.remote_id == "xy" and "\ufffd" in stored.error
+    assert "1 entries verified" in verify_output()
+
+
+def test_an_entry_of_an_unknown_chain_version_does_not_verify():
+    entries = write(2)
+    behind_the_triggers("UPDATE audit_auditentry SET chain_version = 9 WHERE id = %s", [entries[1].pk])
+    with pytest.raises(CommandError, match=f"broken at entry {entries[1].pk}"):
+        verify_output()
+
+
+def test_the_database_refuses_a_second_entry_after_the_same_predecessor():
+    entries = write(2)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditentry (occurred_at, actor_username, action, outcome, resource, remote_id, "
+            "error, diff, request_id, reason, user_agent, path, prev_hash, entry_hash, chain_version) VALUES "
+            "('2026-01-01', 'x', 'update', 'succeeded', 'r', '', '', '[]', '', '', '', '', %s, %s, 1)",
+            [entries[1].prev_hash, "f" * 64],
+        )
+
+
 def test_the_triggers_come_back_after_migrate():
     """A migration that rebuilds the table on SQLite drops its triggers; `migrate` puts them back every time."""
     write(1)

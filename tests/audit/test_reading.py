@@ -123,11 +123,20 @@ def assorted():
         ({"actor": "ann", "resource": ORCH}, ["ann-update"]),
     ],
 )
-def test_each_filter_finds_exactly_its_entries(viewer, assorted, params, expected):
-    response = viewer.get(reverse("audit:list"), params)
-    # (leaving out the events of signing the test's own viewer in)
-    found = [e.pk for e in response.context["page"].entries if not e.remote_id.startswith("viewer-")]
+def test_each_filter_finds_exactly_its_entries(as_role, assorted, params, expected):
+    response = as_role("admin").get(reverse("audit:list"), params)  # an admin: security events included
+    # (leaving out the events of signing the test's own admin in)
+    found = [e.pk for e in response.context["page"].entries if not e.remote_id.startswith("admin-")]
     assert sorted(found) == sorted(assorted[name].pk for name in expected)
+
+
+def test_security_events_are_shown_to_administrators_only(viewer, assorted, api):
+    login = assorted["login"]
+    assert login.pk not in ids(viewer.get(reverse("audit:list")).context["page"].entries)
+    assert viewer.get(reverse("audit:detail", args=[login.pk])).status_code == 404
+    assert all(d["resource"] != "account" for d in api("viewer").get("/api/v1/audit").json()["results"])
+    exported = b"".join(viewer.get(reverse("audit:export", args=["jsonl"])).streaming_content).decode()
+    assert '"account"' not in exported and exported
 
 
 def test_a_time_range_finds_the_entries_inside_it(viewer):

@@ -44,6 +44,31 @@ def test_a_failed_sign_in_is_audited_without_the_password(client, alice):
     assert "hunter2" not in chain.canonical(values).decode()
 
 
+def test_a_failed_sign_in_as_nobody_keeps_no_trace_of_what_was_typed(client):
+    client.post(reverse("login"), {"username": "Correct-Horse-Battery", "password": "x"}, **BROWSER)
+    failed = only(Action.LOGIN_FAILED)
+    assert failed.remote_id == "(no such user)"
+    values = {name: getattr(failed, name) for name in chain.HASHED_FIELDS}
+    assert "Horse" not in chain.canonical(values).decode()
+
+
+def test_anonymous_refusals_are_capped_per_address(client):
+    from slices_admin.audit.middleware import ANONYMOUS_PER_MINUTE
+
+    for _ in range(ANONYMOUS_PER_MINUTE + 5):
+        assert Client(enforce_csrf_checks=True).post("/slices/orchestrator/x/refresh/", **BROWSER).status_code == 403
+    denied = AuditEntry.objects.filter(action=Action.PERMISSION_DENIED)
+    assert denied.count() == ANONYMOUS_PER_MINUTE
+    assert denied.first().actor_username == "anonymous"
+
+
+def test_a_long_refused_path_is_shortened_in_the_entry(client, make_user):
+    client.force_login(make_user("viewer"))
+    client.post("/slices/execution/new/?" + "x" * 5000)
+    denied = only(Action.PERMISSION_DENIED)
+    assert len(denied.error) < 500 and len(denied.path) <= 500
+
+
 def test_a_refused_page_action_is_audited_and_sends_nothing(kodexa, as_role):
     before = kodexa.request_count()
     response = as_role("viewer").post(reverse("slices:execution-create"), {"status": "PENDING"})

@@ -23,7 +23,7 @@ def chain_existing_entries(apps, schema_editor):
     for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=2000):
         entry.prev_hash, entry.path = head, ""
         values = {name: chain.prepared(fields[name], getattr(entry, name)) for name in chain.HASHED_FIELDS}
-        head = chain.entry_hash(values)
+        head = chain.RULES[1](values)
         AuditEntry.objects.filter(pk=entry.pk).update(prev_hash=entry.prev_hash, entry_hash=head)
 
 
@@ -56,7 +56,17 @@ class Migration(migrations.Migration):
             field=models.CharField(default="", max_length=64),
             preserve_default=False,
         ),
+        migrations.AddField(
+            model_name="auditentry",
+            name="chain_version",
+            field=models.PositiveSmallIntegerField(default=1),
+        ),
         migrations.RunPython(chain_existing_entries, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name="auditentry",
+            name="prev_hash",
+            field=models.CharField(max_length=64, unique=True),
+        ),
         migrations.AlterField(
             model_name="auditentry",
             name="entry_hash",
