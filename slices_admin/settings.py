@@ -209,8 +209,10 @@ BULK_MAX_ITEMS = int(env("BULK_MAX_ITEMS", "50000"))
 BULK_MAX_TRANSIENT_FAILURES = int(env("BULK_MAX_TRANSIENT_FAILURES", "5"))  # per item, then it fails
 BULK_BACKOFF_SECONDS = float(env("BULK_BACKOFF_SECONDS", "0.5"))  # first retry waits up to this; doubles, jittered
 BULK_MAX_PAUSE_SECONDS = float(env("BULK_MAX_PAUSE_SECONDS", "300"))  # the longest Retry-After honoured
+BULK_KEY_REFUSED_PAUSE_SECONDS = float(env("BULK_KEY_REFUSED_PAUSE_SECONDS", "30"))  # Kodexa said 401/403
 BULK_HEARTBEAT_SECONDS = float(env("BULK_HEARTBEAT_SECONDS", "2"))
-BULK_STALE_AFTER_SECONDS = float(env("BULK_STALE_AFTER_SECONDS", "15"))  # a runner silent this long is dead
+# A runner silent this long is dead; longer than the database's lock wait (20 s), so a slow heartbeat is not one.
+BULK_STALE_AFTER_SECONDS = float(env("BULK_STALE_AFTER_SECONDS", "30"))
 BULK_SWEEP_SECONDS = float(env("BULK_SWEEP_SECONDS", "5"))  # how often a worker looks for jobs to resume
 # Read each slice from Kodexa before its PUT (two requests per slice). Off: the PUT carries the changeSequence the
 # operator selected and Kodexa's optimistic lock refuses it if the slice changed; the slice is read only then.

@@ -1,5 +1,6 @@
 """`/api/v1/bulk-edits`: the bulk-edit engine for scripts (the same services, audit and worker as the pages)."""
 
+import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import generics, serializers, status
@@ -10,11 +11,21 @@ from rest_framework.views import APIView
 from slices_admin.audit.services import AuditContext
 from slices_admin.bulk import services
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
+from slices_admin.slices.filters import FILTERSETS
+from slices_admin.slices.models import OrchestratorSlice
 
 
 class BulkEditRequest(serializers.Serializer):
     filter = serializers.DictField(required=False, help_text="The list filters, e.g. {'status': ['FAILED']}.")
-    ids = serializers.ListField(child=serializers.CharField(max_length=255), required=False, max_length=50000)
+    all = serializers.BooleanField(required=False, default=False, help_text="Required with an empty filter.")
+    ids = serializers.ListField(
+        child=serializers.RegexField(
+            r"^[^\x00-\x1f\x7f]+$", max_length=255, error_messages={"invalid": "Not a slice id."}
+        ),
+        required=False,
+        allow_empty=False,
+        max_length=50000,
+    )
     targetStatus = serializers.CharField(max_length=64)
     errorMessage = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
     reason = serializers.CharField(max_length=2000, trim_whitespace=True)
@@ -24,6 +35,12 @@ class BulkEditRequest(serializers.Serializer):
     def validate(self, data):
         if ("filter" in data) == ("ids" in data):
             raise ValidationError({"filter": "Give either filter or ids, not both or neither."})
+        if "filter" in data:
+            unknown = sorted(set(data["filter"]) - _filter_names())
+            if unknown:
+                raise ValidationError({"filter": f"Unknown filter(s): {', '.join(unknown)}."})
+            if not any(v not in ("", None, []) for v in data["filter"].values()) and not data["all"]:
+                raise ValidationError({"filter": 'An empty filter selects every cached slice: say "all": true.'})
         return data
 
     @property
@@ -39,6 +56,17 @@ class BulkEditRequest(serializers.Serializer):
     def change(self) -> services.Change:
         data = self.validated_data
         return services.Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
+
+
+def _filter_names() -> set[str]:
+    """The parameters the orchestrator slice list understands (a range filter as `<name>_after`/`_before`)."""
+    names = set()
+    for name, declared in FILTERSETS[OrchestratorSlice].base_filters.items():
+        if isinstance(declared, django_filters.IsoDateTimeFromToRangeFilter):
+            names |= {f"{name}_after", f"{name}_before"}
+        else:
+            names.add(name)
+    return names - {"sort"}
 
 
 def job_document(request, job: BulkEditJob) -> dict:

@@ -84,45 +84,60 @@ def claim(job_id: int, runner_id: str) -> BulkEditJob | None:
         BulkEditJob.objects.filter(pk=job_id).update(resumed_count=F("resumed_count") + 1)
     # Whatever a dead runner left in flight goes back in line; its `sent_change_sequence` makes the next attempt
     # check Kodexa before sending anything again.
-    job.items.filter(state=Item.IN_FLIGHT).update(state=Item.PENDING, not_before=None)
+    job.items.filter(state=Item.IN_FLIGHT).update(state=Item.PENDING, not_before=None, runner_id="")
     return job
 
 
 def resume_stale_jobs() -> list[int]:
-    """Queue a runner for every unfinished job whose runner has gone quiet (or that never got one)."""
+    """Queue a runner for every unfinished job whose runner has gone quiet, or that never got one and has no task
+    waiting for a worker (a cancelled one too: its runner checks what was in flight before it closes the job)."""
     stale = _stale_before()
-    jobs = BulkEditJob.objects.filter(state__in=[Job.QUEUED, Job.RUNNING], cancel_requested_at__isnull=True)
+    jobs = BulkEditJob.objects.filter(state__in=[Job.QUEUED, Job.RUNNING])
     jobs = jobs.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale))
+    waiting = _jobs_with_a_waiting_task()
     resumed = []
     from .tasks import run_bulk_job
 
     for job_id in jobs.values_list("pk", flat=True):
+        if job_id in waiting:
+            continue
         # Mark it, so the next sweep does not queue it again while this runner waits for the worker.
         if BulkEditJob.objects.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id).update(
             heartbeat_at=timezone.now(), runner_id=""
         ):
             run_bulk_job.enqueue(job_id)
             resumed.append(job_id)
-    # A cancelled job whose runner died: finish the cancellation.
-    for job in BulkEditJob.objects.filter(
-        state__in=[Job.QUEUED, Job.RUNNING], cancel_requested_at__isnull=False
-    ).filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)):
-        finish_cancelled(job)
     if resumed:
         logger.warning("bulk: resuming jobs %s whose runner stopped", resumed)
     return resumed
 
 
-def finish_cancelled(job: BulkEditJob) -> None:
+def _jobs_with_a_waiting_task() -> set[int]:
+    """Jobs whose runner task is queued and not yet taken by a worker (django-tasks-db's table, when in use)."""
+    try:
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:  # another backend: the claim keeps a second runner from doing anything
+        return set()
+    from .tasks import run_bulk_job
+
+    rows = DBTaskResult.objects.ready().filter(task_path=run_bulk_job.module_path).values_list("args_kwargs", flat=True)
+    return {args["args"][0] for args in rows if args.get("args")}
+
+
+def finish_cancelled(job: BulkEditJob) -> bool:
+    """Cancel every item nothing was ever sent for and close the job. Items whose earlier PUT's fate is unknown
+    are left for a runner to check first; returns whether the job could be closed."""
     now = timezone.now()
     with transaction.atomic():
-        job.items.filter(state=Item.PENDING).update(
+        job.items.filter(state=Item.PENDING, sent_change_sequence__isnull=True).update(
             state=Item.CANCELLED, finished_at=now, message="Cancelled before it was sent."
         )
-        if not job.items.filter(state=Item.IN_FLIGHT).exists():
-            BulkEditJob.objects.filter(pk=job.pk).update(
-                state=Job.CANCELLED, finished_at=now, runner_id="", paused_until=None
-            )
+        if job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT]).exists():
+            return False
+        BulkEditJob.objects.filter(pk=job.pk).update(
+            state=Job.CANCELLED, finished_at=now, runner_id="", paused_until=None, pause_reason=""
+        )
+    return True
 
 
 # --- the schedule ---------------------------------------------------------------------------------------------------
@@ -180,6 +195,8 @@ class Runner:
         self.cancelled = False
         self._pause_lock = threading.Lock()
         self._paused_until = 0.0
+        if job.paused_until and job.paused_until > timezone.now():  # a pause a previous runner was serving
+            self._paused_until = time.monotonic() + (job.paused_until - timezone.now()).total_seconds()
 
     # --- the job ---------------------------------------------------------------------------------------------------
     def run(self) -> str:
@@ -207,8 +224,8 @@ class Runner:
         if job.runner_id != self.runner_id:
             return "taken over by another runner"
         if self.cancelled or job.cancel_requested_at:
-            finish_cancelled(job)
-            return "cancelled"
+            return self.cancel()
+
         if job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT]).exists():
             return "stopped; a later runner resumes it"
         BulkEditJob.objects.filter(pk=job.pk, runner_id=self.runner_id).update(
@@ -216,20 +233,55 @@ class Runner:
         )
         return "finished"
 
+    def cancel(self) -> str:
+        """Close a cancelled job: an item whose earlier PUT's fate is unknown is checked on Kodexa first (applied
+        means succeeded); everything else not yet sent ends cancelled."""
+        marked = self.job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT], sent_change_sequence__isnull=False)
+        for item in marked:
+            self._check_before_cancelling(item)
+        finish_cancelled(self.job)
+        return "cancelled"
+
+    def _check_before_cancelling(self, item: BulkEditItem) -> None:
+        context = self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-{item.attempts + 1}")
+        cached = OrchestratorSlice.objects.filter(id=item.slice_id).values_list("raw", flat=True).first()
+        try:
+            current = self._get(item, context, fallback=cached)
+        except errors.KodexaError as exc:
+            self._save(item, Item.FAILED, message=(
+                f"Cancelled, but whether an earlier attempt was applied could not be checked ({exc.message}). "
+                "Refresh the slice to see."
+            ))  # fmt: skip
+            return
+        if self._applied(current, self.change.applied_to(current), item.sent_change_sequence):
+            self._succeeded(item, context, before=cached, body=None, record=current, status=200,
+                            note="An earlier attempt was applied; its answer had been lost.")  # fmt: skip
+        else:
+            self._save(item, Item.CANCELLED, message="Cancelled; Kodexa shows the earlier attempt was not applied.")
+
     def _heartbeat(self, beating: threading.Event, schedule: Schedule) -> None:
-        """Show the job is alive every BULK_HEARTBEAT_SECONDS; look for a cancel request twice a second."""
-        last_beat = time.monotonic()
+        """Show the job is alive every BULK_HEARTBEAT_SECONDS; look for a cancel request twice a second. A runner
+        that cannot reach the database for half the stale time stops sending: another will take over."""
+        last_beat = last_ok = time.monotonic()
         try:
             while not beating.wait(0.5):
-                mine = BulkEditJob.objects.filter(pk=self.job.pk, runner_id=self.runner_id)
-                if time.monotonic() - last_beat >= settings.BULK_HEARTBEAT_SECONDS:
-                    last_beat = time.monotonic()
-                    if not mine.update(heartbeat_at=timezone.now()):
-                        logger.warning("bulk job %s: another runner took over; stopping", self.job.pk)
+                try:
+                    mine = BulkEditJob.objects.filter(pk=self.job.pk, runner_id=self.runner_id)
+                    if time.monotonic() - last_beat >= settings.BULK_HEARTBEAT_SECONDS:
+                        last_beat = time.monotonic()
+                        if not mine.update(heartbeat_at=timezone.now()):
+                            logger.warning("bulk job %s: another runner took over; stopping", self.job.pk)
+                            self.stop.set()
+                    if not self.stop.is_set() and mine.filter(cancel_requested_at__isnull=False).exists():
+                        self.cancelled = True
                         self.stop.set()
-                if not self.stop.is_set() and mine.filter(cancel_requested_at__isnull=False).exists():
-                    self.cancelled = True
-                    self.stop.set()
+                    last_ok = time.monotonic()
+                except Exception:
+                    logger.exception("bulk job %s: heartbeat failed", self.job.pk)
+                    connection.close()
+                    if time.monotonic() - last_ok > settings.BULK_STALE_AFTER_SECONDS / 2:
+                        logger.error("bulk job %s: no heartbeat for too long; stopping this runner", self.job.pk)
+                        self.stop.set()
                 if self.stop.is_set():
                     schedule.wake()
                     return
@@ -266,13 +318,15 @@ class Runner:
             paused_until=timezone.now() + timedelta(seconds=seconds), pause_reason=reason[:200]
         )
 
-    def _wait_while_paused(self) -> None:
+    def _wait_while_paused(self) -> bool:
+        """Wait out a pause; False when the runner was stopped meanwhile."""
         while not self.stop.is_set():
             with self._pause_lock:
                 left = self._paused_until - time.monotonic()
             if left <= 0:
-                return
+                return True
             time.sleep(min(left, 0.25))
+        return False
 
     @staticmethod
     def _backoff(failures: int) -> float:
@@ -298,8 +352,10 @@ class Runner:
             return Attempt()
         body = self.change.applied_to({k: v for k, v in base.items() if k in ORCHESTRATOR_SLICE.wire_names})
         sent = base.get("changeSequence")
+        if self.stop.is_set() or not self._wait_while_paused():
+            return Attempt(retry_in=0)  # cancelled (or taken over) while getting ready: nothing sent
         marked = BulkEditItem.objects.filter(pk=item.pk, state=Item.PENDING).update(
-            state=Item.IN_FLIGHT, sent_change_sequence=sent, started_at=item.started_at
+            state=Item.IN_FLIGHT, sent_change_sequence=sent, started_at=item.started_at, runner_id=self.runner_id
         )
         if not marked:
             return Attempt()  # another runner has it
@@ -387,11 +443,14 @@ class Runner:
         return moved_on and same_record(ORCHESTRATOR_SLICE, current, body)
 
     def _crashed(self, item_id: int, exc: Exception) -> Attempt:
-        """A bug, not Kodexa: fail the item with an audited attempt rather than retry it forever."""
-        problem = errors.KodexaError(None, f"The console failed on this slice ({type(exc).__name__}).")
-        problem.advice = "The server log has the details; retry the failures once it is fixed."
+        """A bug or a database failure, not Kodexa: an audited attempt rather than an endless retry. If a PUT may
+        have gone out, the item is tried again (its next attempt checks Kodexa first) until the retries run out."""
         try:
             item = BulkEditItem.objects.get(pk=item_id)
+            maybe_sent = item.sent_change_sequence is not None
+            kind = errors.KodexaUnavailable if maybe_sent else errors.KodexaError
+            problem = kind(None, f"The console failed on this slice ({type(exc).__name__}).")
+            problem.advice = "The server log has the details."
             return self._failed(
                 item,
                 self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-error"),
@@ -404,10 +463,19 @@ class Runner:
             return Attempt()
 
     # --- outcomes (each writes the item and exactly one audit entry) -----------------------------------------------
-    def _save(self, item: BulkEditItem, state: str, **fields) -> None:
+    def _save(self, item: BulkEditItem, state: str, *, attempted: bool = False, **fields) -> None:
+        """Record an item's new state. An attempt is counted whatever happens (it has its audit entry), but the
+        state only moves if this runner still holds the item: not final, and if in flight, sent by this runner."""
+        if attempted:
+            BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
         final = state in BulkEditItem.FINAL_STATES
-        BulkEditItem.objects.filter(pk=item.pk).update(
-            state=state, finished_at=timezone.now() if final else None, started_at=item.started_at, **fields
+        mine = Q(state=Item.PENDING) | Q(state=Item.IN_FLIGHT, runner_id=self.runner_id)
+        BulkEditItem.objects.filter(mine, pk=item.pk).update(
+            state=state,
+            finished_at=timezone.now() if final else None,
+            started_at=item.started_at,
+            runner_id="" if state == Item.PENDING else self.runner_id,
+            **fields,
         )
 
     def _succeeded(self, item, context, *, before, body, record, status, note="", duration_ms=None) -> Attempt:
@@ -430,7 +498,7 @@ class Runner:
             self._save(
                 item,
                 Item.SUCCEEDED,
-                attempts=F("attempts") + 1,
+                attempted=True,
                 status_code=status,
                 message=note,
                 result_change_sequence=record.get("changeSequence"),
@@ -463,7 +531,7 @@ class Runner:
             self._save(
                 item,
                 Item.CONFLICT,
-                attempts=F("attempts") + 1,
+                attempted=True,
                 status_code=exc.status if exc else None,
                 message=message,
                 current_status=(current or {}).get("status") or "",
@@ -473,14 +541,19 @@ class Runner:
 
     def _failed(self, item, context, exc: errors.KodexaError, *, before, body) -> Attempt:
         rate_limited = isinstance(exc, errors.KodexaRateLimited)
-        transient = rate_limited or isinstance(exc, _TRANSIENT)
-        failures = item.transient_failures + (0 if rate_limited else 1)
-        gives_up = transient and not rate_limited and failures >= settings.BULK_MAX_TRANSIENT_FAILURES
+        refused_key = isinstance(exc, errors.KodexaAuthError)  # the console's problem, not this slice's
+        pauses = rate_limited or refused_key
+        transient = pauses or isinstance(exc, _TRANSIENT)
+        failures = item.transient_failures + (0 if pauses else 1)
+        gives_up = transient and not pauses and failures >= settings.BULK_MAX_TRANSIENT_FAILURES
         message = f"{exc.message} {exc.advice}".strip()
         if rate_limited:
             wait = exc.retry_after if exc.retry_after is not None else 5.0
             self._pause(wait, f"Kodexa asked to slow down (429): paused for {wait:g} s.")
             message = f"{exc.message} The job paused for {wait:g} s and will send it again."
+        elif refused_key:
+            self._pause(settings.BULK_KEY_REFUSED_PAUSE_SECONDS, f"Kodexa refused the console's API key. {exc.advice}")
+            message = f"{exc.message} The job paused; it goes on once the key is fixed (or cancel it)."
         elif transient and not gives_up:
             message = f"{exc.message} Will try again (failure {failures} of {settings.BULK_MAX_TRANSIENT_FAILURES})."
         elif gives_up:
@@ -500,12 +573,13 @@ class Runner:
                 duration_ms=exc.duration_ms,
             )
             if transient and not gives_up:
-                # 429: Kodexa refused before doing anything, so nothing can have been applied.
-                unknown = item.sent_change_sequence if not rate_limited else None
+                # A 429 or 401 answering the PUT means Kodexa did nothing with it; one answering the checking read
+                # leaves an earlier PUT's fate as unknown as it was.
+                unknown = None if pauses and body is not None else item.sent_change_sequence
                 self._save(
                     item,
                     Item.PENDING,
-                    attempts=F("attempts") + 1,
+                    attempted=True,
                     transient_failures=failures,
                     status_code=exc.status,
                     message=message,
@@ -515,14 +589,14 @@ class Runner:
                 self._save(
                     item,
                     Item.FAILED,
-                    attempts=F("attempts") + 1,
+                    attempted=True,
                     transient_failures=failures,
                     status_code=exc.status,
                     message=message,
                 )
         if gives_up or not transient:
             return Attempt()
-        return Attempt(retry_in=0 if rate_limited else self._backoff(failures))
+        return Attempt(retry_in=0 if pauses else self._backoff(failures))
 
 
 # --- entry point --------------------------------------------------------------------------------------------------
@@ -533,7 +607,6 @@ def run_job(job_id: int, *, runner_id: str | None = None, client: KodexaClient |
     if job is None:
         return "not claimed: finished, or another runner is working it"
     if job.cancel_requested_at:
-        finish_cancelled(job)
-        return "cancelled"
+        return Runner(job, runner_id, client).cancel()
     logger.info("bulk job %s: runner %s working it", job_id, runner_id)
     return Runner(job, runner_id, client).run()

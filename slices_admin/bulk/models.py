@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from slices_admin.audit.models import slice_url
 
@@ -50,6 +51,10 @@ class BulkEditJob(models.Model):
     def finished(self) -> bool:
         return self.state in (self.State.FINISHED, self.State.CANCELLED)
 
+    @property
+    def is_paused(self) -> bool:
+        return not self.finished and self.paused_until is not None and self.paused_until > timezone.now()
+
 
 class BulkEditItem(models.Model):
     class State(models.TextChoices):
@@ -71,6 +76,7 @@ class BulkEditItem(models.Model):
     before_status = models.CharField(max_length=64, blank=True)
     # Set just before a PUT leaves: if the outcome is lost (timeout, crash), the next attempt checks Kodexa first.
     sent_change_sequence = models.BigIntegerField(null=True, blank=True)
+    runner_id = models.CharField(max_length=64, blank=True)  # who sent it, while it is in flight
     result_change_sequence = models.BigIntegerField(null=True, blank=True)
     current_status = models.CharField(max_length=64, blank=True)  # Kodexa's, when the item ended in conflict
     current_change_sequence = models.BigIntegerField(null=True, blank=True)

@@ -230,6 +230,7 @@ def create_job(
     *,
     context: AuditContext,
     confirmed_count: int | None = None,
+    confirmed: bool = False,
     retry_of: BulkEditJob | None = None,
     follow_up_kind: str = "",
     expected: Mapping[str, int | None] | None = None,
@@ -244,7 +245,7 @@ def create_job(
         raise BulkEditError({"__all__": "No slice matches this selection any more; nothing to do."})
     if seen.too_many:
         raise BulkEditError({"__all__": seen.warnings[0]})
-    if seen.needs_typed_confirmation and confirmed_count != seen.to_change:
+    if seen.needs_typed_confirmation and not confirmed and confirmed_count != seen.to_change:
         raise BulkEditError(
             {
                 "confirmCount": f"Type {seen.to_change:,} (the number of slices that will change) to confirm."
@@ -331,24 +332,34 @@ def cancel_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
 
 def follow_up(job: BulkEditJob, kind: str, *, context: AuditContext) -> BulkEditJob:
     """A new job for just the failed items ("retry"), or for the conflicts on Kodexa's current version
-    ("reapply": the operator has seen what changed and chooses to set the status on top of it)."""
-    state = {"retry": Item.FAILED, "reapply": Item.CONFLICT}[kind]
-    items = list(job.items.filter(state=state).values("slice_id", "current_change_sequence"))
-    if not items:
-        raise BulkEditError({"__all__": f"Job {job.pk} has no {state} items."})
-    expected = {i["slice_id"]: i["current_change_sequence"] for i in items} if kind == "reapply" else None
-    verb = "Retry of the failures" if kind == "retry" else "Re-applied on the current version of the conflicts"
-    change = Change(job.target_status, job.error_message, f"{verb} of job {job.pk}: {job.reason}"[:2000])
-    selection = Selection.from_ids([i["slice_id"] for i in items])
-    return create_job(
-        selection,
-        change,
-        context=context,
-        confirmed_count=len(items),
-        retry_of=job,
-        follow_up_kind=kind,
-        expected=expected,
-    )
+    ("reapply": the operator has seen what changed and chooses to set the status on top of it). The button that
+    asks is the confirmation; asking twice while the first follow-up runs is refused."""
+    with transaction.atomic():  # one follow-up at a time: the check and the creation are one write
+        job = BulkEditJob.objects.select_for_update().get(pk=job.pk)
+        state = {"retry": Item.FAILED, "reapply": Item.CONFLICT}[kind]
+        running = (
+            job.follow_ups.filter(follow_up_kind=kind)
+            .exclude(state__in=[BulkEditJob.State.FINISHED, BulkEditJob.State.CANCELLED])
+            .first()
+        )
+        if running is not None:
+            raise BulkEditError({"__all__": f"Bulk edit {running.pk} is already doing this; wait for it to finish."})
+        items = list(job.items.filter(state=state).values("slice_id", "current_change_sequence"))
+        if not items:
+            raise BulkEditError({"__all__": f"Job {job.pk} has no {state} items."})
+        expected = {i["slice_id"]: i["current_change_sequence"] for i in items} if kind == "reapply" else None
+        verb = "Retry of the failures" if kind == "retry" else "Re-applied on the current version of the conflicts"
+        change = Change(job.target_status, job.error_message, f"{verb} of job {job.pk}: {job.reason}"[:2000])
+        selection = Selection.from_ids([i["slice_id"] for i in items])
+        return create_job(
+            selection,
+            change,
+            context=context,
+            confirmed=True,
+            retry_of=job,
+            follow_up_kind=kind,
+            expected=expected,
+        )
 
 
 # --- progress -----------------------------------------------------------------------------------------------------

@@ -29,19 +29,10 @@ def _go(request, url: str):
 @permission_required(EDIT_SLICES, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def new_edit(request):
-    """Step 1 and 2 on one page: the form, then its preview below it; "Start" creates the job."""
-    if request.method == "GET":
-        initial = {"scope": request.GET.get("scope") or "filter", "filter": request.GET.get("filter", "")}
-        form = BulkEditForm(initial={**initial, "ids": request.GET.getlist("ids")})
-        selection = (
-            services.Selection.from_ids(request.GET.getlist("ids"))
-            if initial["scope"] == "ids"
-            else services.Selection(filter=initial["filter"])
-        )
-        context = {"form": form, "selection": selection, "ids": request.GET.getlist("ids"), "preview": None}
-        context["selected"] = _count(selection)
-        return render(request, "bulk/new.html", context)
-
+    """Step 1 and 2 on one page: the form, then its preview below it; "Start" creates the job. The list sends
+    its selection here by POST (a page of ids would make too long a URL); a GET with the same fields works too."""
+    if request.method == "GET" or "step" not in request.POST:
+        return _first_step(request, request.GET if request.method == "GET" else request.POST)
     form = BulkEditForm(request.POST)
     context = {"form": form, "preview": None, "ids": request.POST.getlist("ids")}
     if form.is_valid():
@@ -62,6 +53,18 @@ def new_edit(request):
     selection = form.selection if hasattr(form, "cleaned_data") else services.Selection(filter="")
     context.update(selection=selection, selected=_count(selection))
     return render_page_or_partial(request, "bulk/new.html", "editor", context)
+
+
+def _first_step(request, params):
+    scope = params.get("scope") or "filter"
+    ids = params.getlist("ids")
+    form = BulkEditForm(initial={"scope": scope, "filter": params.get("filter", ""), "ids": ids})
+    if scope == "ids":
+        selection = services.Selection.from_ids(ids)
+    else:
+        selection = services.Selection(filter=params.get("filter", ""))
+    context = {"form": form, "selection": selection, "ids": ids, "preview": None, "selected": _count(selection)}
+    return render(request, "bulk/new.html", context)
 
 
 def _count(selection: services.Selection) -> int | None:

@@ -263,3 +263,60 @@ def test_an_invalid_edit_is_refused_field_by_field(kodexa, slices, operator, cha
     with pytest.raises(BulkEditError) as refused:
         create_job(Selection.from_ids([records[0]["id"]]), change, context=AuditContext(actor=operator))
     assert field in refused.value.errors and not BulkEditJob.objects.exists()
+
+
+def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes(kodexa, slices, operator):
+    records = slices(3)
+    job = job_for(records, operator)
+    first = job.items.get(slice_id=records[0]["id"])
+    BulkEditItem.objects.filter(pk=first.pk).update(
+        state="in_flight", sent_change_sequence=records[0]["changeSequence"], runner_id="dead-runner"
+    )
+    kodexa.put(records[0], status="PENDING")  # the dead runner's PUT had landed
+    BulkEditJob.objects.filter(pk=job.pk).update(
+        state="running", runner_id="dead-runner", heartbeat_at="2020-01-01T00:00Z", cancel_requested_at=time_now()
+    )
+    from django_tasks_db.models import DBTaskResult
+
+    assert engine.resume_stale_jobs() == []  # its runner task still waits for a worker: nothing to resume
+    DBTaskResult.objects.update(status="RUNNING")  # ... until the worker that took it dies
+    assert engine.resume_stale_jobs() == [job.pk]
+    assert engine.run_job(job.pk) == "cancelled"
+    job.refresh_from_db()
+    assert job.state == "cancelled" and states(job) == {"succeeded": 1, "cancelled": 2}
+    assert "answer had been lost" in job.items.get(pk=first.pk).message
+
+
+def test_a_429_on_the_checking_read_does_not_forget_an_unknown_put(kodexa, slices, operator, settings):
+    settings.BULK_READ_BEFORE_WRITE = True
+    records = slices(1)
+    job = job_for(records, operator)
+    item = job.items.get()
+    BulkEditItem.objects.filter(pk=item.pk).update(sent_change_sequence=records[0]["changeSequence"])
+    kodexa.put(records[0], status="PENDING")  # an earlier PUT landed, its answer lost
+    kodexa.set_faults(failNext=[{"status": 429, "method": "GET", "retryAfter": 1}])
+    engine.run_job(job.pk)
+    item.refresh_from_db()
+    assert item.state == "succeeded" and item.attempts == 2
+    assert kodexa.call("GET", "/_sandbox/stats").json()["putCounts"][records[0]["id"]] == 1
+
+
+def test_a_refused_api_key_pauses_the_job_instead_of_failing_every_slice(kodexa, slices, operator, settings):
+    settings.BULK_KEY_REFUSED_PAUSE_SECONDS = 1
+    records = slices(5)
+    job = job_for(records, operator)
+    kodexa.set_faults(failNext=[{"status": 401, "count": 3, "method": "PUT"}])
+    started = time.monotonic()
+    engine.run_job(job.pk)
+    assert states(job) == {"succeeded": 5} and time.monotonic() - started >= 1
+    assert AuditEntry.objects.filter(bulk_job_id=job.pk, response_status=401).count() == 3
+
+
+def test_asking_for_the_same_follow_up_twice_is_refused(kodexa, slices, operator):
+    records = slices(2)
+    job = job_for(records, operator)
+    kodexa.set_faults(failNext=[{"status": 400, "count": 2, "method": "PUT"}])
+    engine.run_job(job.pk)
+    follow_up(job, "retry", context=AuditContext(actor=operator))
+    with pytest.raises(BulkEditError, match="already doing this"):
+        follow_up(job, "retry", context=AuditContext(actor=operator))

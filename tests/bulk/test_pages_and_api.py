@@ -58,6 +58,16 @@ def test_an_operator_sees_row_checkboxes_and_the_bulk_bar_a_viewer_does_not(kode
 
 
 @pytest.mark.django_db
+def test_the_lists_selection_arrives_by_post_on_the_form(kodexa, failed_slices, as_role):
+    records = failed_slices(3)
+    ids = [r["id"] for r in records[:2]]
+    response = as_role("operator").post(reverse("bulk:new"), {"scope": "ids", "ids": ids, "filter": "x=1"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "<strong>2 slices</strong>" in body and "2 selected slices." in body
+    assert all(f'value="{i}"' in body for i in ids) and not BulkEditJob.objects.exists()
+
+
+@pytest.mark.django_db
 def test_the_preview_page_shows_what_will_happen_and_sends_nothing(kodexa, failed_slices, as_role):
     records = failed_slices(4)
     before = kodexa.request_count()
@@ -133,6 +143,9 @@ def test_api_dry_run_previews_and_creates_nothing(kodexa, failed_slices, api):
         ({"ids": ["x"], "targetStatus": "EXPLODED", "reason": "r"}, "targetStatus"),
         ({"ids": ["x"], "filter": {}, "targetStatus": "PENDING", "reason": "r"}, "filter"),
         ({"targetStatus": "PENDING", "reason": "r"}, "filter"),
+        ({"filter": {"stauts": ["FAILED"]}, "targetStatus": "PENDING", "reason": "r"}, "filter"),
+        ({"filter": {}, "targetStatus": "PENDING", "reason": "r"}, "filter"),
+        ({"ids": ["a\nb"], "targetStatus": "PENDING", "reason": "r"}, "ids"),
     ],
 )
 def test_api_refuses_bad_requests_field_by_field(kodexa, api, body, field):
