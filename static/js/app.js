@@ -42,7 +42,7 @@
   // "/" focuses the element marked data-shortcut="/" (the search box), unless the user is typing.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
-    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    const typing = event.target.closest("input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]");
     const target = document.querySelector('[data-shortcut="/"]');
     if (typing || !target) return;
     event.preventDefault();
@@ -117,4 +117,52 @@
   });
   document.addEventListener("htmx:afterSettle", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
+})();
+
+// Keyboard: j/k move through the rows of the page's table, o or Enter opens the row, x selects it for a bulk
+// edit, ? lists the shortcuts. Keys typed into a field are left alone.
+(function () {
+  "use strict";
+
+  function rows() { return Array.from(document.querySelectorAll("table.data tbody tr")).filter(function (row) {
+    return row.querySelector("a, input[data-row-select]");
+  }); }
+
+  function current() { return document.querySelector("table.data tbody tr.current"); }
+
+  function move(step) {
+    const all = rows();
+    if (!all.length) return;
+    const at = all.indexOf(current());
+    const next = all[Math.max(0, Math.min(all.length - 1, at < 0 ? 0 : at + step))];
+    all.forEach(function (row) { row.classList.remove("current"); row.removeAttribute("aria-current"); });
+    next.classList.add("current");
+    next.setAttribute("aria-current", "true");
+    const target = next.querySelector("a, input[data-row-select]");
+    if (target) target.focus({ preventScroll: true });
+    next.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input:not([type=checkbox]), textarea, select, [contenteditable], dialog")) return;
+    const dialog = document.getElementById("shortcuts");
+    if (event.key === "?") {
+      event.preventDefault();
+      if (dialog && !dialog.open) dialog.showModal();
+    } else if (event.key === "j" || event.key === "k") {
+      event.preventDefault();
+      move(event.key === "j" ? 1 : -1);
+    } else if (event.key === "x") {
+      const row = current();
+      const box = row && row.querySelector("input[data-row-select]");
+      if (box) {
+        event.preventDefault();
+        box.click();
+      }
+    } else if (event.key === "o") {
+      const link = current() && current().querySelector("a");
+      if (link) link.click();
+    }
+  });
 })();

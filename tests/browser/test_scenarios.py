@@ -179,3 +179,25 @@ def test_every_main_page_passes_axe_without_serious_violations(page, sign_in, ko
         found["/login/"] = violations
     assert not found, "\n".join(f"{path}: {violations}" for path, violations in found.items())
     assert user.is_superuser
+
+
+def test_the_keyboard_moves_through_rows_selects_them_and_lists_the_shortcuts(page, sign_in, failed_in_one_pipeline):
+    records = failed_in_one_pipeline(3)
+    sign_in("operator")
+    page.goto(f"/slices/orchestrator/?pipelineExecutionId={records[0]['pipelineExecutionId']}")
+    page.locator("h1").click()  # nothing focused that takes keys
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(page.locator("#slice-table tbody tr.current")).to_have_count(1)
+    expect(page.locator("#slice-table tbody tr").nth(1)).to_have_class(re.compile("current"))
+    page.keyboard.press("x")
+    expect(page.locator("[data-selected-count]")).to_have_text("1")
+    page.keyboard.press("k")
+    page.keyboard.press("x")
+    expect(page.locator("[data-selected-count]")).to_have_text("2")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+    page.keyboard.press("/")
+    expect(page.get_by_label("Search")).to_be_focused()
