@@ -32,7 +32,7 @@ test: $(VENV)/.dev
 	@mkdir -p var
 	$(VENV)/bin/pytest
 
-# Seeds var/bench.sqlite3 with 1,000,000 slices (first run only), measures, writes bench/results.json.
+# Seeds var/bench.sqlite3 (1,000,000 slices and audit entries, first run only), measures, writes bench/results.json.
 bench: $(VENV)/.dev
 	@mkdir -p var
 	$(PY) bench/run.py

@@ -10,6 +10,7 @@ import re
 import sqlite3
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote
 
 import django
 
@@ -119,4 +120,75 @@ def table(figures: dict) -> str:
         f"  peak all / peak filtered = {export['peak_ratio_all_over_filtered']:.2f}   "
         f"target <= {FLAT_FACTOR:.0f} (flat)   {_verdict(export['pass'])}"
     )
+    return "\n".join(lines)
+
+
+def audit_table(figures: dict) -> str:
+    """The audit section's figures, their targets and PASS/MISS, as plain text."""
+    pages, exports = figures["pages"], figures["exports"]
+    lines = [
+        f"Audit log: {figures['dataset']['audit_entries']:,} entries, entries fragment of {pages['page_size']} a "
+        f"page, {pages['timed_requests']} timed requests each (after {pages['warmup_requests']} warm-up); a viewer's "
+        "queries leave security events out",
+        f"target: every page p95 <= {pages['target_p95_ms']:.0f} ms",
+        "",
+        f"{'role':<8}{'filter':<40}{'matching':>10}  {'page':<7}{'median ms':>10}{'p95 ms':>9}  result",
+    ]
+    for row in pages["filters"]:
+        for number, page in enumerate(row["pages"]):
+            role, name, matching = (
+                (row["role"], row["name"], f"{row['matching_entries']:,}") if not number else [""] * 3
+            )
+            lines.append(
+                f"{role:<8}{name:<40}{matching:>10}  {page['page']:<7}{page['ms']['median']:>10.1f}"
+                f"{page['ms']['p95']:>9.1f}  {_verdict(page['pass'])}"
+            )
+    for row in pages["filters"]:
+        for page in row["pages"]:
+            for query in page["slow_queries"]:
+                where = f"{row['role']}, {row['name']}, {page['page']} page"
+                lines += ["", f"MISS {where}: {query['ms']} ms  {_short_sql(query['sql'])}"]
+                lines += [f"    plan: {step}" for step in query["plan"]]
+    lines += ["", "Audit export as an admin (streamed through the view, iterator consumed; peak = tracemalloc peak)"]
+    for name, export in exports.items():
+        for label in ("filtered", "all"):
+            run = export[label]
+            lines.append(
+                f"  {name:<6}{label:<9}{run['rows']:>10,} entries  {run['bytes'] / 1024**2:>8.1f} MiB  "
+                f"peak {run['peak_traced_mib']:>6.2f} MiB  {run['rows_per_second']:>8,} entries/s"
+            )
+        lines.append(
+            f"  {name:<6}peak all / peak filtered = {export['peak_ratio_all_over_filtered']:.2f}   "
+            f"target <= {export['flat_factor_target']:.0f} (flat)   {_verdict(export['pass'])}"
+        )
+    filtered = next(iter(exports.values()))["filtered"]["query"]
+    lines.append(f"  filtered: {unquote(filtered)}")
+    return "\n".join(lines)
+
+
+def bulk_table(figures: dict) -> str:
+    """The bulk section's figures, the target and PASS/MISS, as plain text."""
+    limit = figures["limit_seconds"]
+    lines = [
+        f"Bulk status edit: {figures['items']:,} slices, the sandbox at {figures['latency_ms']} ms latency, "
+        f"concurrency {figures['concurrency']}",
+        f"limit {figures['items']:,} x {figures['latency_ms'] / 1000:g} s / {figures['concurrency']} = {limit:.2f} s; "
+        f"target: within {figures['target_ratio']}x of it",
+        "",
+        f"{'run':<44}{'seconds':>9}{'requests':>10}{'x limit':>9}  outcome",
+    ]
+    runs = (
+        ("concurrent (the default: PUT with the selected version)", figures["concurrent"]),
+        ("concurrent, reading each slice first", figures["read_before_write"]),
+        ("one by one", figures["one_by_one"]),
+    )
+    for name, run in runs:
+        states = ", ".join(f"{count:,} {state}" for state, count in sorted(run["states"].items()))
+        lines.append(f"{name:<44}{run['seconds']:>9.2f}{run['requests']:>10,}{run['seconds'] / limit:>9.2f}  {states}")
+    lines += [
+        "",
+        f"concurrent / limit = {figures['ratio_to_limit']:.2f}  (target <= {figures['target_ratio']})  "
+        f"{_verdict(figures['pass'])}",
+        f"one by one / concurrent = {figures['speedup_over_one_by_one']:.1f}x faster concurrently",
+    ]
     return "\n".join(lines)

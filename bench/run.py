@@ -1,10 +1,17 @@
-"""`make bench`: seed a million cached slices and measure the console against the numbers it is held to.
+"""`make bench`: seed a million cached slices and a million audit entries, and measure the console against the
+numbers it is held to.
 
-Measures, in one run: the list fragment beside Django admin's changelist for the same searches, sync throughput
-from the sandbox, and CSV export memory. Prints a table of every figure with its target and PASS/MISS, and writes
-the figures to the "browsing" section of `bench/results.json`. The cache lives in `var/bench.sqlite3` and is seeded
-only when it holds fewer rows than asked, so later runs start measuring at once. A missed target does not fail the
-run: these are benchmarks, not tests.
+Measures, in one run, three sections (`--only` runs one of them):
+- "browsing": the list fragment beside Django admin's changelist for the same searches, sync throughput from the
+  sandbox, and CSV export memory;
+- "audit": the first, a middle and the last page of the audit log for three filters (and none), and the memory of
+  its CSV and JSON Lines exports;
+- "bulk": a bulk status edit of 1,000 slices against the sandbox at 100 ms latency, beside its limit and beside the
+  same edit sent one slice at a time (its own sandbox and database).
+Prints a table of every figure with its target and PASS/MISS, and writes each section's figures to its section of
+`bench/results.json`. The cache and the audit log live in `var/bench.sqlite3` and are seeded only when they hold
+fewer rows than asked, so later runs start measuring at once. A missed target does not fail the run: these are
+benchmarks, not tests.
 """
 
 import argparse
@@ -22,11 +29,14 @@ from bench import ROOT, VAR, setup_django, sync
 
 RESULTS = ROOT / "bench" / "results.json"
 SYNC_ROWS = 100_000
+SECTIONS = ("browsing", "audit", "bulk")
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="orchestrator slices in the cache")
+    parser.add_argument("--audit-rows", type=int, default=1_000_000, help="entries in the audit log")
+    parser.add_argument("--only", choices=SECTIONS, help="measure one section (default: all)")
     parser.add_argument("--rounds", type=int, default=20, help="timed requests per combination and side")
     parser.add_argument("--warmup", type=int, default=2, help="untimed requests first")
     parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
@@ -46,20 +56,22 @@ def _one_at_a_time() -> object:
     return lock
 
 
-def main() -> None:
-    options = _arguments()
-    _lock = _one_at_a_time()  # held until the process ends
-    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: static files are not collected
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
-    began = time.perf_counter()
-    setup_django(options.database)
-    from bench import browsing, export, report, seed
+def _dataset(database: Path, seed_seconds: float | None, **counts: int) -> dict:
+    """What a section measured on: its row counts, the database and how long seeding it took."""
+    return {
+        **counts,
+        "database": str(database.resolve().relative_to(ROOT, walk_up=True)),
+        "database_mib": round(database.stat().st_size / 1024**2),
+        "seed_seconds": None if seed_seconds is None else round(seed_seconds, 1),
+    }
+
+
+def _browsing(options: argparse.Namespace, code: dict, seed_seconds: float | None) -> None:
+    """Measure the "browsing" section, print its table and write its figures."""
+    from bench import browsing, export, report
     from slices_admin.slices.models import OrchestratorSlice
 
-    code = report.code_version(ROOT)  # what this process loaded, before anyone commits again
-    print(f"Cache database {options.database}")
-    seed.migrate(options.database)
-    seed_seconds = seed.ensure_rows(options.rows)
+    began = time.perf_counter() - (seed_seconds or 0)  # the section's time includes its seeding
     print("List fragment vs admin changelist ...")
     listing = browsing.measure(options.rounds, options.warmup)
     print("CSV export ...")
@@ -71,12 +83,7 @@ def main() -> None:
         "machine": report.machine(),
         "code": code,
         "run_seconds": round(time.perf_counter() - began, 1),
-        "dataset": {
-            "orchestrator_slices": OrchestratorSlice.objects.count(),
-            "database": str(options.database.resolve().relative_to(ROOT, walk_up=True)),
-            "database_mib": round(options.database.stat().st_size / 1024**2),
-            "seed_seconds": None if seed_seconds is None else round(seed_seconds, 1),
-        },
+        "dataset": _dataset(options.database, seed_seconds, orchestrator_slices=OrchestratorSlice.objects.count()),
         "list_fragment": {
             "page_size": browsing.PAGE_SIZE,
             "target_p95_ms": browsing.TARGET_P95_MS,
@@ -90,7 +97,73 @@ def main() -> None:
     print()
     print(report.table(figures))
     report.write_section(options.results, "browsing", figures)
-    print(f"\nTotal {figures['run_seconds']:.0f} s. Figures written to {options.results}.")
+    print(f"\nBrowsing: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
+
+
+def _audit(options: argparse.Namespace, code: dict, seed_seconds: float | None) -> None:
+    """Measure the "audit" section, print its table and write its figures."""
+    from bench import audit, report
+    from slices_admin.audit.models import AuditEntry
+
+    began = time.perf_counter() - (seed_seconds or 0)
+    measured = audit.measure(options.rounds, options.warmup)
+    figures = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "code": code,
+        "run_seconds": round(time.perf_counter() - began, 1),
+        "dataset": _dataset(options.database, seed_seconds, audit_entries=AuditEntry.objects.count()),
+        **measured,
+    }
+    print()
+    print(report.audit_table(figures))
+    report.write_section(options.results, "audit", figures)
+    print(f"\nAudit: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
+
+
+def _bulk(code: dict, results: Path) -> None:
+    """Measure the "bulk" section (its own sandbox and database, in a child process), print and write it."""
+    from bench import bulk, report
+
+    began = time.perf_counter()
+    print("Bulk edit of 1,000 slices at 100 ms latency ...")
+    measured = bulk.measure()
+    figures = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        "code": code,
+        "run_seconds": round(time.perf_counter() - began, 1),
+        **measured,
+    }
+    print()
+    print(report.bulk_table(figures))
+    report.write_section(results, "bulk", figures)
+    print(f"\nBulk: {figures['run_seconds']:.0f} s. Figures written to {results}.\n")
+
+
+def main() -> None:
+    options = _arguments()
+    _lock = _one_at_a_time()  # held until the process ends
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: static files are not collected
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
+    sections = [options.only] if options.only else list(SECTIONS)
+    setup_django(options.database)
+    from bench import audit, report, seed
+
+    code = report.code_version(ROOT)  # what this process loaded, before anyone commits again
+    print(f"Cache database {options.database}")
+    seed.migrate(options.database)
+    seeded = {}
+    if "browsing" in sections:
+        seeded["browsing"] = seed.ensure_rows(options.rows)
+    if "audit" in sections:  # before the benchmark users sign in (audited): the seeded year then ends now
+        seeded["audit"] = audit.ensure_entries(options.audit_rows)
+    if "browsing" in sections:
+        _browsing(options, code, seeded["browsing"])
+    if "audit" in sections:
+        _audit(options, code, seeded["audit"])
+    if "bulk" in sections:
+        _bulk(code, options.results)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from slices_admin.audit.models import AuditEntry
 from slices_admin.sandbox.seed import (
     FAILURES,
     LIVE_LEASE_SHARE,
@@ -180,32 +181,37 @@ def slice_rows(count: int, seed: str, now_ms: int) -> Iterator[tuple]:
         produced += size
 
 
-def _existing_indexes() -> dict[str, list[str]]:
-    """The table's indexes now: name → columns."""
+def _constraints(model) -> dict[str, dict]:
     with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, OrchestratorSlice._meta.db_table)
-    return {name: info["columns"] for name, info in found.items() if info["index"]}
+        return connection.introspection.get_constraints(cursor, model._meta.db_table)
 
 
-def schema_is_current() -> bool:
-    """Whether the table has every column and index of the model as it is now.
+def existing_indexes(model=OrchestratorSlice) -> dict[str, list[str]]:
+    """The model's table's indexes now: name → columns."""
+    return {name: info["columns"] for name, info in _constraints(model).items() if info["index"]}
+
+
+def schema_is_current(model=OrchestratorSlice) -> bool:
+    """Whether the model's table has every column, index and unique column of the model as it is now.
 
     Migrations may be rewritten in place before a release, and the benchmark cache outlives them: a stale one
     would time a schema the code no longer has.
     """
-    meta = OrchestratorSlice._meta
+    meta = model._meta
     with connection.cursor() as cursor:
         columns = {c.name for c in connection.introspection.get_table_description(cursor, meta.db_table)}
     wanted = {i.name: [meta.get_field(f.lstrip("-")).column for f in i.fields] for i in meta.indexes}
-    existing = _existing_indexes()
+    existing = existing_indexes(model)
     has_columns = {f.column for f in meta.concrete_fields} <= columns
-    return has_columns and all(existing.get(name) == fields for name, fields in wanted.items())
+    unique = {tuple(info["columns"]) for info in _constraints(model).values() if info["unique"]}
+    has_unique = all((f.column,) in unique for f in meta.concrete_fields if f.unique and not f.primary_key)
+    return has_columns and has_unique and all(existing.get(name) == fields for name, fields in wanted.items())
 
 
 def migrate(database: Path, log=print) -> None:
     """Bring the benchmark database to the current schema, starting it over if its tables are out of date."""
     call_command("migrate", verbosity=0, interactive=False)
-    if schema_is_current():
+    if all(schema_is_current(model) for model in (OrchestratorSlice, AuditEntry)):
         return
     log(f"{database} was built for an older schema (a migration was rewritten): starting it over.")
     connection.close()
@@ -223,7 +229,7 @@ def ensure_rows(target: int, log=print) -> float | None:
         return None
     log(f"Cache holds {present:,} orchestrator slices: adding {missing:,} ...")
     began = time.perf_counter()
-    indexes, existing = OrchestratorSlice._meta.indexes, _existing_indexes()
+    indexes, existing = OrchestratorSlice._meta.indexes, existing_indexes()
     with connection.schema_editor() as editor:
         for index in indexes:
             if index.name in existing:

@@ -74,10 +74,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
+
+
+def fragment(value: Any) -> str:
+    """One field's value in the canonical form: compact, sorted, ASCII-only JSON."""
+    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
 def canonical(values: Mapping[str, Any]) -> bytes:
-    """The bytes a version-1 hash is taken over: the hashed fields as sorted, compact, ASCII-only JSON."""
-    content = {name: _plain(values[name]) for name in HASHED_FIELDS}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
+    """The bytes a version-1 hash is taken over: the hashed fields as one sorted, compact, ASCII-only JSON object
+    (built from per-field fragments, so a writer can encode the big fields before it takes the chain's lock)."""
+    return canonical_from(
+        {name: values[name] if isinstance(values[name], Fragment) else fragment(values[name]) for name in HASHED_FIELDS}
+    )
+
+
+class Fragment(str):
+    """A field already encoded by `fragment`."""
+
+
+def canonical_from(fragments: Mapping[str, str]) -> bytes:
+    return ("{" + ",".join(f'"{name}":{fragments[name]}' for name in _SORTED_FIELDS) + "}").encode()
 
 
 def _hash_v1(values: Mapping[str, Any]) -> str:

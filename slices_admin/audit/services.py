@@ -1,7 +1,7 @@
 """Writing the audit log. `record_attempt` is the one way an entry comes into being: slice changes from the pages,
 the JSON API and bulk jobs, refreshes and syncs, and security events all pass through it."""
 
-import json
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -92,34 +92,56 @@ def field_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
 
 def _text(value: str) -> str:
     """Text every database keeps as given: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
-    value = value.replace("\x00", "")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return value
 
 
-def _storable(value: Any) -> Any:
+@functools.lru_cache(maxsize=4096)
+def _secret_key(name: str) -> bool:
+    return bool(_SECRET_KEY_NAME.search(name))
+
+
+def _stored(value: Any, secret: str = "") -> Any:
+    """`value` redacted (see `redact`) and as the database will hand it back, in one walk: JSON types only (tuples
+    as lists, keys as text, anything else as its text), text cleaned, no NaN or Infinity, no negative zero."""
+    if value is None or value is True or value is False or type(value) is int:
+        return value
     if isinstance(value, str):
+        if secret and secret in value:
+            value = value.replace(secret, REDACTED)
         return _text(value)
     if isinstance(value, Mapping):
-        return {_text(str(k)): _storable(v) for k, v in value.items()}
+        cleaned = {}
+        for key, item in value.items():
+            name = _text(str(key))
+            cleaned[name] = REDACTED if _secret_key(name) else _stored(item, secret)
+        return cleaned
     if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
+        return [_stored(item, secret) for item in value]
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)  # NaN and Infinity are not JSON: kept as text
         return value + 0.0  # no negative zero: PostgreSQL's numeric has none
-    return value
+    if isinstance(value, int):  # an int subclass
+        return int(value)
+    return _stored(str(value), secret)
 
 
-def _stored(value: Any) -> Any:
-    """A JSON value exactly as the database will hand it back (tuples as lists, keys as strings, text cleaned)."""
-    return None if value is None else json.loads(json.dumps(_storable(value), default=str))
+@dataclass(slots=True)
+class PreparedEntry:
+    """An entry cleaned, redacted and mostly encoded for its hash, waiting for its place in the chain."""
+
+    entry: AuditEntry
+    fragments: dict[str, chain.Fragment]
 
 
-def record_attempt(
+def prepare_entry(
     context: AuditContext,
     *,
     action: str,
@@ -133,11 +155,17 @@ def record_attempt(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     duration_ms: int | None = None,
-) -> AuditEntry:
-    """Append one entry for one attempted change (or one security event), linked to the head of the chain.
+) -> PreparedEntry:
+    """The work of an entry that needs no lock: cleaning, redaction, the diff, encoding for the hash."""
+    cleaned: dict[int, Any] = {}  # the same object often arrives twice (Kodexa's answer is also the "after")
+    secret = settings.KODEXA_API_KEY
 
-    Call it inside the transaction that writes the cache, so both or neither are kept."""
-    before, after = _stored(redact(before)), _stored(redact(after))
+    def clean(value: Any) -> Any:
+        if id(value) not in cleaned:
+            cleaned[id(value)] = _stored(value, secret)
+        return cleaned[id(value)]
+
+    before, after = clean(before), clean(after)
     entry = AuditEntry(
         actor=context.actor,
         actor_username=_text(context.actor_username)[:150],
@@ -145,9 +173,9 @@ def record_attempt(
         outcome=outcome,
         resource=resource,
         remote_id=_text(remote_id or "")[:255],
-        request_body=_stored(redact(request_body)),
+        request_body=clean(request_body),
         response_status=response_status,
-        response_body=_stored(redact(response_body)),
+        response_body=clean(response_body),
         error=_text(redact(error)),
         before=before,
         after=after,
@@ -161,14 +189,46 @@ def record_attempt(
         path=_text(redact(context.path))[:500],
         chain_version=chain.CURRENT_VERSION,
     )
+    fields = _hashed_fields()
+    encoded: dict[int, chain.Fragment] = {}
+    fragments = {}
+    for name in chain.HASHED_FIELDS:
+        if name in _PLACED_IN_CHAIN:
+            continue
+        value = getattr(entry, name)
+        if id(value) not in encoded or not isinstance(value, dict | list):
+            encoded[id(value)] = chain.Fragment(chain.fragment(chain.prepared(fields[name], value)))
+        fragments[name] = encoded[id(value)]
+    return PreparedEntry(entry, fragments)
+
+
+_PLACED_IN_CHAIN = ("prev_hash", "occurred_at")  # known only once the chain's lock is held
+
+
+@functools.cache
+def _hashed_fields() -> dict[str, Any]:
+    return {f.attname: f for f in AuditEntry._meta.concrete_fields}
+
+
+def append_entry(prepared: PreparedEntry) -> AuditEntry:
+    """Link a prepared entry to the head of the chain and write it, with appenders serialised."""
+    entry, fields = prepared.entry, _hashed_fields()
     with transaction.atomic():
         chain.lock_for_append()
         entry.prev_hash = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()
         entry.prev_hash = entry.prev_hash or chain.GENESIS
         entry.occurred_at = timezone.now()
-        fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
-        entry.entry_hash = chain.entry_hash(
-            {name: chain.prepared(fields[name], getattr(entry, name)) for name in chain.HASHED_FIELDS}
-        )
+        values = dict(prepared.fragments)
+        for name in _PLACED_IN_CHAIN:
+            values[name] = chain.Fragment(chain.fragment(chain.prepared(fields[name], getattr(entry, name))))
+        entry.entry_hash = chain.entry_hash({**values, "chain_version": entry.chain_version})
         entry.save(force_insert=True)
     return entry
+
+
+def record_attempt(context: AuditContext, **attempt: Any) -> AuditEntry:
+    """Append one entry for one attempted change (or one security event), linked to the head of the chain.
+
+    Call it inside the transaction that writes the cache, so both or neither are kept. (Takes the fields of
+    `prepare_entry`.)"""
+    return append_entry(prepare_entry(context, **attempt))

@@ -8,6 +8,7 @@ the slice first: already changed as we asked means succeeded, untouched means se
 conflict for a person to look at.
 """
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -28,12 +29,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.services import AuditContext, record_attempt
+from slices_admin.audit.services import AuditContext, append_entry, prepare_entry
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.models import OrchestratorSlice
-from slices_admin.slices.services import cache_record, same_record
+from slices_admin.slices.services import cache_records, prepare_cache_write, same_record
 
 from .models import BulkEditItem, BulkEditJob
 from .services import Change
@@ -191,6 +192,9 @@ class Runner:
         self.change = Change(job.target_status, job.error_message, job.reason)
         self.client = client or bulk_client(job.concurrency)
         self.context = AuditContext(actor=job.created_by, bulk_job_id=job.pk, reason=job.reason, actor_name="bulk edit")
+        # SQLite has one writer at a time and makes the others sleep and poll for the lock; queueing the sending
+        # threads here instead hands the lock straight over. PostgreSQL takes concurrent writers as they come.
+        self._writing = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
         self.stop = threading.Event()  # cancelled, or the job was taken over
         self.cancelled = False
         self._pause_lock = threading.Lock()
@@ -354,9 +358,10 @@ class Runner:
         sent = base.get("changeSequence")
         if self.stop.is_set() or not self._wait_while_paused():
             return Attempt(retry_in=0)  # cancelled (or taken over) while getting ready: nothing sent
-        marked = BulkEditItem.objects.filter(pk=item.pk, state=Item.PENDING).update(
-            state=Item.IN_FLIGHT, sent_change_sequence=sent, started_at=item.started_at, runner_id=self.runner_id
-        )
+        with self._writing:
+            marked = BulkEditItem.objects.filter(pk=item.pk, state=Item.PENDING).update(
+                state=Item.IN_FLIGHT, sent_change_sequence=sent, started_at=item.started_at, runner_id=self.runner_id
+            )
         if not marked:
             return Attempt()  # another runner has it
         item.state, item.sent_change_sequence = Item.IN_FLIGHT, sent
@@ -427,7 +432,8 @@ class Runner:
             if fallback is not None:
                 return fallback
             raise
-        cache_record(ORCHESTRATOR_SLICE, answer.body)
+        with self._writing, transaction.atomic():
+            cache_records(ORCHESTRATOR_SLICE, [answer.body])
         return answer.body
 
     def _read(self, item: BulkEditItem, context: AuditContext) -> dict[str, Any] | None:
@@ -466,35 +472,39 @@ class Runner:
     def _save(self, item: BulkEditItem, state: str, *, attempted: bool = False, **fields) -> None:
         """Record an item's new state. An attempt is counted whatever happens (it has its audit entry), but the
         state only moves if this runner still holds the item: not final, and if in flight, sent by this runner."""
-        if attempted:
-            BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
         final = state in BulkEditItem.FINAL_STATES
         mine = Q(state=Item.PENDING) | Q(state=Item.IN_FLIGHT, runner_id=self.runner_id)
-        BulkEditItem.objects.filter(mine, pk=item.pk).update(
+        if attempted:
+            fields["attempts"] = F("attempts") + 1
+        moved = BulkEditItem.objects.filter(mine, pk=item.pk).update(
             state=state,
             finished_at=timezone.now() if final else None,
             started_at=item.started_at,
             runner_id="" if state == Item.PENDING else self.runner_id,
             **fields,
         )
+        if attempted and not moved:
+            BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
 
     def _succeeded(self, item, context, *, before, body, record, status, note="", duration_ms=None) -> Attempt:
-        with transaction.atomic():
-            cache_record(ORCHESTRATOR_SLICE, record)
-            record_attempt(
-                context,
-                action=Action.UPDATE,
-                outcome=Outcome.SUCCEEDED,
-                resource=ORCHESTRATOR_SLICE.path,
-                remote_id=item.slice_id,
-                request_body=body,
-                response_status=status,
-                response_body=record,
-                before=before,
-                after=record,
-                error=note,
-                duration_ms=duration_ms,
-            )
+        cache_write = prepare_cache_write(ORCHESTRATOR_SLICE, [record])
+        entry = prepare_entry(
+            context,
+            action=Action.UPDATE,
+            outcome=Outcome.SUCCEEDED,
+            resource=ORCHESTRATOR_SLICE.path,
+            remote_id=item.slice_id,
+            request_body=body,
+            response_status=status,
+            response_body=record,
+            before=before,
+            after=record,
+            error=note,
+            duration_ms=duration_ms,
+        )
+        with self._writing, transaction.atomic():
+            cache_write.apply()
+            append_entry(entry)
             self._save(
                 item,
                 Item.SUCCEEDED,
@@ -514,20 +524,21 @@ class Runner:
             )
         else:
             message = "Kodexa refused the change as stale, and the current version could not be read."
-        with transaction.atomic():
-            record_attempt(
-                context,
-                action=Action.UPDATE,
-                outcome=Outcome.CONFLICT,
-                resource=ORCHESTRATOR_SLICE.path,
-                remote_id=item.slice_id,
-                request_body=body,
-                response_status=exc.status if exc else None,
-                response_body=exc.body if exc else None,
-                before=before or current,
-                error=message,
-                duration_ms=exc.duration_ms if exc else None,
-            )
+        entry = prepare_entry(
+            context,
+            action=Action.UPDATE,
+            outcome=Outcome.CONFLICT,
+            resource=ORCHESTRATOR_SLICE.path,
+            remote_id=item.slice_id,
+            request_body=body,
+            response_status=exc.status if exc else None,
+            response_body=exc.body if exc else None,
+            before=before or current,
+            error=message,
+            duration_ms=exc.duration_ms if exc else None,
+        )
+        with self._writing, transaction.atomic():
+            append_entry(entry)
             self._save(
                 item,
                 Item.CONFLICT,
@@ -558,20 +569,21 @@ class Runner:
             message = f"{exc.message} Will try again (failure {failures} of {settings.BULK_MAX_TRANSIENT_FAILURES})."
         elif gives_up:
             message = f"{exc.message} Gave up after {failures} tries. {exc.advice}".strip()
-        with transaction.atomic():
-            record_attempt(
-                context,
-                action=Action.UPDATE,
-                outcome=Outcome.REJECTED if not transient else Outcome.FAILED,
-                resource=ORCHESTRATOR_SLICE.path,
-                remote_id=item.slice_id,
-                request_body=body,
-                response_status=exc.status,
-                response_body=exc.body,
-                before=before,
-                error=message,
-                duration_ms=exc.duration_ms,
-            )
+        entry = prepare_entry(
+            context,
+            action=Action.UPDATE,
+            outcome=Outcome.REJECTED if not transient else Outcome.FAILED,
+            resource=ORCHESTRATOR_SLICE.path,
+            remote_id=item.slice_id,
+            request_body=body,
+            response_status=exc.status,
+            response_body=exc.body,
+            before=before,
+            error=message,
+            duration_ms=exc.duration_ms,
+        )
+        with self._writing, transaction.atomic():
+            append_entry(entry)
             if transient and not gives_up:
                 # A 429 or 401 answering the PUT means Kodexa did nothing with it; one answering the checking read
                 # leaves an earlier PUT's fate as unknown as it was.

@@ -4,7 +4,7 @@ This is the single table the wire schemas, cache models, forms and sandbox are b
 tables of the published reference pages; nothing here talks HTTP.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 INT32_MIN = -(2**31)
@@ -85,10 +85,10 @@ class Resource:
     path: str
     label: str
     fields: tuple[ContractField, ...]
+    wire_names: tuple[str, ...] = field(init=False)  # the fields' camelCase names, in order
 
-    @property
-    def wire_names(self) -> tuple[str, ...]:
-        return tuple(f.wire_name for f in self.fields)
+    def __post_init__(self):
+        object.__setattr__(self, "wire_names", tuple(f.wire_name for f in self.fields))
 
 
 EXECUTION_SLICE = Resource("execution-slices", "ExecutionSlice", EXECUTION_SLICE_FIELDS)
