@@ -39,10 +39,12 @@ def status_cells(page: Page) -> list[str]:
 def test_sign_in_filter_reload_and_go_back_and_forward_to_the_same_view(page, sign_in, synced):
     sign_in("viewer")
     page.goto("/slices/orchestrator/")
+    filters_before = page.locator("#filters").bounding_box()
     page.get_by_role("checkbox", name="FAILED").check()
     page.wait_for_url(re.compile(r"status=FAILED"))
     expect(page.locator("#slice-table tbody tr").first).to_contain_text("FAILED")
     filtered_url = page.url
+    assert page.locator("#filters").bounding_box() == filters_before  # the swap below does not move the filters
     failed_rows = status_cells(page)
     assert failed_rows and all("FAILED" in status for status in failed_rows)
     page.reload()
@@ -165,14 +167,21 @@ def test_every_main_page_passes_axe_without_serious_violations(page, sign_in, ko
         f"/bulk/new/?scope=filter&filter=pipelineExecutionId={records[0]['pipelineExecutionId']}",
     ]
     from slices_admin.audit.models import AuditEntry
+    from slices_admin.audit.services import AuditContext
+    from slices_admin.bulk.services import Change, Selection, create_job
 
     pages.append(f"/audit/{AuditEntry.objects.filter(action='patch').first().pk}/")
+    job = create_job(Selection.from_ids([records[1]["id"]]), Change("PENDING", reason="a11y"),
+                     context=AuditContext(actor=user))  # fmt: skip
+    pages.append(f"/bulk/{job.pk}/")
     found = {}
-    for path in pages:
-        page.goto(path)
-        violations = axe_violations(page)
-        if violations:
-            found[path] = violations
+    for scheme in ("light", "dark"):  # the system setting picks one; both must read well
+        page.emulate_media(color_scheme=scheme)
+        for path in pages:
+            page.goto(path)
+            violations = axe_violations(page)
+            if violations:
+                found[f"{path} ({scheme})"] = violations
     page.context.clear_cookies()
     page.goto("/login/")
     if violations := axe_violations(page):
