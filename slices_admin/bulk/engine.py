@@ -195,6 +195,9 @@ class Runner:
         # SQLite has one writer at a time and makes the others sleep and poll for the lock; queueing the sending
         # threads here instead hands the lock straight over. PostgreSQL takes concurrent writers as they come.
         self._writing = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
+        self._prefetch_lock = threading.Lock()
+        self._prefetched: dict[int, tuple[BulkEditItem, dict[str, Any] | None]] = {}
+        self._prefetch_done: set[int] = set()  # taken once: any later attempt is a retry, read afresh
         self.stop = threading.Event()  # cancelled, or the job was taken over
         self.cancelled = False
         self._pause_lock = threading.Lock()
@@ -338,15 +341,36 @@ class Runner:
         return random.uniform(0, min(30.0, settings.BULK_BACKOFF_SECONDS * 2 ** max(failures - 1, 0)))
 
     # --- one item --------------------------------------------------------------------------------------------------
-    def attempt(self, item_id: int) -> Attempt:
+    PREFETCH = 128
+
+    def _item(self, item_id: int) -> tuple[BulkEditItem, dict[str, Any] | None]:
+        """The item and its cached record. First attempts come from a prefetched chunk (two queries per 128
+        items instead of two per item); a retry reads its item afresh."""
+        with self._prefetch_lock:
+            if item_id not in self._prefetched and item_id not in self._prefetch_done:
+                items = list(self.job.items.filter(pk__gte=item_id, state=Item.PENDING).order_by("pk")[: self.PREFETCH])
+                raw = dict(
+                    OrchestratorSlice.objects.filter(id__in=[i.slice_id for i in items]).values_list("id", "raw")
+                )
+                for item in items:
+                    if item.pk not in self._prefetch_done:
+                        self._prefetched[item.pk] = (item, raw.get(item.slice_id))
+            found = self._prefetched.pop(item_id, None)
+            self._prefetch_done.add(item_id)
+        if found is not None:
+            return found
         item = BulkEditItem.objects.get(pk=item_id)
+        return item, OrchestratorSlice.objects.filter(id=item.slice_id).values_list("raw", flat=True).first()
+
+    def attempt(self, item_id: int) -> Attempt:
+        item, cached = self._item(item_id)
         if item.final:
             return Attempt()
         if item.started_at is None:
             item.started_at = timezone.now()
         context = self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-{item.attempts + 1}")
         try:
-            base = self._base(item, context)
+            base = self._base(item, context, cached)
         except errors.KodexaError as exc:
             return self._failed(item, context, exc, before=None, body=None)
         if base is None:  # decided without sending: a conflict or a skip
@@ -359,9 +383,7 @@ class Runner:
         if self.stop.is_set() or not self._wait_while_paused():
             return Attempt(retry_in=0)  # cancelled (or taken over) while getting ready: nothing sent
         with self._writing:
-            marked = BulkEditItem.objects.filter(pk=item.pk, state=Item.PENDING).update(
-                state=Item.IN_FLIGHT, sent_change_sequence=sent, started_at=item.started_at, runner_id=self.runner_id
-            )
+            marked = _mark_in_flight(item.pk, sent, item.started_at, self.runner_id)
         if not marked:
             return Attempt()  # another runner has it
         item.state, item.sent_change_sequence = Item.IN_FLIGHT, sent
@@ -392,10 +414,9 @@ class Runner:
             duration_ms=answer.duration_ms,
         )
 
-    def _base(self, item: BulkEditItem, context: AuditContext) -> dict[str, Any] | None:
+    def _base(self, item: BulkEditItem, context: AuditContext, cached: dict[str, Any] | None) -> dict[str, Any] | None:
         """The version to change: Kodexa's current one, or the cached one the operator selected. None when the
         attempt ended here (the slice changed since it was selected, or an earlier attempt turns out applied)."""
-        cached = OrchestratorSlice.objects.filter(id=item.slice_id).values_list("raw", flat=True).first()
         if item.sent_change_sequence is not None:  # an earlier PUT's fate is unknown: look before sending again
             current = self._get(item, context, fallback=cached)
             if self._applied(current, self.change.applied_to(current), item.sent_change_sequence):
@@ -609,6 +630,25 @@ class Runner:
         if gives_up or not transient:
             return Attempt()
         return Attempt(retry_in=0 if pauses else self._backoff(failures))
+
+
+def _mark_in_flight(item_id: int, sent: int | None, started_at, runner_id: str) -> int:
+    """Pending → in flight, with the version about to be sent (written out: it runs before every PUT)."""
+    table = BulkEditItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, sent_change_sequence = %s, started_at = %s, runner_id = %s "  # noqa: S608
+            "WHERE id = %s AND state = %s",
+            [
+                Item.IN_FLIGHT,
+                sent,
+                connection.ops.adapt_datetimefield_value(started_at),
+                runner_id,
+                item_id,
+                Item.PENDING,
+            ],
+        )
+        return cursor.rowcount
 
 
 # --- entry point --------------------------------------------------------------------------------------------------
