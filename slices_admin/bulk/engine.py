@@ -13,12 +13,13 @@ import heapq
 import itertools
 import logging
 import os
+import queue
 import random
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -177,6 +178,60 @@ class Schedule:
             self._cond.notify_all()
 
 
+# --- writing outcomes -----------------------------------------------------------------------------------------------
+class Recorder:
+    """Writes items' successful outcomes (the cache, the audit entry, the item) from its own thread, many to a
+    transaction, so the sending threads go on sending instead of queueing for the database.
+
+    An outcome not yet written when the worker dies leaves its item in flight with its mark, so the next runner
+    checks Kodexa and records it then: nothing is lost, nothing is sent twice."""
+
+    BATCH = 64
+
+    def __init__(self, writing):
+        self._writing = writing
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="bulk-recorder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self._queue.put(write)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            closing = False
+            while not closing:
+                batch = [self._queue.get()]
+                while len(batch) < self.BATCH and not self._queue.empty():
+                    batch.append(self._queue.get())
+                closing = None in batch
+                self._write([write for write in batch if write is not None])
+        finally:
+            connection.close()
+
+    def _write(self, batch: list[Callable[[], None]]) -> None:
+        if not batch:
+            return
+        try:
+            with self._writing, transaction.atomic():
+                for write in batch:
+                    write()
+        except Exception:
+            logger.exception("bulk: writing %d outcomes together failed; writing them one by one", len(batch))
+            for write in batch:
+                try:
+                    with self._writing, transaction.atomic():
+                        write()
+                except Exception:
+                    logger.exception("bulk: an outcome could not be written; the next runner checks its item")
+
+
 # --- one attempt ----------------------------------------------------------------------------------------------------
 @dataclass
 class Attempt:
@@ -195,6 +250,7 @@ class Runner:
         # SQLite has one writer at a time and makes the others sleep and poll for the lock; queueing the sending
         # threads here instead hands the lock straight over. PostgreSQL takes concurrent writers as they come.
         self._writing = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
+        self._recorder: Recorder | None = None  # while sending; outside that, outcomes are written at once
         self._prefetch_lock = threading.Lock()
         self._prefetched: dict[int, tuple[BulkEditItem, dict[str, Any] | None]] = {}
         self._prefetch_done: set[int] = set()  # taken once: any later attempt is a retry, read afresh
@@ -216,12 +272,16 @@ class Runner:
             threading.Thread(target=self._send_loop, args=(schedule,), daemon=True, name=f"bulk-{self.job.pk}-{n}")
             for n in range(max(1, min(self.job.concurrency, len(pending))))
         ]
+        self._recorder = Recorder(self._writing)
+        self._recorder.start()
         try:
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
         finally:
+            self._recorder.close()
+            self._recorder = None
             beating.set()
             heart.join()
         return self._finish()
@@ -523,7 +583,8 @@ class Runner:
             error=note,
             duration_ms=duration_ms,
         )
-        with self._writing, transaction.atomic():
+
+        def write() -> None:
             cache_write.apply()
             append_entry(entry)
             self._save(
@@ -534,6 +595,12 @@ class Runner:
                 message=note,
                 result_change_sequence=record.get("changeSequence"),
             )
+
+        if self._recorder is not None:
+            self._recorder.submit(write)
+        else:
+            with self._writing, transaction.atomic():
+                write()
         return Attempt()
 
     def _conflict(self, item, context, *, before, body, current, exc) -> Attempt:
