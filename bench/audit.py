@@ -41,11 +41,10 @@ from slices_admin.audit.selectors import DEFAULT_PAGE_SIZE, NEWEST_FIRST
 from slices_admin.audit.services import field_diff
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.sandbox.seed import FAILURES, ORGANIZATIONS
-from slices_admin.slices.services import refresh_statistics
 
 from . import export
 from .browsing import _get_ms, _summary, _user, logged_in, slow_queries
-from .seed import existing_indexes
+from .seed import bulk_load, insert_statement
 
 TARGET_P95_MS = 50.0
 PAGE_SIZE = DEFAULT_PAGE_SIZE  # the page as it opens: no pageSize asked
@@ -508,19 +507,7 @@ def ensure_entries(target: int, log=print) -> float | None:
             log(f"  the log reaches {head['occurred_at']:%Y-%m-%d %H:%M}: the new entries fill the time since")
             start_us = after_head
     first_bulk_job = (AuditEntry.objects.aggregate(job=Max("bulk_job_id"))["job"] or 0) + 1
-    indexes, existing = AuditEntry._meta.indexes, existing_indexes(AuditEntry)
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            if index.name in existing:
-                editor.remove_index(AuditEntry, index)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: the unique hash index stays in memory
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (names from the model, values bound)
-        connection.ops.quote_name(AuditEntry._meta.db_table),
-        ", ".join(COLUMNS),
-        ", ".join(["%s"] * len(COLUMNS)),
-    )
+    sql = insert_statement(AuditEntry, COLUMNS)
     rows = entry_rows(
         missing,
         f"bench-audit:{present}",
@@ -531,24 +518,16 @@ def ensure_entries(target: int, log=print) -> float | None:
     )
     previous_at = COLUMNS.index("prev_hash")
     written = 0
-    for block in batched(rows, _COMMIT_EVERY):
-        with transaction.atomic(), connection.cursor() as cursor:
-            now_head = _head()
-            if (now_head["entry_hash"] if now_head else chain.GENESIS) != block[0][previous_at]:
-                raise RuntimeError("Someone else wrote audit entries during the load: the chain would fork.")
-            for batch in batched(block, _BATCH):
-                cursor.executemany(sql, batch)
-        written += len(block)
-        log(f"  {written:>9,} entries  {time.perf_counter() - began:6.1f} s")
-    log("  rebuilding indexes ...")
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.add_index(AuditEntry, index)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    log("  refreshing planner statistics ...")
-    refresh_statistics(AuditEntry)
+    with bulk_load(AuditEntry, log):
+        for block in batched(rows, _COMMIT_EVERY):
+            with transaction.atomic(), connection.cursor() as cursor:
+                now_head = _head()
+                if (now_head["entry_hash"] if now_head else chain.GENESIS) != block[0][previous_at]:
+                    raise RuntimeError("Someone else wrote audit entries during the load: the chain would fork.")
+                for batch in batched(block, _BATCH):
+                    cursor.executemany(sql, batch)
+            written += len(block)
+            log(f"  {written:>9,} entries  {time.perf_counter() - began:6.1f} s")
     seconds = time.perf_counter() - began
     log(f"  seeded in {seconds:.1f} s")
     return seconds

@@ -8,6 +8,7 @@ dropped for the load and rebuilt after it (several times faster than keeping a d
 row), and the planner statistics refreshed, as after a sync.
 """
 
+import contextlib
 import functools
 import json
 import random
@@ -220,6 +221,36 @@ def migrate(database: Path, log=print) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def insert_statement(model, columns) -> str:
+    return "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (names from the model, values bound)
+        connection.ops.quote_name(model._meta.db_table), ", ".join(columns), ", ".join(["%s"] * len(columns))
+    )
+
+
+@contextlib.contextmanager
+def bulk_load(model, log=print):
+    """Rows pour in fastest with the table's indexes dropped and syncing off; after, the indexes are rebuilt, the
+    WAL is folded back into the file and the planner's statistics are refreshed (as a finished sync does)."""
+    indexes, existing = model._meta.indexes, existing_indexes(model)
+    with connection.schema_editor() as editor:
+        for index in indexes:
+            if index.name in existing:
+                editor.remove_index(model, index)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: the primary key and unique indexes stay in memory
+    yield
+    log("  rebuilding indexes ...")
+    with connection.schema_editor() as editor:
+        for index in indexes:
+            editor.add_index(model, index)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    log("  refreshing planner statistics ...")
+    refresh_statistics(model)
+
+
 def ensure_rows(target: int, log=print) -> float | None:
     """Top the cache up to `target` orchestrator slices; answer the seconds it took, or None when none were missing."""
     present = OrchestratorSlice.objects.count()
@@ -229,36 +260,16 @@ def ensure_rows(target: int, log=print) -> float | None:
         return None
     log(f"Cache holds {present:,} orchestrator slices: adding {missing:,} ...")
     began = time.perf_counter()
-    indexes, existing = OrchestratorSlice._meta.indexes, existing_indexes()
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            if index.name in existing:
-                editor.remove_index(OrchestratorSlice, index)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: the primary key index stays in memory
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (names from the model, values bound)
-        connection.ops.quote_name(OrchestratorSlice._meta.db_table),
-        ", ".join(COLUMNS),
-        ", ".join(["%s"] * len(COLUMNS)),
-    )
+    sql = insert_statement(OrchestratorSlice, COLUMNS)
     now_ms = int(time.time() * 1000)
     written = 0
-    for block in batched(slice_rows(missing, f"bench:{present}", now_ms), _COMMIT_EVERY):
-        with transaction.atomic(), connection.cursor() as cursor:
-            for rows in batched(block, _BATCH):
-                cursor.executemany(sql, rows)
-        written += len(block)
-        log(f"  {written:>9,} rows  {time.perf_counter() - began:6.1f} s")
-    log("  rebuilding indexes ...")
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.add_index(OrchestratorSlice, index)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    log("  refreshing planner statistics ...")
-    refresh_statistics(OrchestratorSlice)  # as a finished sync does: the planner needs the table's shape
+    with bulk_load(OrchestratorSlice, log):
+        for block in batched(slice_rows(missing, f"bench:{present}", now_ms), _COMMIT_EVERY):
+            with transaction.atomic(), connection.cursor() as cursor:
+                for rows in batched(block, _BATCH):
+                    cursor.executemany(sql, rows)
+            written += len(block)
+            log(f"  {written:>9,} rows  {time.perf_counter() - began:6.1f} s")
     seconds = time.perf_counter() - began
     log(f"  seeded in {seconds:.1f} s")
     return seconds
