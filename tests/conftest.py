@@ -131,6 +131,22 @@ def kodexa(sandbox, settings) -> Iterator[Sandbox]:
     sandbox.clear_faults()
 
 
+@pytest.fixture
+def failed_slices(kodexa):
+    """FAILED slices made on the sandbox, in a pipeline execution of their own, and cached as a sync leaves them."""
+    from tests.factories import cache_orchestrator
+
+    def make(n: int, **fields) -> list[dict]:
+        pipeline = f"pipe-{uuid.uuid4()}"
+        records = [
+            kodexa.new_orchestrator_slice(status="FAILED", pipelineExecutionId=pipeline, **fields) for _ in range(n)
+        ]
+        cache_orchestrator(*records)
+        return records
+
+    return make
+
+
 # --- background workers, as their own processes --------------------------------------------------------------------
 @pytest.fixture
 def start_worker(kodexa):

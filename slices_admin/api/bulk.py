@@ -125,9 +125,8 @@ class BulkEditListCreate(APIView):
         if problems:
             raise ValidationError({k: [v] for k, v in problems.items()})
         try:
-            preview = services.preview(asked.selection, asked.change, user=request.user)
             if asked.validated_data["dryRun"]:
-                return Response(_preview_document(preview))
+                return Response(_preview_document(services.preview(asked.selection, asked.change, user=request.user)))
             job = services.create_job(
                 asked.selection,
                 asked.change,

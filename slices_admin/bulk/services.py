@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -174,8 +174,9 @@ class Preview:
         return found
 
 
-def preview(selection: Selection, change: Change, *, user=None) -> Preview:
-    """What the edit would do, from the cache alone: nothing is sent to Kodexa."""
+def preview(selection: Selection, change: Change, *, user=None, details: bool = True) -> Preview:
+    """What the edit would do, from the cache alone: nothing is sent to Kodexa. Without `details`, only the counts
+    (what creating the job checks): no sample and no look at who else changed the slices."""
     rows = selection.queryset()
     result = Preview(selection, change)
     statuses = Counter()
@@ -186,18 +187,24 @@ def preview(selection: Selection, change: Change, *, user=None) -> Preview:
         statuses[status or "—"] += count
     result.before_statuses = dict(statuses.most_common())
     result.total = sum(statuses.values())
-    result.to_skip = rows.filter(**skip_filter).count() if change.target_status in statuses else 0
+    now = timezone.now()
+    stale = now - timedelta(minutes=settings.BULK_STALE_CACHE_MINUTES)
+    recent = now - timedelta(minutes=settings.BULK_RECENT_CHANGE_MINUTES)
+    figures = rows.order_by().aggregate(
+        skip=Count("id", filter=Q(**skip_filter)),
+        oldest=Min("last_seen_at"),
+        stale=Count("id", filter=Q(last_seen_at__lt=stale)),
+        recent=Count("id", filter=Q(updated_on__gte=recent)),
+        gone=Count("id", filter=Q(gone_at__isnull=False)),
+    )
+    result.to_skip, result.oldest_copy = figures["skip"], figures["oldest"]
+    result.stale_copies, result.changed_recently, result.gone = figures["stale"], figures["recent"], figures["gone"]
     if selection.filter is None:
         result.uncached = len(selection.ids) - result.total
         result.total += result.uncached
     result.to_change = result.total - result.to_skip
-    now = timezone.now()
-    result.oldest_copy = rows.order_by().aggregate(oldest=Min("last_seen_at"))["oldest"]
-    stale = now - timedelta(minutes=settings.BULK_STALE_CACHE_MINUTES)
-    result.stale_copies = rows.filter(last_seen_at__lt=stale).count()
-    recent = now - timedelta(minutes=settings.BULK_RECENT_CHANGE_MINUTES)
-    result.changed_recently = rows.filter(updated_on__gte=recent).count()
-    result.gone = rows.filter(gone_at__isnull=False).count()
+    if not details:
+        return result
     others = AuditEntry.objects.filter(
         resource=ORCHESTRATOR_SLICE.path,
         remote_id__in=rows.order_by().values("id"),
@@ -240,7 +247,7 @@ def create_job(
     problems = change.errors()
     if problems:
         raise BulkEditError(problems)
-    seen = preview(selection, change)
+    seen = preview(selection, change, details=False)
     if seen.total == 0:
         raise BulkEditError({"__all__": "No slice matches this selection any more; nothing to do."})
     if seen.too_many:

@@ -37,7 +37,6 @@ def new_edit(request):
     context = {"form": form, "preview": None, "ids": request.POST.getlist("ids")}
     if form.is_valid():
         try:
-            context["preview"] = services.preview(form.selection, form.change, user=request.user)
             if request.POST.get("step") == "run":
                 job = services.create_job(
                     form.selection,
@@ -48,11 +47,18 @@ def new_edit(request):
                 messages.success(request, f"Bulk edit {job.pk} started: {job.items.count():,} slices.")
                 return _go(request, reverse("bulk:detail", args=[job.pk]))
         except services.BulkEditError as exc:
-            for name, message in exc.errors.items():
-                form.add_error(_ERROR_FIELDS.get(name, name) if name != "__all__" else None, message)
-    selection = form.selection if hasattr(form, "cleaned_data") else services.Selection(filter="")
-    context.update(selection=selection, selected=_count(selection))
+            _show(form, exc)
+        try:  # the preview, again after a refused start: it shows what changed
+            context["preview"] = services.preview(form.selection, form.change, user=request.user)
+        except services.BulkEditError as exc:
+            _show(form, exc)
+    context.update(selection=form.selection, selected=_count(form.selection))
     return render_page_or_partial(request, "bulk/new.html", "editor", context)
+
+
+def _show(form: BulkEditForm, refused: services.BulkEditError) -> None:
+    for name, message in refused.errors.items():
+        form.add_error(_ERROR_FIELDS.get(name, name) if name != "__all__" else None, message)
 
 
 def _first_step(request, params):

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
@@ -29,21 +30,6 @@ def quick(settings):
 @pytest.fixture
 def operator(make_user):
     return make_user("operator")
-
-
-@pytest.fixture
-def slices(kodexa):
-    """Slices on the sandbox, cached as a sync would; all FAILED in one pipeline execution of their own."""
-
-    def make(n: int, **fields) -> list[dict]:
-        pipeline = f"pipe-{time.monotonic_ns()}"
-        records = [
-            kodexa.new_orchestrator_slice(status="FAILED", pipelineExecutionId=pipeline, **fields) for _ in range(n)
-        ]
-        cache_orchestrator(*records)
-        return records
-
-    return make
 
 
 def job_for(records, operator, target="PENDING", **change) -> BulkEditJob:
@@ -79,8 +65,8 @@ def assert_each_attempt_audited_once(job):
         assert all(e.reason == job.reason for e in entries)
 
 
-def test_transient_failures_and_lost_answers_end_with_every_item_applied_exactly_once(kodexa, slices, operator):
-    records = slices(40)
+def test_transient_failures_and_lost_answers_end_with_every_item_applied_exactly_once(kodexa, failed_slices, operator):
+    records = failed_slices(40)
     job = job_for(records, operator)
     kodexa.set_faults(errorRate=0.2, lostAnswerRate=0.1, timeoutRate=0.05, timeoutSeconds=3, methods=["PUT"], seed=7)
     assert engine.run_job(job.pk) == "finished"
@@ -94,8 +80,8 @@ def test_transient_failures_and_lost_answers_end_with_every_item_applied_exactly
     assert_each_attempt_audited_once(job)
 
 
-def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, slices, operator):
-    records = slices(12)
+def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, failed_slices, operator):
+    records = failed_slices(12)
     job = job_for(records, operator)
     kodexa.set_faults(failNext=[{"status": 429, "count": 6, "method": "PUT", "retryAfter": 1}])
     started = time.monotonic()
@@ -109,8 +95,8 @@ def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, slices, oper
     assert_applied_once(kodexa, records)
 
 
-def test_slices_changed_after_selection_are_conflicts_never_overwritten(kodexa, slices, operator):
-    records = slices(6)
+def test_slices_changed_after_selection_are_conflicts_never_overwritten(kodexa, failed_slices, operator):
+    records = failed_slices(6)
     job = job_for(records, operator)
     changed = [kodexa.put(record, status="SUCCEEDED") for record in records[:2]]  # someone else, on Kodexa
     engine.run_job(job.pk)
@@ -127,9 +113,9 @@ def test_slices_changed_after_selection_are_conflicts_never_overwritten(kodexa, 
     assert {kodexa.get(ORCH, r["id"])["status"] for r in records} == {"PENDING"}
 
 
-def test_a_stale_cache_is_caught_by_kodexas_lock_not_by_luck(kodexa, slices, operator):
+def test_a_stale_cache_is_caught_by_kodexas_lock_not_by_luck(kodexa, failed_slices, operator):
     """The cache still holds the old version: the PUT carries the old changeSequence and Kodexa refuses it."""
-    records = slices(3)
+    records = failed_slices(3)
     job = job_for(records, operator)
     kodexa.put(records[0], errorMessage="someone else's note")
     engine.run_job(job.pk)
@@ -138,9 +124,9 @@ def test_a_stale_cache_is_caught_by_kodexas_lock_not_by_luck(kodexa, slices, ope
     assert kodexa.get(ORCH, records[0]["id"])["errorMessage"] == "someone else's note"
 
 
-def test_reading_before_writing_gives_the_same_outcomes(kodexa, slices, operator, settings):
+def test_reading_before_writing_gives_the_same_outcomes(kodexa, failed_slices, operator, settings):
     settings.BULK_READ_BEFORE_WRITE = True
-    records = slices(5)
+    records = failed_slices(5)
     job = job_for(records, operator)
     kodexa.put(records[0], status="RUNNING")
     before = kodexa.request_count()
@@ -149,8 +135,8 @@ def test_reading_before_writing_gives_the_same_outcomes(kodexa, slices, operator
     assert kodexa.request_count() - before == 5 + 4  # a read of each, and a PUT of those unchanged
 
 
-def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, slices, operator):
-    records = slices(30)
+def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, failed_slices, operator):
+    records = failed_slices(30)
     job = job_for(records, operator)
     BulkEditJob.objects.filter(pk=job.pk).update(concurrency=2)
     kodexa.set_faults(latencyMs=150, methods=["PUT"])
@@ -172,8 +158,8 @@ def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, slic
     assert AuditEntry.objects.filter(bulk_job_id=job.pk, action="bulk_cancel").count() == 1
 
 
-def test_an_in_flight_item_whose_put_landed_is_not_sent_again_after_a_crash(kodexa, slices, operator):
-    records = slices(3)
+def test_an_in_flight_item_whose_put_landed_is_not_sent_again_after_a_crash(kodexa, failed_slices, operator):
+    records = failed_slices(3)
     job = job_for(records, operator)
     # A runner sent the first item and died before hearing back: the ledger says in flight, Kodexa has the change.
     first = job.items.get(slice_id=records[0]["id"])
@@ -191,21 +177,15 @@ def test_an_in_flight_item_whose_put_landed_is_not_sent_again_after_a_crash(kode
     assert states(job) == {"succeeded": 3}
 
 
-def test_a_live_runner_keeps_its_job(kodexa, slices, operator):
-    job = job_for(slices(2), operator)
-    BulkEditJob.objects.filter(pk=job.pk).update(state="running", runner_id="alive", heartbeat_at=time_now())
+def test_a_live_runner_keeps_its_job(kodexa, failed_slices, operator):
+    job = job_for(failed_slices(2), operator)
+    BulkEditJob.objects.filter(pk=job.pk).update(state="running", runner_id="alive", heartbeat_at=timezone.now())
     assert engine.run_job(job.pk).startswith("not claimed")
     assert states(job) == {"pending": 2}
 
 
-def time_now():
-    from django.utils import timezone
-
-    return timezone.now()
-
-
-def test_permanent_failures_keep_kodexas_message_and_can_be_retried(kodexa, slices, operator):
-    records = slices(4)
+def test_permanent_failures_keep_kodexas_message_and_can_be_retried(kodexa, failed_slices, operator):
+    records = failed_slices(4)
     job = job_for(records, operator)
     kodexa.set_faults(failNext=[{"status": 400, "count": 2, "method": "PUT"}])
     engine.run_job(job.pk)
@@ -218,8 +198,8 @@ def test_permanent_failures_keep_kodexas_message_and_can_be_retried(kodexa, slic
     assert_applied_once(kodexa, records)
 
 
-def test_slices_already_at_the_target_are_skipped_without_a_request(kodexa, slices, operator):
-    records = slices(3)
+def test_slices_already_at_the_target_are_skipped_without_a_request(kodexa, failed_slices, operator):
+    records = failed_slices(3)
     already = kodexa.put(records[0], status="PENDING")
     cache_orchestrator(already)
     job = job_for(records, operator)
@@ -229,8 +209,8 @@ def test_slices_already_at_the_target_are_skipped_without_a_request(kodexa, slic
     assert kodexa.call("GET", "/_sandbox/stats").json()["putCounts"][already["id"]] == 1  # ours never came
 
 
-def test_the_preview_sends_nothing_and_writes_nothing(kodexa, slices, operator):
-    records = slices(5)
+def test_the_preview_sends_nothing_and_writes_nothing(kodexa, failed_slices, operator):
+    records = failed_slices(5)
     before = kodexa.request_count()
     selection = Selection.from_filter({"pipelineExecutionId": records[0]["pipelineExecutionId"]})
     seen = preview(selection, Change("PENDING", reason="x"))
@@ -239,9 +219,9 @@ def test_the_preview_sends_nothing_and_writes_nothing(kodexa, slices, operator):
     assert kodexa.request_count() == before and not BulkEditJob.objects.exists()
 
 
-def test_a_large_edit_needs_the_count_typed_and_a_grown_selection_is_caught(kodexa, slices, operator, settings):
+def test_a_large_edit_needs_the_count_typed_and_a_grown_selection_is_caught(kodexa, failed_slices, operator, settings):
     settings.BULK_CONFIRM_THRESHOLD = 3
-    records = slices(4)
+    records = failed_slices(4)
     selection = Selection.from_filter({"pipelineExecutionId": records[0]["pipelineExecutionId"]})
     change = Change("PENDING", reason="fix")
     with pytest.raises(BulkEditError, match="Type 4"):
@@ -258,15 +238,15 @@ def test_a_large_edit_needs_the_count_typed_and_a_grown_selection_is_caught(kode
     ("change", "field"),
     [(Change("PENDING", reason=" "), "reason"), (Change("EXPLODED", reason="x"), "targetStatus")],
 )
-def test_an_invalid_edit_is_refused_field_by_field(kodexa, slices, operator, change, field):
-    records = slices(1)
+def test_an_invalid_edit_is_refused_field_by_field(kodexa, failed_slices, operator, change, field):
+    records = failed_slices(1)
     with pytest.raises(BulkEditError) as refused:
         create_job(Selection.from_ids([records[0]["id"]]), change, context=AuditContext(actor=operator))
     assert field in refused.value.errors and not BulkEditJob.objects.exists()
 
 
-def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes(kodexa, slices, operator):
-    records = slices(3)
+def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes(kodexa, failed_slices, operator):
+    records = failed_slices(3)
     job = job_for(records, operator)
     first = job.items.get(slice_id=records[0]["id"])
     BulkEditItem.objects.filter(pk=first.pk).update(
@@ -274,7 +254,7 @@ def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes
     )
     kodexa.put(records[0], status="PENDING")  # the dead runner's PUT had landed
     BulkEditJob.objects.filter(pk=job.pk).update(
-        state="running", runner_id="dead-runner", heartbeat_at="2020-01-01T00:00Z", cancel_requested_at=time_now()
+        state="running", runner_id="dead-runner", heartbeat_at="2020-01-01T00:00Z", cancel_requested_at=timezone.now()
     )
     from django_tasks_db.models import DBTaskResult
 
@@ -287,9 +267,9 @@ def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes
     assert "answer had been lost" in job.items.get(pk=first.pk).message
 
 
-def test_a_429_on_the_checking_read_does_not_forget_an_unknown_put(kodexa, slices, operator, settings):
+def test_a_429_on_the_checking_read_does_not_forget_an_unknown_put(kodexa, failed_slices, operator, settings):
     settings.BULK_READ_BEFORE_WRITE = True
-    records = slices(1)
+    records = failed_slices(1)
     job = job_for(records, operator)
     item = job.items.get()
     BulkEditItem.objects.filter(pk=item.pk).update(sent_change_sequence=records[0]["changeSequence"])
@@ -301,9 +281,9 @@ def test_a_429_on_the_checking_read_does_not_forget_an_unknown_put(kodexa, slice
     assert kodexa.call("GET", "/_sandbox/stats").json()["putCounts"][records[0]["id"]] == 1
 
 
-def test_a_refused_api_key_pauses_the_job_instead_of_failing_every_slice(kodexa, slices, operator, settings):
+def test_a_refused_api_key_pauses_the_job_instead_of_failing_every_slice(kodexa, failed_slices, operator, settings):
     settings.BULK_KEY_REFUSED_PAUSE_SECONDS = 1
-    records = slices(5)
+    records = failed_slices(5)
     job = job_for(records, operator)
     kodexa.set_faults(failNext=[{"status": 401, "count": 3, "method": "PUT"}])
     started = time.monotonic()
@@ -312,8 +292,8 @@ def test_a_refused_api_key_pauses_the_job_instead_of_failing_every_slice(kodexa,
     assert AuditEntry.objects.filter(bulk_job_id=job.pk, response_status=401).count() == 3
 
 
-def test_asking_for_the_same_follow_up_twice_is_refused(kodexa, slices, operator):
-    records = slices(2)
+def test_asking_for_the_same_follow_up_twice_is_refused(kodexa, failed_slices, operator):
+    records = failed_slices(2)
     job = job_for(records, operator)
     kodexa.set_faults(failNext=[{"status": 400, "count": 2, "method": "PUT"}])
     engine.run_job(job.pk)

@@ -8,21 +8,9 @@ from django.urls import reverse
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.bulk.models import BulkEditJob
-from tests.factories import cache_orchestrator
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ORCH = "orchestrator-execution-slices"
-
-
-@pytest.fixture
-def failed_slices(kodexa):
-    def make(n: int) -> list[dict]:
-        pipeline = f"pipe-{time.monotonic_ns()}"
-        records = [kodexa.new_orchestrator_slice(status="FAILED", pipelineExecutionId=pipeline) for _ in range(n)]
-        cache_orchestrator(*records)
-        return records
-
-    return make
 
 
 def form_data(records, **extra) -> dict:
