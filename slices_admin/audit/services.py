@@ -68,15 +68,9 @@ class AuditContext:
 
 
 def redact(value: Any) -> Any:
-    """A copy of `value` with secrets blanked: values under secret-looking keys, and the Kodexa key anywhere."""
-    key = settings.KODEXA_API_KEY
-    if isinstance(value, Mapping):
-        return {k: REDACTED if _SECRET_KEY_NAME.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if isinstance(value, str) and key and key in value:
-        return value.replace(key, REDACTED)
-    return value
+    """A copy of `value` with secrets blanked: values under secret-looking keys, and the Kodexa key anywhere (and
+    cleaned for storing, see `_stored`)."""
+    return _stored(value, settings.KODEXA_API_KEY)
 
 
 def field_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -176,17 +170,17 @@ def prepare_entry(
         request_body=clean(request_body),
         response_status=response_status,
         response_body=clean(response_body),
-        error=_text(redact(error)),
+        error=clean(error),
         before=before,
         after=after,
         diff=field_diff(before, after) if after is not None else [],
         duration_ms=duration_ms,
         request_id=context.request_id,
         bulk_job_id=context.bulk_job_id,
-        reason=_text(redact(context.reason)),
+        reason=clean(context.reason),
         ip_address=context.ip_address,
-        user_agent=_text(redact(context.user_agent))[:1000],
-        path=_text(redact(context.path))[:500],
+        user_agent=clean(context.user_agent)[:1000],
+        path=clean(context.path)[:500],
         chain_version=chain.CURRENT_VERSION,
     )
     fields = _hashed_fields()
