@@ -70,26 +70,10 @@ def _record_id(payload: Any) -> str:
     return remote_id
 
 
-def _sequence(payload: Mapping[str, Any]) -> int | None:
-    value = payload.get("changeSequence")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _is_older(payload: Mapping[str, Any], cached_sequence: int | None) -> bool:
-    """An answer read before a newer write must not put the older version back in the cache."""
-    incoming = _sequence(payload)
-    return incoming is not None and cached_sequence is not None and incoming < cached_sequence
-
-
 def cache_record(resource: Resource, payload: Mapping[str, Any]) -> SliceRecord:
-    """Upsert one record Kodexa answered with (unless the cache already holds a newer version)."""
-    model, remote_id = MODELS[resource], _record_id(payload)
-    with transaction.atomic():
-        cached = model.objects.select_for_update().filter(id=remote_id).first()
-        if cached is not None and _is_older(payload, cached.change_sequence):
-            return cached
-        row, _ = model.objects.update_or_create(id=remote_id, defaults=_row_values(resource, payload, timezone.now()))
-    return row
+    """Upsert one record Kodexa answered with (unless the cache already holds a newer version); returns the row."""
+    cache_records(resource, [payload])
+    return MODELS[resource].objects.get(id=_record_id(payload))
 
 
 def cache_records(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> int:
