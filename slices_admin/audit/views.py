@@ -1,5 +1,6 @@
 """Audit pages: the trail (newest first, keyset pages, filters in the URL), one entry in full, and exports."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -40,8 +41,6 @@ def audit_list(request):
 
 def _known_actors() -> list[str]:
     """Suggestions for the actor filter, from the user table (a DISTINCT over a million entries would not be)."""
-    from django.contrib.auth import get_user_model
-
     return ["system", "anonymous", *get_user_model().objects.order_by("username").values_list("username", flat=True)]
 
 
