@@ -113,7 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     # A file, not memory, so worker processes started by tests share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-console.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / env("TEST_DATABASE_NAME", "test-console.sqlite3"))}
+elif "TEST_DATABASE_NAME" in os.environ:  # two test runs side by side each need their own database
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth and sessions -------------------------------------------------------------------------------------------
@@ -204,6 +206,11 @@ DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24")
 # The statuses a bulk edit may set; requests in flight at once (one pooled session of that size per job).
 BULK_TARGET_STATUSES = env_list("BULK_TARGET_STATUSES", "FAILED,PENDING,CANCELLED,SKIPPED,SUCCEEDED")
 BULK_CONCURRENCY = int(env("BULK_CONCURRENCY", "16"))
+# Worker processes that work one job side by side (the concurrency is split between them). PostgreSQL takes their
+# writes concurrently; SQLite has one writer at a time, so one runner there.
+BULK_RUNNERS_PER_JOB = int(
+    env("BULK_RUNNERS_PER_JOB", "2" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "1")
+)
 BULK_CONFIRM_THRESHOLD = int(env("BULK_CONFIRM_THRESHOLD", "100"))  # above this many changes, type the count
 BULK_MAX_ITEMS = int(env("BULK_MAX_ITEMS", "50000"))
 BULK_MAX_TRANSIENT_FAILURES = int(env("BULK_MAX_TRANSIENT_FAILURES", "5"))  # per item, then it fails

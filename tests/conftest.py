@@ -148,6 +148,16 @@ def failed_slices(kodexa):
 
 
 # --- background workers, as their own processes --------------------------------------------------------------------
+def database_url(db: dict) -> str:
+    """A DATABASE_URL for the database a test runs on (the test database, not the configured one)."""
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    from urllib.parse import quote
+
+    credentials = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
+
+
 @pytest.fixture
 def start_worker(kodexa):
     """Start `manage.py db_worker` processes on the test database (a file) and the sandbox; all are killed after.
@@ -159,7 +169,7 @@ def start_worker(kodexa):
     def start(*args: str, **env: str) -> subprocess.Popen:
         environment = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url(connection.settings_dict),
             "KODEXA_BASE_URL": kodexa.url,
             "KODEXA_API_KEY": kodexa.api_key,
             "KODEXA_SANDBOX": "1",

@@ -6,12 +6,17 @@ and before a PUT leaves, the item records the version it was sent against (`sent
 whose outcome was lost (a timeout, a 5xx, a worker killed mid-request) leaves that mark, and the next attempt reads
 the slice first: already changed as we asked means succeeded, untouched means send again, anything else is a
 conflict for a person to look at.
+
+Several runners (one per worker process) may work one job at once. Each claims items a batch at a time (`FOR UPDATE
+SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time anyway) and only ever changes the items it holds; a
+runner whose heartbeat goes stale is dead, and a live one (or the next to join) takes its items back.
 """
 
 import contextlib
 import heapq
 import itertools
 import logging
+import math
 import os
 import queue
 import random
@@ -37,7 +42,7 @@ from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.models import OrchestratorSlice
 from slices_admin.slices.services import cache_records, prepare_cache_write, same_record
 
-from .models import BulkEditItem, BulkEditJob
+from .models import BulkEditItem, BulkEditJob, BulkEditRunner
 from .services import Change
 
 logger = logging.getLogger(__name__)
@@ -69,25 +74,38 @@ def _stale_before():
     return timezone.now() - timedelta(seconds=settings.BULK_STALE_AFTER_SECONDS)
 
 
-def claim(job_id: int, runner_id: str) -> BulkEditJob | None:
-    """Take the job if nobody live is working it (never started, or its runner's heartbeat went stale)."""
+def join(job_id: int, runner_id: str) -> BulkEditJob | None:
+    """Become one of the job's runners, unless it is over. The items of runners that died go back in line first."""
     now = timezone.now()
-    free = Q(runner_id="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before())
-    taken = BulkEditJob.objects.filter(free, pk=job_id, state__in=[Job.QUEUED, Job.RUNNING]).update(
-        runner_id=runner_id, heartbeat_at=now, state=Job.RUNNING
-    )
-    if not taken:
-        return None
-    job = BulkEditJob.objects.get(pk=job_id)
-    if job.started_at is None:
-        BulkEditJob.objects.filter(pk=job_id).update(started_at=now)
-        job.started_at = now
-    else:
-        BulkEditJob.objects.filter(pk=job_id).update(resumed_count=F("resumed_count") + 1)
-    # Whatever a dead runner left in flight goes back in line; its `sent_change_sequence` makes the next attempt
-    # check Kodexa before sending anything again.
-    job.items.filter(state=Item.IN_FLIGHT).update(state=Item.PENDING, not_before=None, runner_id="")
+    with transaction.atomic():
+        job = BulkEditJob.objects.select_for_update().filter(pk=job_id, state__in=[Job.QUEUED, Job.RUNNING]).first()
+        if job is None:
+            return None
+        release_dead_runners(job_id)
+        BulkEditRunner.objects.create(job=job, runner_id=runner_id, heartbeat_at=now)
+        started = {} if job.started_at else {"started_at": now}
+        BulkEditJob.objects.filter(pk=job_id).update(state=Job.RUNNING, heartbeat_at=now, **started)
+    job.refresh_from_db()
     return job
+
+
+def release_dead_runners(job_id: int) -> int:
+    """Put back in line the unfinished items of the job's runners that stopped beating (and of runners that left
+    items behind). Their `sent_change_sequence` makes the next attempt check Kodexa before sending anything again.
+    Returns how many items were released."""
+    with transaction.atomic():
+        runners = BulkEditRunner.objects.filter(job_id=job_id)
+        dead = runners.filter(heartbeat_at__lt=_stale_before())
+        gone = dead.delete()[0]
+        live = runners.values_list("runner_id", flat=True)
+        held = BulkEditItem.objects.filter(job_id=job_id, state__in=[Item.PENDING, Item.IN_FLIGHT])
+        orphans = held.exclude(runner_id="").exclude(runner_id__in=live)
+        released = orphans.update(state=Item.PENDING, runner_id="", not_before=None)
+        if gone or released:
+            BulkEditJob.objects.filter(pk=job_id).update(resumed_count=F("resumed_count") + 1)
+    if released:
+        logger.warning("bulk job %s: %d items of stopped runners go back in line", job_id, released)
+    return released
 
 
 def resume_stale_jobs() -> list[int]:
@@ -98,16 +116,16 @@ def resume_stale_jobs() -> list[int]:
     jobs = jobs.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale))
     waiting = _jobs_with_a_waiting_task()
     resumed = []
-    from .tasks import run_bulk_job
+    from .tasks import enqueue_runners
 
     for job_id in jobs.values_list("pk", flat=True):
         if job_id in waiting:
             continue
-        # Mark it, so the next sweep does not queue it again while this runner waits for the worker.
+        # Mark it, so the next sweep does not queue it again while these runners wait for a worker.
         if BulkEditJob.objects.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id).update(
-            heartbeat_at=timezone.now(), runner_id=""
+            heartbeat_at=timezone.now()
         ):
-            run_bulk_job.enqueue(job_id)
+            enqueue_runners(job_id)
             resumed.append(job_id)
     if resumed:
         logger.warning("bulk: resuming jobs %s whose runner stopped", resumed)
@@ -118,7 +136,7 @@ def _jobs_with_a_waiting_task() -> set[int]:
     """Jobs whose runner task is queued and not yet taken by a worker (django-tasks-db's table, when in use)."""
     try:
         from django_tasks_db.models import DBTaskResult
-    except ImportError:  # another backend: the claim keeps a second runner from doing anything
+    except ImportError:  # another backend: an extra runner finds nothing left to claim and leaves
         return set()
     from .tasks import run_bulk_job
 
@@ -136,32 +154,62 @@ def finish_cancelled(job: BulkEditJob) -> bool:
         )
         if job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT]).exists():
             return False
-        BulkEditJob.objects.filter(pk=job.pk).update(
-            state=Job.CANCELLED, finished_at=now, runner_id="", paused_until=None, pause_reason=""
+        BulkEditJob.objects.filter(pk=job.pk, state__in=[Job.QUEUED, Job.RUNNING]).update(
+            state=Job.CANCELLED, finished_at=now, paused_until=None, pause_reason=""
         )
     return True
 
 
 # --- the schedule ---------------------------------------------------------------------------------------------------
 class Schedule:
-    """Items due now or later, shared by the sending threads; `take` blocks until one is due or all are done."""
+    """Items due now or later, shared by the sending threads. When nothing is due it claims more through `claim`
+    (one thread at a time); `take` blocks until an item is due, or returns None once all are done."""
 
-    def __init__(self, item_ids: list[int]):
-        self._heap = [(0.0, n, item_id) for n, item_id in enumerate(item_ids)]
-        self._order = itertools.count(len(item_ids))
-        self._outstanding = len(item_ids)
+    def __init__(self, claim: Callable[[], list[int]]):
+        self._claim = claim
+        self._heap: list[tuple[float, int, int]] = []
+        self._order = itertools.count()
+        self._outstanding = 0  # claimed and not yet final
+        self._exhausted = False  # the last claim found nothing left
+        self._claiming = False
         self._cond = threading.Condition()
 
     def take(self, stop: threading.Event) -> int | None:
         with self._cond:
             while True:
-                if stop.is_set() or self._outstanding == 0:
+                if stop.is_set():
                     return None
                 now = time.monotonic()
                 if self._heap and self._heap[0][0] <= now:
                     return heapq.heappop(self._heap)[2]
+                if not self._exhausted and not self._claiming:
+                    self._claim_more()
+                    continue
+                if self._exhausted and self._outstanding == 0 and not self._claiming:
+                    return None
                 wait = self._heap[0][0] - now if self._heap else 0.5
                 self._cond.wait(timeout=min(wait, 0.5))
+
+    def _claim_more(self) -> None:
+        """Claim outside the lock (it queries the database) while the other threads go on taking."""
+        self._claiming = True
+        self._cond.release()
+        try:
+            claimed = self._claim()
+        except Exception:
+            logger.exception("bulk: claiming items failed; trying again shortly")
+            claimed = None
+        finally:
+            self._cond.acquire()
+            self._claiming = False
+        if claimed is None:
+            self._cond.wait(timeout=1.0)
+            return
+        self._exhausted = not claimed
+        for item_id in claimed:
+            heapq.heappush(self._heap, (0.0, next(self._order), item_id))
+        self._outstanding += len(claimed)
+        self._cond.notify_all()
 
     def later(self, item_id: int, delay: float) -> None:
         with self._cond:
@@ -171,6 +219,12 @@ class Schedule:
     def done(self) -> None:
         with self._cond:
             self._outstanding -= 1
+            self._cond.notify_all()
+
+    def replenish(self) -> None:
+        """Items went back in line (a dead runner's): claim again."""
+        with self._cond:
+            self._exhausted = False
             self._cond.notify_all()
 
     def wake(self) -> None:
@@ -245,16 +299,18 @@ class Runner:
         self.job = job
         self.runner_id = runner_id
         self.change = Change(job.target_status, job.error_message, job.reason)
-        self.client = client or bulk_client(job.concurrency)
+        # The job's concurrency is its share of Kodexa, split between the runners it is meant to have.
+        self.threads = max(1, math.ceil(job.concurrency / max(1, settings.BULK_RUNNERS_PER_JOB)))
+        self.batch = min(128, max(16, 4 * self.threads))  # items claimed at a time
+        self.client = client or bulk_client(self.threads)
         self.context = AuditContext(actor=job.created_by, bulk_job_id=job.pk, reason=job.reason, actor_name="bulk edit")
         # SQLite has one writer at a time and makes the others sleep and poll for the lock; queueing the sending
         # threads here instead hands the lock straight over. PostgreSQL takes concurrent writers as they come.
         self._writing = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
         self._recorder: Recorder | None = None  # while sending; outside that, outcomes are written at once
         self._prefetch_lock = threading.Lock()
-        self._prefetched: dict[int, tuple[BulkEditItem, dict[str, Any] | None]] = {}
-        self._prefetch_done: set[int] = set()  # taken once: any later attempt is a retry, read afresh
-        self.stop = threading.Event()  # cancelled, or the job was taken over
+        self._prefetched: dict[int, tuple[BulkEditItem, dict[str, Any] | None]] = {}  # claimed, not yet tried
+        self.stop = threading.Event()  # cancelled, or this runner was given up for dead
         self.cancelled = False
         self._pause_lock = threading.Lock()
         self._paused_until = 0.0
@@ -263,14 +319,24 @@ class Runner:
 
     # --- the job ---------------------------------------------------------------------------------------------------
     def run(self) -> str:
-        pending = list(self.job.items.filter(state=Item.PENDING).values_list("pk", flat=True))
-        schedule = Schedule(pending)
+        try:
+            while True:
+                self._work()
+                # Items a dead runner held may have come back in line after this runner's last claim.
+                if self.stop.is_set() or not self._unclaimed().exists():
+                    break
+            return self._finish()
+        finally:
+            BulkEditRunner.objects.filter(runner_id=self.runner_id).delete()
+
+    def _work(self) -> None:
+        schedule = Schedule(self._claim)
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beating, schedule), daemon=True)
         heart.start()
         threads = [
             threading.Thread(target=self._send_loop, args=(schedule,), daemon=True, name=f"bulk-{self.job.pk}-{n}")
-            for n in range(max(1, min(self.job.concurrency, len(pending))))
+            for n in range(self.threads)
         ]
         self._recorder = Recorder(self._writing)
         self._recorder.start()
@@ -284,30 +350,51 @@ class Runner:
             self._recorder = None
             beating.set()
             heart.join()
-        return self._finish()
+
+    def _unclaimed(self):
+        return self.job.items.filter(state=Item.PENDING, runner_id="")
+
+    def _claim(self) -> list[int]:
+        """Claim the next batch of items nobody holds; other runners' claims are skipped, not waited for."""
+        if self.stop.is_set():
+            return []
+        with self._writing, transaction.atomic():
+            free = self._unclaimed().order_by("pk").select_for_update(skip_locked=True)
+            ids = list(free.values_list("pk", flat=True)[: self.batch])
+            if ids:
+                BulkEditItem.objects.filter(pk__in=ids, state=Item.PENDING, runner_id="").update(
+                    runner_id=self.runner_id
+                )
+        items = list(BulkEditItem.objects.filter(pk__in=ids, state=Item.PENDING, runner_id=self.runner_id))
+        raw = dict(OrchestratorSlice.objects.filter(id__in=[i.slice_id for i in items]).values_list("id", "raw"))
+        with self._prefetch_lock:
+            for item in items:
+                self._prefetched[item.pk] = (item, raw.get(item.slice_id))
+        return [item.pk for item in items]
 
     def _finish(self) -> str:
         job = BulkEditJob.objects.get(pk=self.job.pk)
-        if job.runner_id != self.runner_id:
-            return "taken over by another runner"
         if self.cancelled or job.cancel_requested_at:
             return self.cancel()
-
+        if self.stop.is_set():
+            return "stopped: this runner was given up for dead; the others (or the next) go on"
         if job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT]).exists():
-            return "stopped; a later runner resumes it"
-        BulkEditJob.objects.filter(pk=job.pk, runner_id=self.runner_id).update(
-            state=Job.FINISHED, finished_at=timezone.now(), runner_id="", paused_until=None, pause_reason=""
+            return "done with its share; other runners are still working"
+        BulkEditJob.objects.filter(pk=job.pk, state=Job.RUNNING).update(
+            state=Job.FINISHED, finished_at=timezone.now(), paused_until=None, pause_reason=""
         )
         return "finished"
 
     def cancel(self) -> str:
         """Close a cancelled job: an item whose earlier PUT's fate is unknown is checked on Kodexa first (applied
         means succeeded); everything else not yet sent ends cancelled."""
-        marked = self.job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT], sent_change_sequence__isnull=False)
-        for item in marked:
+        marked = self.job.items.filter(state=Item.PENDING, sent_change_sequence__isnull=False)
+        marked.filter(runner_id="").update(runner_id=self.runner_id)  # nobody's: this runner checks them
+        for item in marked.filter(runner_id=self.runner_id):
             self._check_before_cancelling(item)
-        finish_cancelled(self.job)
-        return "cancelled"
+        if finish_cancelled(self.job):
+            return "cancelled"
+        return "cancelled its share; other runners are still checking theirs"
 
     def _check_before_cancelling(self, item: BulkEditItem) -> None:
         context = self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-{item.attempts + 1}")
@@ -327,21 +414,23 @@ class Runner:
             self._save(item, Item.CANCELLED, message="Cancelled; Kodexa shows the earlier attempt was not applied.")
 
     def _heartbeat(self, beating: threading.Event, schedule: Schedule) -> None:
-        """Show the job is alive every BULK_HEARTBEAT_SECONDS; look for a cancel request twice a second. A runner
-        that cannot reach the database for half the stale time stops sending: another will take over."""
-        last_beat = last_ok = time.monotonic()
+        """Show this runner is alive every BULK_HEARTBEAT_SECONDS, take back the items of runners that died, and
+        look twice a second for a cancel request or a pause another runner started. A runner that cannot reach the
+        database for half the stale time stops sending: another takes over."""
+        last_beat = last_ok = last_release = time.monotonic()
+        release_every = settings.BULK_STALE_AFTER_SECONDS / 2
         try:
             while not beating.wait(0.5):
                 try:
-                    mine = BulkEditJob.objects.filter(pk=self.job.pk, runner_id=self.runner_id)
                     if time.monotonic() - last_beat >= settings.BULK_HEARTBEAT_SECONDS:
                         last_beat = time.monotonic()
-                        if not mine.update(heartbeat_at=timezone.now()):
-                            logger.warning("bulk job %s: another runner took over; stopping", self.job.pk)
-                            self.stop.set()
-                    if not self.stop.is_set() and mine.filter(cancel_requested_at__isnull=False).exists():
-                        self.cancelled = True
-                        self.stop.set()
+                        self._beat()
+                    if not self.stop.is_set() and time.monotonic() - last_release >= release_every:
+                        last_release = time.monotonic()
+                        if release_dead_runners(self.job.pk):
+                            schedule.replenish()
+                    if not self.stop.is_set():
+                        self._look_at_the_job()
                     last_ok = time.monotonic()
                 except Exception:
                     logger.exception("bulk job %s: heartbeat failed", self.job.pk)
@@ -354,6 +443,25 @@ class Runner:
                     return
         finally:
             connection.close()
+
+    def _beat(self) -> None:
+        now = timezone.now()
+        if BulkEditRunner.objects.filter(runner_id=self.runner_id).update(heartbeat_at=now):
+            BulkEditJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
+        else:  # another runner found this one silent for too long and took its items back
+            logger.warning("bulk job %s: runner %s was given up for dead; stopping", self.job.pk, self.runner_id)
+            self.stop.set()
+
+    def _look_at_the_job(self) -> None:
+        cancel_requested_at, paused_until = (
+            BulkEditJob.objects.filter(pk=self.job.pk).values_list("cancel_requested_at", "paused_until").get()
+        )
+        if cancel_requested_at:
+            self.cancelled = True
+            self.stop.set()
+        elif paused_until and (left := (paused_until - timezone.now()).total_seconds()) > 0:
+            with self._pause_lock:  # a pause another runner started: Kodexa's 429 is for the whole console
+                self._paused_until = max(self._paused_until, time.monotonic() + left)
 
     def _send_loop(self, schedule: Schedule) -> None:
         try:
@@ -401,22 +509,10 @@ class Runner:
         return random.uniform(0, min(30.0, settings.BULK_BACKOFF_SECONDS * 2 ** max(failures - 1, 0)))
 
     # --- one item --------------------------------------------------------------------------------------------------
-    PREFETCH = 128
-
     def _item(self, item_id: int) -> tuple[BulkEditItem, dict[str, Any] | None]:
-        """The item and its cached record. First attempts come from a prefetched chunk (two queries per 128
-        items instead of two per item); a retry reads its item afresh."""
+        """The item and its cached record: as claimed for a first attempt; read afresh for a retry."""
         with self._prefetch_lock:
-            if item_id not in self._prefetched and item_id not in self._prefetch_done:
-                items = list(self.job.items.filter(pk__gte=item_id, state=Item.PENDING).order_by("pk")[: self.PREFETCH])
-                raw = dict(
-                    OrchestratorSlice.objects.filter(id__in=[i.slice_id for i in items]).values_list("id", "raw")
-                )
-                for item in items:
-                    if item.pk not in self._prefetch_done:
-                        self._prefetched[item.pk] = (item, raw.get(item.slice_id))
             found = self._prefetched.pop(item_id, None)
-            self._prefetch_done.add(item_id)
         if found is not None:
             return found
         item = BulkEditItem.objects.get(pk=item_id)
@@ -445,7 +541,7 @@ class Runner:
         with self._writing:
             marked = _mark_in_flight(item.pk, sent, item.started_at, self.runner_id)
         if not marked:
-            return Attempt()  # another runner has it
+            return Attempt()  # no longer this runner's (cancelled, or taken back as this runner was thought dead)
         item.state, item.sent_change_sequence = Item.IN_FLIGHT, sent
         try:
             answer = self.client.replace(ORCHESTRATOR_SLICE, item.slice_id, body, request_id=context.request_id)
@@ -552,18 +648,13 @@ class Runner:
     # --- outcomes (each writes the item and exactly one audit entry) -----------------------------------------------
     def _save(self, item: BulkEditItem, state: str, *, attempted: bool = False, **fields) -> None:
         """Record an item's new state. An attempt is counted whatever happens (it has its audit entry), but the
-        state only moves if this runner still holds the item: not final, and if in flight, sent by this runner."""
+        state only moves if this runner still holds the item (claimed by it, and not final)."""
         final = state in BulkEditItem.FINAL_STATES
-        mine = Q(state=Item.PENDING) | Q(state=Item.IN_FLIGHT, runner_id=self.runner_id)
         if attempted:
             fields["attempts"] = F("attempts") + 1
-        moved = BulkEditItem.objects.filter(mine, pk=item.pk).update(
-            state=state,
-            finished_at=timezone.now() if final else None,
-            started_at=item.started_at,
-            runner_id="" if state == Item.PENDING else self.runner_id,
-            **fields,
-        )
+        moved = BulkEditItem.objects.filter(
+            pk=item.pk, state__in=[Item.PENDING, Item.IN_FLIGHT], runner_id=self.runner_id
+        ).update(state=state, finished_at=timezone.now() if final else None, started_at=item.started_at, **fields)
         if attempted and not moved:
             BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
 
@@ -700,12 +791,13 @@ class Runner:
 
 
 def _mark_in_flight(item_id: int, sent: int | None, started_at, runner_id: str) -> int:
-    """Pending → in flight, with the version about to be sent (written out: it runs before every PUT)."""
+    """Pending → in flight for the runner holding it, with the version about to be sent (written out: it runs
+    before every PUT)."""
     table = BulkEditItem._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET state = %s, sent_change_sequence = %s, started_at = %s, runner_id = %s "  # noqa: S608
-            "WHERE id = %s AND state = %s",
+            "WHERE id = %s AND state = %s AND runner_id = %s",
             [
                 Item.IN_FLIGHT,
                 sent,
@@ -713,6 +805,7 @@ def _mark_in_flight(item_id: int, sent: int | None, started_at, runner_id: str) 
                 runner_id,
                 item_id,
                 Item.PENDING,
+                runner_id,
             ],
         )
         return cursor.rowcount
@@ -720,12 +813,16 @@ def _mark_in_flight(item_id: int, sent: int | None, started_at, runner_id: str) 
 
 # --- entry point --------------------------------------------------------------------------------------------------
 def run_job(job_id: int, *, runner_id: str | None = None, client: KodexaClient | None = None) -> str:
-    """Work the job until every item is final (or it is cancelled, or another runner takes it over)."""
+    """Work the job, alongside any other runners, until no item is left to claim (or it is cancelled)."""
     runner_id = runner_id or new_runner_id()
-    job = claim(job_id, runner_id)
+    job = join(job_id, runner_id)
     if job is None:
-        return "not claimed: finished, or another runner is working it"
+        return "nothing to do: the job is over"
+    logger.info("bulk job %s: runner %s joins it", job_id, runner_id)
+    runner = Runner(job, runner_id, client)
     if job.cancel_requested_at:
-        return Runner(job, runner_id, client).cancel()
-    logger.info("bulk job %s: runner %s working it", job_id, runner_id)
-    return Runner(job, runner_id, client).run()
+        try:
+            return runner.cancel()
+        finally:
+            BulkEditRunner.objects.filter(runner_id=runner_id).delete()
+    return runner.run()

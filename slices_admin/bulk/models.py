@@ -33,8 +33,7 @@ class BulkEditJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    # The runner: who works the job, and its last sign of life (a stale one means the runner died).
-    runner_id = models.CharField(max_length=64, blank=True)
+    # The last sign of life of any of its runners (see BulkEditRunner): stale means none is left.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     resumed_count = models.PositiveIntegerField(default=0)
     paused_until = models.DateTimeField(null=True, blank=True)  # Kodexa said 429: the whole job waits
@@ -54,6 +53,19 @@ class BulkEditJob(models.Model):
     @property
     def is_paused(self) -> bool:
         return not self.finished and self.paused_until is not None and self.paused_until > timezone.now()
+
+
+class BulkEditRunner(models.Model):
+    """A worker process working a job. Several may work one job at once, each on the items it claimed; a runner
+    whose heartbeat goes stale is dead, and its items go back to whoever works the job next."""
+
+    job = models.ForeignKey(BulkEditJob, on_delete=models.CASCADE, related_name="runners")
+    runner_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.runner_id} on job {self.job_id}"
 
 
 class BulkEditItem(models.Model):
@@ -76,7 +88,7 @@ class BulkEditItem(models.Model):
     before_status = models.CharField(max_length=64, blank=True)
     # Set just before a PUT leaves: if the outcome is lost (timeout, crash), the next attempt checks Kodexa first.
     sent_change_sequence = models.BigIntegerField(null=True, blank=True)
-    runner_id = models.CharField(max_length=64, blank=True)  # who sent it, while it is in flight
+    runner_id = models.CharField(max_length=64, blank=True)  # the runner that claimed it (and sent it)
     result_change_sequence = models.BigIntegerField(null=True, blank=True)
     current_status = models.CharField(max_length=64, blank=True)  # Kodexa's, when the item ended in conflict
     current_change_sequence = models.BigIntegerField(null=True, blank=True)

@@ -23,7 +23,7 @@ from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice
 
 from .models import BulkEditItem, BulkEditJob
-from .tasks import run_bulk_job
+from .tasks import enqueue_runners
 
 Item = BulkEditItem.State
 SAMPLE_SIZE = 10
@@ -288,7 +288,7 @@ def create_job(
                 "toChange": sum(1 for item in items if item.state == Item.PENDING),
             },
         )
-        transaction.on_commit(lambda: run_bulk_job.enqueue(job.pk))
+        transaction.on_commit(lambda: enqueue_runners(job.pk))
     return job
 
 

@@ -79,7 +79,13 @@ def estimated_total(model) -> Count:
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
+            # What the planner does: the last ANALYZE's rows per page, scaled to the table's size now.
+            cursor.execute(
+                "SELECT CASE WHEN reltuples < 0 OR relpages = 0 THEN 0 ELSE (reltuples / relpages * "
+                "(pg_relation_size(oid) / current_setting('block_size')::int))::bigint END "
+                "FROM pg_class WHERE oid = %s::regclass",
+                [model._meta.db_table],
+            )
         else:  # SQLite: rows are never deleted from the cache, so the highest rowid is the row count
             cursor.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")  # noqa: S608 (a quoted table name)
         row = cursor.fetchone()

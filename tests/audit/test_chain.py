@@ -13,7 +13,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from slices_admin.audit import chain, triggers
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
-from tests.conftest import ROOT
+from tests.conftest import ROOT, database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -170,9 +170,8 @@ def test_concurrent_writers_never_fork_the_chain():
 @pytest.mark.django_db(transaction=True)
 def test_verify_audit_exits_non_zero_on_a_broken_chain():
     entries = write(3)
-    database = connection.settings_dict["NAME"]
     command = [sys.executable, "manage.py", "verify_audit"]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict)}
     intact = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert intact.returncode == 0, intact.stderr
     behind_the_triggers("UPDATE audit_auditentry SET reason = 'after the fact' WHERE id = %s", [entries[1].pk])

@@ -198,3 +198,48 @@ def test_a_worker_killed_mid_job_is_replaced_and_no_item_is_lost_or_applied_twic
     for item in job.items.all():
         entries = AuditEntry.objects.filter(bulk_job_id=job_id, remote_id=item.slice_id, action="update").count()
         assert entries == item.attempts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_share_one_job_and_the_survivor_takes_over_when_one_is_killed(
+    kodexa, failed_slices, api, start_worker, settings
+):
+    settings.BULK_RUNNERS_PER_JOB = 2  # two runner tasks for the job, one for each worker
+    records = failed_slices(80)
+    client = api("operator")
+    body = {"ids": [r["id"] for r in records], "targetStatus": "PENDING", "reason": "two workers", "confirmCount": 80}
+    job_id = client.post("/api/v1/bulk-edits", body, format="json").json()["id"]
+    BulkEditJob.objects.filter(pk=job_id).update(concurrency=4)  # two threads a runner
+    kodexa.set_faults(latencyMs=100, methods=["PUT"])
+    timing = {
+        "BULK_STALE_AFTER_SECONDS": "2",
+        "BULK_SWEEP_SECONDS": "0.5",
+        "BULK_HEARTBEAT_SECONDS": "0.3",
+        "BULK_RUNNERS_PER_JOB": "2",
+    }
+    start_worker(**timing)
+    doomed = start_worker(**timing)
+    job = BulkEditJob.objects.get(pk=job_id)
+
+    def runners_that_succeeded() -> set[str]:
+        return set(job.items.filter(state="succeeded").values_list("runner_id", flat=True))
+
+    wait_for(lambda: len(runners_that_succeeded()) == 2)  # both are working the same job
+    assert job.runners.count() == 2
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
+    assert job.items.exclude(state="succeeded").exists(), "the kill should have left work behind"
+    wait_for(lambda: BulkEditJob.objects.get(pk=job_id).state == "finished", timeout=90)
+
+    job.refresh_from_db()
+    assert job.resumed_count >= 1  # the survivor took the dead runner's items back
+    assert set(job.items.values_list("state", flat=True)) == {"succeeded"}
+    assert len(runners_that_succeeded()) >= 2
+    put_counts = kodexa.call("GET", "/_sandbox/stats").json()["putCounts"]
+    for record in records:
+        now = kodexa.get(ORCH, record["id"])
+        assert (now["status"], now["changeSequence"]) == ("PENDING", record["changeSequence"] + 1)
+        assert put_counts[record["id"]] == 1  # nothing applied twice
+    for item in job.items.all():
+        entries = AuditEntry.objects.filter(bulk_job_id=job_id, remote_id=item.slice_id, action="update").count()
+        assert entries == item.attempts

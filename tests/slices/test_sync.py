@@ -147,7 +147,7 @@ def test_a_sync_started_on_the_page_runs_in_a_worker_process_with_progress(kodex
     from django.db import connection
     from django.urls import reverse
 
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, database_url
 
     client.force_login(make_user("operator"))
     started = client.post(reverse("slices:sync-start", args=["orchestrator"]), {"mode": "full"}, HTTP_HX_REQUEST="true")
@@ -159,7 +159,7 @@ def test_a_sync_started_on_the_page_runs_in_a_worker_process_with_progress(kodex
 
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(connection.settings_dict),
         "KODEXA_BASE_URL": kodexa.url,
         "KODEXA_API_KEY": kodexa.api_key,
         "KODEXA_SANDBOX": "1",
