@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test bench lint format check-python clean
+.PHONY: run test test-postgres bench lint format check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -31,6 +31,11 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	@mkdir -p var
 	$(VENV)/bin/pytest
+
+# The same suite on PostgreSQL: a throwaway server from Debian's packages (scripts/postgres.sh) on 127.0.0.1.
+test-postgres: $(VENV)/.dev
+	@mkdir -p var
+	@url=$$(scripts/postgres.sh start) && echo "Testing on $$url" && DATABASE_URL="$$url" $(VENV)/bin/pytest
 
 # Seeds var/bench.sqlite3 (1,000,000 slices and audit entries, first run only), measures, writes bench/results.json.
 bench: $(VENV)/.dev
