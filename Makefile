@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-postgres bench lint format check-python clean
+.PHONY: run serve test test-postgres bench lint format check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -27,6 +27,12 @@ run: $(VENV)/.runtime
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py run_console
+
+# The production stack on this machine, on whatever DATABASE_URL names: migrate, collectstatic, then gunicorn, two
+# background workers and (unless KODEXA_BASE_URL is set) the sandbox. See README "make serve". Ctrl-C stops it all.
+serve: $(VENV)/.runtime
+	@mkdir -p var
+	$(PY) manage.py serve
 
 test: $(VENV)/.dev
 	@mkdir -p var

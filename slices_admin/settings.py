@@ -4,6 +4,7 @@ Every environment variable the console reads is read here, with a default that m
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -34,6 +35,22 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", "insecure-development-key-set-DJANGO_SECRET_KEY-in-production")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# Production (README "Production"): a strong secret key, DEBUG off, hashed static files, and HTTPS enforced unless
+# DJANGO_HTTPS=0 (`make serve`: the production stack over plain http on this machine only).
+PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+HTTPS = env_bool("DJANGO_HTTPS", PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_PRODUCTION is set.")
+if PRODUCTION and (
+    "DJANGO_SECRET_KEY" not in os.environ
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.startswith(("django-insecure", "insecure"))
+):
+    raise ImproperlyConfigured(
+        "DJANGO_PRODUCTION needs DJANGO_SECRET_KEY: a random value of 50 characters or more, e.g. from "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "django_htmx",
+    "axes",
     "slices_admin.core",
     "slices_admin.accounts",
     "slices_admin.audit",
@@ -58,20 +76,24 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the access log sees every answer, including those of the middleware below.
+    "slices_admin.core.middleware.RequestIdMiddleware",
+    "slices_admin.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "slices_admin.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "slices_admin.audit.middleware.AuditDeniedMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "slices_admin.core.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "slices_admin.core.middleware.HtmxLoginRedirectMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "slices_admin.urls"
@@ -126,13 +148,32 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_AGE = int(env("DJANGO_SESSION_AGE", str(8 * 3600)))
+SESSION_COOKIE_AGE = int(env("DJANGO_SESSION_AGE", str(8 * 3600)))  # from sign-in, however active
+SESSION_IDLE_SECONDS = int(env("DJANGO_SESSION_IDLE_SECONDS", str(30 * 60)))  # without activity; 0: no limit
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "slices_admin.core.views.csrf_failure"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", HTTPS)
+
+# --- Sign-in throttling (django-axes) ----------------------------------------------------------------------------
+# Failed sign-ins are counted per username and address, in the database so that every web process shares them.
+# After LOGIN_FAILURE_LIMIT of them that pair is refused (429, the lockout page) for LOGIN_LOCKOUT_MINUTES after
+# the last one; other addresses and other users are unaffected. `manage.py axes_reset_username NAME` unlocks early.
+AUTHENTICATION_BACKENDS = [
+    "slices_admin.accounts.throttling.SignInThrottleBackend",  # refuses while locked out; signs nobody in
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(env("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends when its page said it would
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "slices_admin.accounts.throttling.locked_out_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log already
 
 # --- Security headers --------------------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -151,11 +192,33 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# --- HTTPS (on in production) ------------------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load balancers probe the process itself, over http
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only when the proxy
+# always sets or strips it; gunicorn's FORWARDED_ALLOW_IPS does the same for the proxies it trusts.
+if proxy_ssl_header := env("DJANGO_PROXY_SSL_HEADER", ""):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + proxy_ssl_header.upper().replace("-", "_"), "https")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")  # e.g. https://console.example.com
+
 # --- Static files ------------------------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
+# Production serves what `collectstatic` wrote: hashed names (cached for ever) with compressed copies. Development
+# and tests serve the files in place.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_KEEP_ONLY_HASHED_FILES = PRODUCTION  # pages only ever name the hashed copies
 
 # --- Internationalisation ----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -227,12 +290,53 @@ BULK_READ_BEFORE_WRITE = env_bool("BULK_READ_BEFORE_WRITE", False)
 BULK_STALE_CACHE_MINUTES = int(env("BULK_STALE_CACHE_MINUTES", "30"))  # preview warns about older cached copies
 BULK_RECENT_CHANGE_MINUTES = int(env("BULK_RECENT_CHANGE_MINUTES", "15"))  # ... and about slices changed lately
 
+# --- Readiness (`/readyz`) ---------------------------------------------------------------------------------------
+# The checks that make /readyz answer 503. All four by default; leaving out "kodexa" keeps the web processes in the
+# load balancer through a Kodexa outage, serving cached pages (the check is still reported).
+READYZ_REQUIRED = env_list("READYZ_REQUIRED", "database,migrations,kodexa,worker")
+READYZ_KODEXA_TIMEOUT = float(env("READYZ_KODEXA_TIMEOUT", "2"))  # the probe's connect and read timeout
+READYZ_KODEXA_CACHE_SECONDS = float(env("READYZ_KODEXA_CACHE_SECONDS", "5"))  # one probe per process this often
+# Workers record a heartbeat every BULK_SWEEP_SECONDS; none this recent means no worker is running.
+WORKER_HEARTBEAT_STALE_SECONDS = float(env("WORKER_HEARTBEAT_STALE_SECONDS", "60"))
+
 # --- Logging -----------------------------------------------------------------------------------------------------
+# One JSON object per line on stderr (LOG_FORMAT=plain: text for people). Lines logged while a request is served
+# carry its request_id and user; secrets are redacted from every line (see `core.logs`). The access log is
+# `slices_admin.access` (`RequestLogMiddleware`): no web server access log is needed.
+LOG_FORMAT = env("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT is json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_context": {"()": "slices_admin.core.logs.RequestContextFilter"},
+        "redact_secrets": {"()": "slices_admin.core.logs.RedactSecretsFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "json": {"()": "slices_admin.core.logs.JsonLineFormatter"},
+        "plain": {"()": "slices_admin.core.logs.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context", "redact_secrets"],
+        },
+        "mail_admins": {  # as Django's default: only with ADMINS set, never in DEBUG
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler (DEBUG only) would print its lines twice, the second time not as JSON.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        # runserver's access lines: the access log says it all.
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "axes": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
 }

@@ -45,6 +45,7 @@ class AuditEntry(models.Model):
         BULK_CANCEL = "bulk_cancel", "Bulk edit cancelled"
         LOGIN = "login", "Sign in"
         LOGIN_FAILED = "login_failed", "Failed sign-in"
+        LOGIN_LOCKED = "login_locked", "Sign-in locked out"
         LOGOUT = "logout", "Sign out"
         PERMISSION_DENIED = "permission_denied", "Permission denied"
         ROLE_CHANGE = "role_change", "Role change"
@@ -60,6 +61,7 @@ class AuditEntry(models.Model):
     SECURITY_ACTIONS = (
         Action.LOGIN,
         Action.LOGIN_FAILED,
+        Action.LOGIN_LOCKED,
         Action.LOGOUT,
         Action.PERMISSION_DENIED,
         Action.ROLE_CHANGE,

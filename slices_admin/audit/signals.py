@@ -1,4 +1,5 @@
-"""Security events into the audit log: sign-ins, failed sign-ins and sign-outs (connected in `AuditConfig.ready`).
+"""Security events into the audit log: sign-ins, failed sign-ins, lockouts after too many of them, and sign-outs
+(connected in `AuditConfig.ready`).
 
 A failure to write one is logged and never stops the sign-in or sign-out itself.
 """
@@ -6,9 +7,14 @@ A failure to write one is logged and never stops the sign-in or sign-out itself.
 import functools
 import logging
 
+from axes.helpers import get_cool_off
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
+
+from slices_admin.accounts.throttling import UNLOCK_COMMAND, refused_while_locked
 
 from .models import ACCOUNT, AuditEntry
 from .services import AuditContext, record_attempt
@@ -59,19 +65,49 @@ def audit_logout(sender, request, user, **kwargs):
     )
 
 
+def _claimed(username) -> str:
+    """The username a sign-in claimed, kept only when it is an account: people type their password into the
+    username box, and that must not be kept for ever."""
+    claimed = str(username or "")[:150]
+    return claimed if get_user_model().objects.filter(username=claimed).exists() else "(no such user)"
+
+
 @receiver(user_login_failed, dispatch_uid="audit-login-failed")
 @_never_raises
 def audit_login_failed(sender, credentials, request=None, **kwargs):
-    # Django has already masked the password in `credentials`. The claimed name is kept only when it is an
-    # account: people type their password into the username box, and that must not be kept for ever.
-    claimed = str(credentials.get("username", ""))[:150]
-    if not get_user_model().objects.filter(username=claimed).exists():
-        claimed = "(no such user)"
+    # Django has already masked the password in `credentials`.
+    if request is not None and refused_while_locked(request):
+        error = "Refused without checking the password: too many failed sign-ins from this address (locked out)."
+    else:
+        error = "Wrong username or password, or the account is inactive."
     record_attempt(
         _context(request, actor=None, actor_name="anonymous"),
         action=Action.LOGIN_FAILED,
         outcome=Outcome.DENIED,
         resource=ACCOUNT,
-        remote_id=claimed,
-        error="Wrong username or password, or the account is inactive.",
+        remote_id=_claimed(credentials.get("username")),
+        error=error,
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audit-login-locked")
+@_never_raises
+def audit_login_locked(sender, request=None, username=None, ip_address=None, **kwargs):
+    """One entry when a username becomes locked out on an address. Axes signals again for each attempt refused
+    while the lockout lasts; those are audited as failed sign-ins (above), not as new lockouts."""
+    if request is not None and refused_while_locked(request):
+        return
+    cool_off = get_cool_off(request)
+    minutes = cool_off.total_seconds() / 60 if cool_off else None
+    duration = f"for {minutes:g} minutes after the last failure" if minutes else "until an administrator unlocks it"
+    record_attempt(
+        _context(request, actor=None, actor_name="anonymous"),
+        action=Action.LOGIN_LOCKED,
+        outcome=Outcome.DENIED,
+        resource=ACCOUNT,
+        remote_id=_claimed(username),
+        error=(
+            f"Locked out after {settings.AXES_FAILURE_LIMIT} failed sign-ins from {ip_address or 'an unknown address'}"
+            f": sign-in as this user from that address is refused {duration} ({UNLOCK_COMMAND} lifts it)."
+        ),
     )

@@ -301,7 +301,7 @@ class Runner:
         self.change = Change(job.target_status, job.error_message, job.reason)
         # The job's concurrency is its share of Kodexa, split between the runners it is meant to have.
         self.threads = max(1, math.ceil(job.concurrency / max(1, settings.BULK_RUNNERS_PER_JOB)))
-        self.batch = min(128, max(16, 4 * self.threads))  # items claimed at a time
+        self.batch = min(128, max(32, 8 * self.threads))  # items claimed at a time
         self.client = client or bulk_client(self.threads)
         self.context = AuditContext(actor=job.created_by, bulk_job_id=job.pk, reason=job.reason, actor_name="bulk edit")
         # SQLite has one writer at a time and makes the others sleep and poll for the lock; queueing the sending

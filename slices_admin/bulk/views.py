@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
 from slices_admin.audit.services import AuditContext
+from slices_admin.core.middleware import background_poll
 from slices_admin.core.rendering import render_page_or_partial
 
 from . import services
@@ -116,6 +117,7 @@ def job_detail(request, pk):
 
 
 @require_GET
+@background_poll
 @permission_required(VIEW_SLICES, raise_exception=True)
 def job_progress(request, pk):
     """The polled fragment. When the job has ended: stop polling (286) and reload the page once for the results."""

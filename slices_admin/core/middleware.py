@@ -1,11 +1,21 @@
-"""Request plumbing: an id that follows each request everywhere, and htmx-aware login redirects."""
+"""Request plumbing: an id that follows each request everywhere, htmx-aware login redirects, and the session
+idle timeout."""
 
+import logging
 import re
+import time
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
-from django.shortcuts import resolve_url
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect, resolve_url
+from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
+
+from . import logs
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -26,6 +36,42 @@ class RequestIdMiddleware:
         return response
 
 
+access_log = logging.getLogger("slices_admin.access")
+
+
+class RequestLogMiddleware:
+    """The access log: one line per request with its id, user, method, path (never the query string, which may
+    carry secrets), status and duration (of a streamed response: until its first byte). Placed right after
+    `RequestIdMiddleware`, outside every other middleware, so it also logs the answers they give themselves (HTTPS
+    redirects, static files, lockouts, refusals). Every other line logged while the request is served carries its
+    request id and user too (see `core.logs`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        with logs.serving(request):
+            response = self.get_response(request)
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            access_log.info(
+                "%s %s %s %s ms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration_ms,
+                extra={
+                    "request_id": getattr(request, "request_id", None),
+                    "user": logs.username_of(request, look_up=True),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
+            )
+        return response
+
+
 class HtmxLoginRedirectMiddleware:
     """An htmx request whose session expired must not swap the login page into a fragment: send the browser
     there as a whole page instead."""
@@ -40,3 +86,58 @@ class HtmxLoginRedirectMiddleware:
             if location.startswith(resolve_url(settings.LOGIN_URL)):
                 return HttpResponseClientRedirect(location)
         return response
+
+
+LAST_ACTIVITY_KEY = "_last_activity"  # in the session: when the user last did something (Unix seconds)
+ACTIVITY_WRITE_INTERVAL = 60  # seconds: a busy user's session is written at most once a minute for this
+
+
+def background_poll(view):
+    """Marks a view that pages call on a timer (`hx-trigger="every 1s"`): its requests are not the user's activity,
+    so an open progress page does not keep an idle session alive."""
+    view.background_poll = True
+    return view
+
+
+class SessionIdleTimeoutMiddleware:
+    """Signs out a session idle for `SESSION_IDLE_SECONDS`, on top of the absolute `SESSION_COOKIE_AGE`.
+
+    Activity is any request of a signed-in user to a view not marked `@background_poll`; the time of the last one
+    is kept in the session. The absolute age is pinned when a session is first seen, so these writes never extend it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        limit = settings.SESSION_IDLE_SECONDS
+        if not limit or not request.user.is_authenticated:
+            return None
+        session, now = request.session, int(time.time())
+        last = session.get(LAST_ACTIVITY_KEY)
+        if last is None:  # the first request of this sign-in
+            session[LAST_ACTIVITY_KEY] = now
+            session.set_expiry(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE))
+        elif now - last >= limit:
+            return self.sign_out(request, limit)
+        elif now - last >= ACTIVITY_WRITE_INTERVAL and not getattr(view_func, "background_poll", False):
+            session[LAST_ACTIVITY_KEY] = now
+        return None
+
+    @staticmethod
+    def sign_out(request, limit: int):
+        # Back to the page the user was on: not to the fragment an htmx request asked for, nor to where a form
+        # posted (signing in cannot replay the post).
+        if request.htmx:
+            back_to = request.htmx.current_url_abs_path
+        else:
+            back_to = request.get_full_path() if request.method in ("GET", "HEAD") else None
+        logout(request)
+        minutes = max(1, round(limit / 60))
+        idle = f"{minutes} minute{'s' if minutes > 1 else ''}"
+        messages.info(request, f"You were signed out after {idle} without activity. Sign in again to continue.")
+        # A redirect to the login page: HtmxLoginRedirectMiddleware makes it a whole-page one for htmx.
+        return redirect_to_login(back_to) if back_to else redirect(settings.LOGIN_URL)

@@ -1,7 +1,11 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from .readiness import readiness
 
 
 @require_GET
@@ -14,6 +18,18 @@ def home(request):
 def healthz(request):
     """The process is up and serving requests."""
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@login_not_required
+@never_cache
+def readyz(request):
+    """Ready for traffic (for load balancers): the database, its migrations, Kodexa and a background worker.
+    Answers only ok or a short reason per check, so it is safe to leave open to anyone."""
+    checks = readiness()
+    ready = all(check.ok for name, check in checks.items() if name in settings.READYZ_REQUIRED)
+    body = {"status": "ready" if ready else "not ready", "checks": {name: c.as_json() for name, c in checks.items()}}
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 @login_not_required

@@ -21,6 +21,7 @@ from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.selectors import Cursor, keyset_page
 from slices_admin.audit.services import AuditContext
+from slices_admin.core.middleware import background_poll
 from slices_admin.core.rendering import render_page_or_partial
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
@@ -258,6 +259,7 @@ def sync_start(request, kind):
 
 
 @require_GET
+@background_poll
 @permission_required(VIEW_SLICES, raise_exception=True)
 def sync_progress(request, pk):
     run = get_object_or_404(SyncRun, pk=pk)

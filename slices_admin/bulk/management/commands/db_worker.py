@@ -1,17 +1,22 @@
-"""`manage.py db_worker`: django-tasks-db's worker, plus the bulk-edit sweep.
+"""`manage.py db_worker`: django-tasks-db's worker, plus the bulk-edit sweep and a heartbeat.
 
 On start, and then every `BULK_SWEEP_SECONDS`, the worker queues a runner for every bulk job whose runner went
-quiet (killed, machine lost): django-tasks-db itself never retries a task that died with its worker.
+quiet (killed, machine lost): django-tasks-db itself never retries a task that died with its worker. On the same
+beat it records that it is alive (`WorkerHeartbeat`, read by `/readyz`).
 """
 
+import functools
 import logging
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 
 from slices_admin.bulk.engine import resume_stale_jobs
+from slices_admin.core.services import forget_worker, record_worker_heartbeat, this_worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +25,15 @@ class Command(db_worker.Command):
     help = db_worker.Command.help.rstrip(".") + ", and resume bulk edits whose worker stopped."
 
     def handle(self, *args, **options):
+        worker_id = this_worker_id()
+        beat = functools.partial(_heartbeat, worker_id, timezone.now())
+        beat()
         _sweep()
-        threading.Thread(target=_sweep_forever, name="bulk-sweep", daemon=True).start()
-        return super().handle(*args, **options)
+        threading.Thread(target=_sweep_forever, args=(beat,), name="bulk-sweep", daemon=True).start()
+        try:
+            return super().handle(*args, **options)
+        finally:
+            _forget(worker_id)
 
 
 def _sweep() -> None:
@@ -34,7 +45,26 @@ def _sweep() -> None:
         connection.close()
 
 
-def _sweep_forever() -> None:
+def _heartbeat(worker_id: str, started_at) -> None:
+    try:
+        record_worker_heartbeat(worker_id, started_at)
+    except Exception:
+        logger.exception("worker: the heartbeat was not recorded; it is tried again shortly")
+    finally:
+        connection.close()
+
+
+def _forget(worker_id: str) -> None:
+    try:
+        forget_worker(worker_id)
+    except Exception:
+        logger.warning("worker: could not remove its heartbeat row on the way out", exc_info=True)
+    finally:
+        connection.close()
+
+
+def _sweep_forever(beat: Callable[[], None]) -> None:
     stop = threading.Event()
     while not stop.wait(settings.BULK_SWEEP_SECONDS):
+        beat()
         _sweep()

@@ -1,0 +1,36 @@
+"""gunicorn settings for the console: `manage.py serve` uses them, and so can a deployment
+(`gunicorn -c gunicorn.conf.py`).
+
+Threaded workers: requests mostly wait on the database and on Kodexa, so threads serve them well at little memory.
+Every value can be set from the environment; command-line flags (`--bind`, `--workers`, `--threads`) win over both.
+"""
+
+import os
+
+wsgi_app = "slices_admin.wsgi:application"
+
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+# A worker process whose main loop stays silent this long (hung, not merely busy: threads serve the requests) is
+# killed and replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))  # requests in flight finish on SIGTERM
+keepalive = 5
+# Recycle each worker after this many requests (jittered, so they do not all restart at once).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+
+# Requests are logged by the console itself; gunicorn logs only its own events, to stderr.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Proxies whose X-Forwarded-Proto/-For gunicorn trusts (comma-separated addresses or networks, or "*").
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# No control socket: its default path is per user, so two servers on one machine would fight over it.
+control_socket_disable = True
+proc_name = "slices-console"

@@ -1,0 +1,163 @@
+"""Whether this process can serve: the checks behind `/readyz`, each a yes or a short reason safe to show anyone.
+
+No check ever returns an exception's text (it may name a host, a user or a key): failures are logged here with
+their detail and answered with a fixed sentence.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.dispatch import receiver
+from django.utils import timezone
+
+from slices_admin.kodexa import errors
+from slices_admin.kodexa.client import KodexaClient
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+
+from .models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    ok: bool
+    reason: str = ""
+
+    def as_json(self) -> dict:
+        return {"ok": True} if self.ok else {"ok": False, "reason": self.reason}
+
+
+OK = Check(True)
+
+
+def readiness() -> dict[str, Check]:
+    """Every check, by name. The database comes first: without it the migration and worker checks cannot run."""
+    database = check_database()
+    skipped = Check(False, "Not checked: the database is unreachable.")
+    return {
+        "database": database,
+        "migrations": check_migrations() if database.ok else skipped,
+        "kodexa": check_kodexa(),
+        "worker": check_worker_heartbeat() if database.ok else skipped,
+    }
+
+
+# --- database ----------------------------------------------------------------------------------------------------
+def check_database() -> Check:
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        logger.warning("readyz: the database did not answer SELECT 1", exc_info=True)
+        return Check(False, "The database is unreachable.")
+    return OK
+
+
+# --- migrations (a positive answer holds for the life of the process: code and schema do not change under it) ---
+_migrations_applied = False
+
+
+def check_migrations() -> Check:
+    global _migrations_applied
+    if _migrations_applied:
+        return OK
+    try:
+        pending = unapplied_migrations()
+    except Exception:
+        logger.warning("readyz: could not read the migration state", exc_info=True)
+        return Check(False, "The migration state could not be read.")
+    if pending:
+        return Check(False, f"{len(pending)} migration(s) not applied: run `manage.py migrate`.")
+    _migrations_applied = True
+    return OK
+
+
+def unapplied_migrations() -> list[str]:
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+
+
+# --- Kodexa (one cheap read, remembered for a few seconds so load-balancer polling does not reach Kodexa) -------
+_kodexa_lock = threading.Lock()
+_kodexa_answer: tuple[float, Check] | None = None  # (monotonic time of the check, its result)
+
+
+def check_kodexa() -> Check:
+    global _kodexa_answer
+    with _kodexa_lock:  # concurrent probes in one process wait for the one request in flight
+        if _kodexa_answer and time.monotonic() - _kodexa_answer[0] < settings.READYZ_KODEXA_CACHE_SECONDS:
+            return _kodexa_answer[1]
+        result = _ask_kodexa()
+        _kodexa_answer = (time.monotonic(), result)
+        return result
+
+
+def _ask_kodexa() -> Check:
+    """A one-row list: any answer but 5xx or a refused key shows Kodexa is there and takes the console's key."""
+    try:
+        probe_client().list(ORCHESTRATOR_SLICE, page=1, page_size=1)
+    except errors.KodexaAuthError:
+        return Check(False, "Kodexa refused the console's API key.")
+    except errors.KodexaTimeout:
+        return Check(False, "Kodexa did not answer in time.")
+    except errors.KodexaUnreachable:
+        return Check(False, "Kodexa cannot be reached.")
+    except errors.KodexaServerError:
+        return Check(False, "Kodexa answered with a server error.")
+    except errors.KodexaError:  # 404, 405, 429, an odd body…: Kodexa answered, so it is there
+        return OK
+    except Exception:
+        logger.warning("readyz: the Kodexa probe failed unexpectedly", exc_info=True)
+        return Check(False, "Kodexa could not be checked.")
+    return OK
+
+
+@cache
+def probe_client() -> KodexaClient:
+    """The Kodexa client with the probe's short timeout and no retries (a probe that waits is a failed probe)."""
+    timeout = settings.READYZ_KODEXA_TIMEOUT
+    return KodexaClient(
+        settings.KODEXA_BASE_URL,
+        settings.KODEXA_API_KEY,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        max_retries=0,
+        pool_size=1,
+    )
+
+
+def forget_kodexa_answer() -> None:
+    global _kodexa_answer
+    with _kodexa_lock:
+        _kodexa_answer = None
+
+
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting: str, **kwargs) -> None:
+    if setting.startswith(("KODEXA_", "READYZ_")):
+        probe_client.cache_clear()
+        forget_kodexa_answer()
+
+
+# --- background workers ------------------------------------------------------------------------------------------
+def check_worker_heartbeat() -> Check:
+    since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    try:
+        alive = WorkerHeartbeat.objects.filter(seen_at__gte=since).exists()
+    except Exception:
+        logger.warning("readyz: could not read the worker heartbeats", exc_info=True)
+        return Check(False, "The worker heartbeats could not be read.")
+    if not alive:
+        return Check(False, "No background worker has been seen lately: start `manage.py db_worker`.")
+    return OK

@@ -1,0 +1,174 @@
+"""Structured logs: one JSON object per line, an access line per request, the request id and user on every line
+logged meanwhile, and no secret in any line."""
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import include, path
+
+from slices_admin.core.logs import JsonLineFormatter, PlainFormatter, redact_text
+from tests.conftest import ROOT
+
+logger = logging.getLogger("tests.core.views")
+
+
+def chatty_view(request):
+    logger.info("working on %s", "something")
+    return HttpResponse("ok")
+
+
+@login_not_required
+def failing_view(request):
+    raise RuntimeError(f"Kodexa refused the key {settings.KODEXA_API_KEY}")
+
+
+urlpatterns = [
+    path("test/chatty/", chatty_view),
+    path("test/failing/", failing_view),
+    path("", include("slices_admin.urls")),
+]
+
+pytestmark = pytest.mark.urls(__name__)
+
+
+@pytest.fixture
+def log_output():
+    """What the console handler writes, as JSON, through its real filters (whatever LOG_FORMAT the run has)."""
+    handler = logging.getHandlerByName("console")
+    stream, formatter = io.StringIO(), handler.formatter
+    previous = handler.setStream(stream)
+    handler.setFormatter(JsonLineFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+
+    def text() -> str:
+        return stream.getvalue()
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in text().splitlines()]  # every line parses on its own
+
+    text.lines = lines
+    yield text
+    root.setLevel(level)
+    handler.setFormatter(formatter)
+    handler.setStream(previous)
+
+
+def access_lines(output) -> list[dict]:
+    return [line for line in output.lines() if line["logger"] == "slices_admin.access"]
+
+
+def test_a_request_writes_one_json_access_line_with_its_fields(client, log_output):
+    response = client.get("/healthz?token=abc123&x=1", HTTP_X_REQUEST_ID="req-1234567890")
+    assert response.status_code == 200
+    [line] = access_lines(log_output)
+    assert line["request_id"] == "req-1234567890" == response["X-Request-ID"]
+    assert (line["method"], line["path"], line["status"], line["user"]) == ("GET", "/healthz", 200, None)
+    assert isinstance(line["duration_ms"], int | float) and line["duration_ms"] >= 0
+    assert line["level"] == "INFO" and line["time"].endswith("+00:00")
+    assert "abc123" not in log_output()  # no query string
+
+
+@pytest.mark.django_db
+def test_the_access_line_names_the_signed_in_user(client, make_user, log_output):
+    client.force_login(make_user("viewer", "vera"))
+    client.get("/healthz")
+    assert access_lines(log_output)[-1]["user"] == "vera"
+
+
+def test_answers_of_other_middleware_are_logged_too(client, log_output):
+    client.get("/static/does-not-exist.css")  # answered by Django's static handling or WhiteNoise, not a view
+    client.get("/login")  # CommonMiddleware's redirect to /login/
+    assert [(line["path"], line["status"]) for line in access_lines(log_output)] == [
+        ("/static/does-not-exist.css", 404),
+        ("/login", 301),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_line_logged_inside_a_view_carries_the_request_id_and_user(client, make_user, log_output):
+    client.force_login(make_user("viewer", "vera"))
+    response = client.get("/test/chatty/")
+    [line] = [line for line in log_output.lines() if line["logger"] == "tests.core.views"]
+    assert line["message"] == "working on something"
+    assert (line["request_id"], line["user"]) == (response["X-Request-ID"], "vera")
+
+
+def test_lines_outside_a_request_have_no_request_fields(log_output):
+    logger.info("between requests")
+    [line] = log_output.lines()
+    assert "request_id" not in line and "user" not in line
+
+
+def test_the_api_key_never_appears_even_in_an_exception(log_output, settings):
+    settings.KODEXA_API_KEY = "kx-live-0123456789abcdef"
+    response = Client(raise_request_exception=False).get("/test/failing/")
+    assert response.status_code == 500
+    logger.warning("calling Kodexa with %s", settings.KODEXA_API_KEY, extra={"api_key": settings.KODEXA_API_KEY})
+    output = log_output()
+    assert "kx-live-0123456789abcdef" not in output
+    assert "Kodexa refused the key [redacted]" in output  # the traceback is kept, redacted
+    assert access_lines(log_output)[-1]["status"] == 500
+
+
+@pytest.mark.django_db
+def test_passwords_posted_to_the_login_page_never_appear(client, make_user, log_output):
+    make_user("viewer", "paula")
+    for password in ("Tr0ub4dor&3-wrong", "x" * 12):
+        client.post("/login/?next=/", {"username": "paula", "password": password})
+    output = log_output()
+    assert "Tr0ub4dor" not in output and "x" * 12 not in output
+    assert [line["status"] for line in access_lines(log_output)] == [200, 302]
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("password=hunter2&next=/", "hunter2"),
+        ("{'password': 'hunter2'}", "hunter2"),
+        ('{"apiKey": "k-123"}', "k-123"),
+        ("x-api-key: k-123", "k-123"),
+        ("Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"),
+        ("sent Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig-abcdef", "eyJhbGciOiJIUzI1NiJ9"),
+        ("postgres://console:s3cret@db:5432/console", "s3cret"),
+        ("client_secret=abc&grant=x", "abc"),
+    ],
+)
+def test_obvious_secrets_are_redacted(text, hidden):
+    assert hidden not in redact_text(text) and "[redacted]" in redact_text(text)
+
+
+@pytest.mark.parametrize("text", ["maxTokens: 5", "tokenizer=bpe", "Wrong username or password, or inactive"])
+def test_ordinary_words_are_left_alone(text):
+    assert redact_text(text) == text
+
+
+def test_the_plain_format_shows_the_request_id_and_user_when_there_are_some():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", (), None)
+    assert PlainFormatter().format(record).endswith(" x hello")
+    record.request_id, record.user = "req-abcdef12", "vera"
+    assert PlainFormatter().format(record).endswith(" x hello [req-abcdef12 vera]")
+
+
+@pytest.mark.parametrize(("log_format", "is_json"), [(None, True), ("plain", False)])
+def test_the_configured_format_is_json_unless_plain_is_asked_for(log_format, is_json):
+    env = {key: value for key, value in os.environ.items() if key not in ("LOG_FORMAT", "LOG_LEVEL")}
+    if log_format:
+        env["LOG_FORMAT"] = log_format
+    command = [sys.executable, "manage.py", "shell", "-c", "import logging; logging.getLogger('probe').warning('hi')"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    [line] = [line for line in result.stderr.splitlines() if "probe" in line]
+    if is_json:
+        assert json.loads(line)["message"] == "hi"
+    else:
+        assert line.endswith("WARNING probe hi")
