@@ -279,6 +279,11 @@ BULK_MAX_ITEMS = int(env("BULK_MAX_ITEMS", "50000"))
 BULK_MAX_TRANSIENT_FAILURES = int(env("BULK_MAX_TRANSIENT_FAILURES", "5"))  # per item, then it fails
 BULK_BACKOFF_SECONDS = float(env("BULK_BACKOFF_SECONDS", "0.5"))  # first retry waits up to this; doubles, jittered
 BULK_MAX_PAUSE_SECONDS = float(env("BULK_MAX_PAUSE_SECONDS", "300"))  # the longest Retry-After honoured
+# Kodexa refusing connections, or this many transient failures in a row, means it is down: the job pauses and
+# probes it (first after the probe wait, doubling up to the maximum) instead of spending its items' retries.
+BULK_OUTAGE_AFTER_FAILURES = int(env("BULK_OUTAGE_AFTER_FAILURES", "8"))
+BULK_OUTAGE_PROBE_SECONDS = float(env("BULK_OUTAGE_PROBE_SECONDS", "2"))
+BULK_OUTAGE_PROBE_MAX_SECONDS = float(env("BULK_OUTAGE_PROBE_MAX_SECONDS", "30"))
 BULK_KEY_REFUSED_PAUSE_SECONDS = float(env("BULK_KEY_REFUSED_PAUSE_SECONDS", "30"))  # Kodexa said 401/403
 BULK_HEARTBEAT_SECONDS = float(env("BULK_HEARTBEAT_SECONDS", "2"))
 # A runner silent this long is dead; longer than the database's lock wait (20 s), so a slow heartbeat is not one.

@@ -314,6 +314,12 @@ class Runner:
         self.cancelled = False
         self._pause_lock = threading.Lock()
         self._paused_until = 0.0
+        # Kodexa down (refusing connections, or failing everything): the job waits, and one thread probes Kodexa
+        # now and then instead of every thread burning its items' retries.
+        self._failing_in_a_row = 0
+        self._outage = False
+        self._outage_wait = settings.BULK_OUTAGE_PROBE_SECONDS
+        self._probing = False
         if job.paused_until and job.paused_until > timezone.now():  # a pause a previous runner was serving
             self._paused_until = time.monotonic() + (job.paused_until - timezone.now()).total_seconds()
 
@@ -494,14 +500,67 @@ class Runner:
         )
 
     def _wait_while_paused(self) -> bool:
-        """Wait out a pause; False when the runner was stopped meanwhile."""
+        """Wait out a pause (during an outage, until a probe finds Kodexa answering again); False when the runner
+        was stopped meanwhile."""
         while not self.stop.is_set():
             with self._pause_lock:
                 left = self._paused_until - time.monotonic()
-            if left <= 0:
-                return True
-            time.sleep(min(left, 0.25))
+                probe = left <= 0 and self._outage and not self._probing
+                if probe:
+                    self._probing = True
+                elif left <= 0 and not self._outage:
+                    return True
+            if probe:
+                self._probe_kodexa()
+            else:
+                time.sleep(min(max(left, 0.05), 0.25))
         return False
+
+    def _kodexa_answered(self) -> None:
+        with self._pause_lock:
+            self._failing_in_a_row = 0
+
+    def _kodexa_failed(self, exc: errors.KodexaError) -> bool:
+        """Count a transient failure; True when it looks like Kodexa is down rather than this slice unlucky."""
+        with self._pause_lock:
+            self._failing_in_a_row += 1
+            down = isinstance(exc, errors.KodexaUnreachable)
+            down = down or self._failing_in_a_row >= settings.BULK_OUTAGE_AFTER_FAILURES
+            if not down or self._outage:
+                return down
+            self._outage = True
+            self._outage_wait = settings.BULK_OUTAGE_PROBE_SECONDS
+        logger.warning("bulk job %s: Kodexa looks down (%s); pausing until it answers", self.job.pk, exc.message)
+        self._pause(self._outage_wait, self._outage_reason(exc.message))
+        return True
+
+    def _outage_reason(self, what: str) -> str:
+        return f"Kodexa is not answering ({what[:80]}). Nothing is lost: the job goes on when Kodexa answers again."
+
+    def _probe_kodexa(self) -> None:
+        """One cheap read: any answer from Kodexa (even a refusal) ends the outage; none extends the wait."""
+        problem = None
+        try:
+            self.client.list(ORCHESTRATOR_SLICE, page=1, page_size=1)
+        except errors.KodexaRateLimited:
+            pass  # it answers: the next attempt meets the 429 and pauses as usual
+        except errors.KodexaUnavailable as exc:
+            problem = exc.message
+        except errors.KodexaError:
+            pass
+        except Exception as exc:  # never leave the other threads waiting on a probe that died
+            problem = f"the probe failed: {type(exc).__name__}"
+        with self._pause_lock:
+            self._probing = False
+            if problem is None:
+                self._outage, self._failing_in_a_row = False, 0
+            else:
+                self._outage_wait = min(self._outage_wait * 2, settings.BULK_OUTAGE_PROBE_MAX_SECONDS)
+        if problem is None:
+            logger.info("bulk job %s: Kodexa answers again; going on", self.job.pk)
+            BulkEditJob.objects.filter(pk=self.job.pk).update(paused_until=None, pause_reason="")
+        else:
+            self._pause(self._outage_wait, self._outage_reason(problem))
 
     @staticmethod
     def _backoff(failures: int) -> float:
@@ -659,6 +718,7 @@ class Runner:
             BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
 
     def _succeeded(self, item, context, *, before, body, record, status, note="", duration_ms=None) -> Attempt:
+        self._kodexa_answered()
         cache_write = prepare_cache_write(ORCHESTRATOR_SLICE, [record])
         entry = prepare_entry(
             context,
@@ -695,6 +755,7 @@ class Runner:
         return Attempt()
 
     def _conflict(self, item, context, *, before, body, current, exc) -> Attempt:
+        self._kodexa_answered()
         if current is not None:
             message = (
                 f"Changed since it was selected: Kodexa has changeSequence {current.get('changeSequence')} "
@@ -732,12 +793,19 @@ class Runner:
     def _failed(self, item, context, exc: errors.KodexaError, *, before, body) -> Attempt:
         rate_limited = isinstance(exc, errors.KodexaRateLimited)
         refused_key = isinstance(exc, errors.KodexaAuthError)  # the console's problem, not this slice's
-        pauses = rate_limited or refused_key
-        transient = pauses or isinstance(exc, _TRANSIENT)
+        transient = rate_limited or refused_key or isinstance(exc, _TRANSIENT)
+        if transient and not (rate_limited or refused_key):
+            outage = self._kodexa_failed(exc)  # not this slice's failure either: it is not counted against it
+        else:
+            outage = False
+            self._kodexa_answered()
+        pauses = rate_limited or refused_key or outage
         failures = item.transient_failures + (0 if pauses else 1)
         gives_up = transient and not pauses and failures >= settings.BULK_MAX_TRANSIENT_FAILURES
         message = f"{exc.message} {exc.advice}".strip()
-        if rate_limited:
+        if outage:
+            message = f"{exc.message} Kodexa looks down: the job paused, and sends it again once Kodexa answers."
+        elif rate_limited:
             wait = exc.retry_after if exc.retry_after is not None else 5.0
             self._pause(wait, f"Kodexa asked to slow down (429): paused for {wait:g} s.")
             message = f"{exc.message} The job paused for {wait:g} s and will send it again."
@@ -765,8 +833,9 @@ class Runner:
             append_entry(entry)
             if transient and not gives_up:
                 # A 429 or 401 answering the PUT means Kodexa did nothing with it; one answering the checking read
-                # leaves an earlier PUT's fate as unknown as it was.
-                unknown = None if pauses and body is not None else item.sent_change_sequence
+                # leaves an earlier PUT's fate as unknown as it was (and so does any failure without an answer).
+                answered = rate_limited or refused_key
+                unknown = None if answered and body is not None else item.sent_change_sequence
                 self._save(
                     item,
                     Item.PENDING,

@@ -318,3 +318,46 @@ def test_asking_for_the_same_follow_up_twice_is_refused(kodexa, failed_slices, o
     follow_up(job, "retry", context=AuditContext(actor=operator))
     with pytest.raises(BulkEditError, match="already doing this"):
         follow_up(job, "retry", context=AuditContext(actor=operator))
+
+
+def test_kodexa_down_pauses_the_job_without_spending_retries_and_it_resumes_when_kodexa_returns(
+    tmp_path, operator, settings
+):
+    from tests.conftest import start_sandbox, stop
+
+    data, api_key = tmp_path / "kodexa.sqlite3", "kx-outage-test"
+    up = start_sandbox(data, api_key)
+    port = up.url.rsplit(":", 1)[1]
+    settings.KODEXA_BASE_URL, settings.KODEXA_API_KEY, settings.KODEXA_READ_TIMEOUT = up.url, api_key, 2
+    settings.BULK_OUTAGE_PROBE_SECONDS, settings.BULK_OUTAGE_PROBE_MAX_SECONDS = 0.2, 0.4
+    pipeline = "pipe-outage"
+    records = [up.new_orchestrator_slice(status="FAILED", pipelineExecutionId=pipeline) for _ in range(12)]
+    cache_orchestrator(*records)
+    job = job_for(records, operator)
+    stop(up.process)  # Kodexa goes away entirely: connections are refused
+
+    runner = threading.Thread(target=engine.run_job, args=(job.pk,))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while "not answering" not in BulkEditJob.objects.get(pk=job.pk).pause_reason:
+        assert time.monotonic() < deadline, "the job should have paused"
+        time.sleep(0.1)
+    time.sleep(1.5)  # several probes find Kodexa still down
+    assert states(job) == {"pending": 12}  # nothing given up, nothing lost
+    tried = sum(job.items.values_list("attempts", flat=True))
+    assert tried <= settings.BULK_CONCURRENCY  # each thread tried once, then waited: no retry storm
+    assert all(i.transient_failures == 0 for i in job.items.all())
+
+    back = start_sandbox(data, api_key, "--port", port)  # Kodexa returns, same address, same data
+    try:
+        runner.join(timeout=60)
+        assert not runner.is_alive()
+        job.refresh_from_db()
+        assert job.state == "finished" and states(job) == {"succeeded": 12}
+        assert job.paused_until is None and job.pause_reason == ""
+        assert_applied_once(back, records)
+        assert_each_attempt_audited_once(job)
+        down = AuditEntry.objects.filter(bulk_job_id=job.pk, action="update", outcome="failed")
+        assert down.count() == tried and all("Kodexa looks down" in e.error for e in down)
+    finally:
+        stop(back.process)
