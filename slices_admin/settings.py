@@ -303,6 +303,8 @@ READYZ_KODEXA_TIMEOUT = float(env("READYZ_KODEXA_TIMEOUT", "2"))  # the probe's 
 READYZ_KODEXA_CACHE_SECONDS = float(env("READYZ_KODEXA_CACHE_SECONDS", "5"))  # one probe per process this often
 # Workers record a heartbeat every BULK_SWEEP_SECONDS; none this recent means no worker is running.
 WORKER_HEARTBEAT_STALE_SECONDS = float(env("WORKER_HEARTBEAT_STALE_SECONDS", "60"))
+# Workers probe Kodexa on every sweep; pages read the result at most this often per process (a banner while down).
+KODEXA_STATUS_CACHE_SECONDS = float(env("KODEXA_STATUS_CACHE_SECONDS", "5"))
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 # One JSON object per line on stderr (LOG_FORMAT=plain: text for people). Lines logged while a request is served

@@ -1,9 +1,11 @@
-"""Values every page shows: which Kodexa the console talks to, and what the user may do."""
+"""Values every page shows: which Kodexa the console talks to, whether it answers, and what the user may do."""
 
 from django.conf import settings
 
 from slices_admin.accounts.roles import role_of
 from slices_admin.kodexa.client import get_client
+
+from .services import kodexa_outage
 
 
 def console(request):
@@ -11,5 +13,6 @@ def console(request):
     return {
         "kodexa_target": get_client().target,
         "kodexa_is_sandbox": settings.KODEXA_SANDBOX,
+        "kodexa_outage": kodexa_outage() if user is not None and user.is_authenticated else None,
         "user_role": role_of(user) if user is not None and user.is_authenticated else None,
     }

@@ -12,3 +12,16 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id} (seen {self.seen_at:%Y-%m-%d %H:%M:%S})"
+
+
+class KodexaStatus(models.Model):
+    """What the background workers last found when they probed Kodexa (a single row): while it is down, every page
+    says so, and still serves the cached copies."""
+
+    reachable = models.BooleanField()
+    reason = models.CharField(max_length=200, blank=True)  # a fixed sentence (see core.readiness), never a secret
+    since = models.DateTimeField()  # when it last went from reachable to not, or back
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Kodexa {'reachable' if self.reachable else 'down'} since {self.since:%Y-%m-%d %H:%M:%S}"

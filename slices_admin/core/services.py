@@ -1,12 +1,17 @@
-"""Worker heartbeats: each `db_worker` process says it is alive every few seconds, so `/readyz` can tell."""
+"""What the background workers report: that they are alive (for `/readyz`), and whether Kodexa answers (for the
+banner every page shows while it does not)."""
 
 import os
 import socket
+import threading
+import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from .models import WorkerHeartbeat
+from .models import KodexaStatus, WorkerHeartbeat
 
 FORGET_AFTER = timedelta(days=1)  # rows of workers silent this long are deleted
 
@@ -27,3 +32,45 @@ def record_worker_heartbeat(worker_id: str, started_at: datetime) -> None:
 def forget_worker(worker_id: str) -> None:
     """A worker that stops cleanly takes its row with it."""
     WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
+
+
+# --- Kodexa's status ---------------------------------------------------------------------------------------------
+def probe_kodexa() -> KodexaStatus:
+    """Ask Kodexa (the `/readyz` probe) and record the answer; `since` moves only when the answer changes."""
+    from .readiness import check_kodexa
+
+    check, now = check_kodexa(), timezone.now()
+    with transaction.atomic():
+        status = KodexaStatus.objects.select_for_update().filter(pk=1).first()
+        if status is None:
+            status = KodexaStatus(pk=1, reachable=check.ok, since=now)
+        elif status.reachable != check.ok:
+            status.reachable, status.since = check.ok, now
+        status.reason, status.checked_at = check.reason, now
+        status.save()
+    forget_kodexa_outage()
+    return status
+
+
+_outage_lock = threading.Lock()
+_outage_read: tuple[float, KodexaStatus | None] | None = None  # (monotonic time read, the outage or None)
+
+
+def kodexa_outage() -> KodexaStatus | None:
+    """Kodexa's outage as the workers last saw it, or None (reachable, or nobody has probed it lately). Read from
+    the database at most every few seconds per process: every page asks."""
+    global _outage_read
+    with _outage_lock:
+        if _outage_read and time.monotonic() - _outage_read[0] < settings.KODEXA_STATUS_CACHE_SECONDS:
+            return _outage_read[1]
+    recent = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    outage = KodexaStatus.objects.filter(pk=1, reachable=False, checked_at__gte=recent).first()
+    with _outage_lock:
+        _outage_read = (time.monotonic(), outage)
+    return outage
+
+
+def forget_kodexa_outage() -> None:
+    global _outage_read
+    with _outage_lock:
+        _outage_read = None

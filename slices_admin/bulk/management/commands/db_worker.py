@@ -2,7 +2,8 @@
 
 On start, and then every `BULK_SWEEP_SECONDS`, the worker queues a runner for every bulk job whose runner went
 quiet (killed, machine lost): django-tasks-db itself never retries a task that died with its worker. On the same
-beat it records that it is alive (`WorkerHeartbeat`, read by `/readyz`).
+beat it records that it is alive (`WorkerHeartbeat`, read by `/readyz`) and whether Kodexa answers (`KodexaStatus`:
+pages show a banner while it does not).
 """
 
 import functools
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 
 from slices_admin.bulk.engine import resume_stale_jobs
-from slices_admin.core.services import forget_worker, record_worker_heartbeat, this_worker_id
+from slices_admin.core.services import forget_worker, probe_kodexa, record_worker_heartbeat, this_worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def _sweep() -> None:
 def _heartbeat(worker_id: str, started_at) -> None:
     try:
         record_worker_heartbeat(worker_id, started_at)
+        probe_kodexa()
     except Exception:
         logger.exception("worker: the heartbeat was not recorded; it is tried again shortly")
     finally:
