@@ -16,3 +16,5 @@ urlpatterns = [
     path("api/v1/", include("slices_admin.api.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "slices_admin.core.views.server_error"

@@ -74,6 +74,8 @@
     const status = event.detail.xhr.status;
     if (status === 403) {
       flash("Not allowed (403): your role does not permit this, or the page is stale. Reload the page and try again.");
+    } else if (status === 503 && event.detail.xhr.getResponseHeader("X-Console-Unavailable") === "database") {
+      flash("The console's database is busy or restarting (503). Try again in a few seconds; if you were saving, check the slice's history first.");
     } else if (status >= 500) {
       flash("The console failed to answer (" + status + "). Nothing more was sent to Kodexa than the audit trail shows. Try again.");
     } else {

@@ -3,16 +3,19 @@
 On start, and then every `BULK_SWEEP_SECONDS`, the worker queues a runner for every bulk job whose runner went
 quiet (killed, machine lost): django-tasks-db itself never retries a task that died with its worker. On the same
 beat it records that it is alive (`WorkerHeartbeat`, read by `/readyz`) and whether Kodexa answers (`KodexaStatus`:
-pages show a banner while it does not).
+pages show a banner while it does not). And the database going away (a PostgreSQL restart, a locked SQLite file)
+does not end it: it waits, reconnects and goes on.
 """
 
+import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 
@@ -32,9 +35,37 @@ class Command(db_worker.Command):
         _sweep()
         threading.Thread(target=_sweep_forever, args=(beat,), name="bulk-sweep", daemon=True).start()
         try:
-            return super().handle(*args, **options)
+            with _reconnecting_worker():
+                return super().handle(*args, **options)
         finally:
             _forget(worker_id)
+
+
+class ReconnectingWorker(db_worker.Worker):
+    """django-tasks-db's worker loop, which ends on any database error but a locked SQLite file: this one waits
+    (0.5 s, doubling up to 10 s), drops the broken connections and goes on."""
+
+    def run(self) -> None:
+        wait = 0.5
+        while self.running:
+            try:
+                return super().run()
+            except (OperationalError, InterfaceError):
+                logger.warning("worker: the database is unavailable; reconnecting in %.1f s", wait, exc_info=True)
+                connections.close_all()
+                time.sleep(wait)
+                wait = min(wait * 2, 10.0)
+        return None
+
+
+@contextlib.contextmanager
+def _reconnecting_worker() -> Iterator[None]:
+    """The parent command builds its worker from its module's `Worker`: have it build ours."""
+    original, db_worker.Worker = db_worker.Worker, ReconnectingWorker
+    try:
+        yield
+    finally:
+        db_worker.Worker = original
 
 
 def _sweep() -> None:
