@@ -23,10 +23,20 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
 
-# Requests are logged by the console itself; gunicorn logs only its own events, to stderr.
+# Requests are logged by the console itself; gunicorn logs only its own events, to stderr, in the console's format
+# (one JSON object per line unless LOG_FORMAT=plain).
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    _stderr = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    logconfig_dict = {  # merged into gunicorn's defaults, which name both handlers
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "slices_admin.core.logs.JsonLineFormatter"}},
+        "handlers": {"console": _stderr, "error_console": _stderr},
+        "loggers": {"gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False}},
+    }
 
 # Proxies whose X-Forwarded-Proto/-For gunicorn trusts (comma-separated addresses or networks, or "*").
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
