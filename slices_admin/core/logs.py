@@ -17,14 +17,16 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 REDACTED = "[redacted]"
+MAX_LOGGED_TEXT = 64 * 1024  # longer messages and tracebacks are cut: a log line is not a data dump
 
 _current_request: ContextVar = ContextVar("current_request", default=None)
 
 # `name=value`, `name: value`, `"name": "value"` where the name ends like a secret (password, passwd, pwd, secret,
 # token, api key, authorization, session id, cookie), an optional auth scheme kept ("Token", "Bearer"…), then the
-# value. Not `maxTokens: 5` or `tokenizer=x`: the name must end right before the separator.
+# value. Not `maxTokens: 5` or `tokenizer=x`: the name must end right before the separator. The name's prefix is
+# bounded: unbounded, a long line of dash-joined words (any URL path a visitor sends) costs quadratic time.
 _NAMED_SECRET = re.compile(
-    r"(?i)(\b[\w-]*(?:password|passwd|pwd|secret|token|api[-_]?key|authorization|session[-_]?id|cookie)"
+    r"(?i)(\b[\w-]{0,40}(?:password|passwd|pwd|secret|token|api[-_]?key|authorization|session[-_]?id|cookie)"
     r"[\"']?\s*[:=]\s*[\"']?(?:(?:token|bearer|basic)\s+)?)"
     r"[^\s\"'&,;)}\]]+"
 )
@@ -73,6 +75,8 @@ class RequestContextFilter(logging.Filter):
 # --- secrets --------------------------------------------------------------------------------------------------------
 def redact_text(text: str) -> str:
     """`text` with the Kodexa API key and anything that looks like a password, token or key blanked."""
+    if len(text) > MAX_LOGGED_TEXT:
+        text = text[:MAX_LOGGED_TEXT] + "…[truncated]"
     key = settings.KODEXA_API_KEY
     if key and key in text:
         text = text.replace(key, REDACTED)
