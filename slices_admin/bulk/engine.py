@@ -16,7 +16,6 @@ import contextlib
 import heapq
 import itertools
 import logging
-import math
 import os
 import queue
 import random
@@ -44,10 +43,12 @@ from slices_admin.slices.services import cache_records, prepare_cache_write, sam
 
 from .models import BulkEditItem, BulkEditJob, BulkEditRunner
 from .services import Change
+from .tasks import enqueue_runners, runners_for
 
 logger = logging.getLogger(__name__)
 
 Item, Job = BulkEditItem.State, BulkEditJob.State
+OUTAGE = "Kodexa is not answering"  # how an outage's pause reason starts
 Action, Outcome = AuditEntry.Action, AuditEntry.Outcome
 _TRANSIENT = (errors.KodexaUnavailable,)  # timeouts, unreachable, 5xx, 429
 
@@ -94,6 +95,7 @@ def release_dead_runners(job_id: int) -> int:
     items behind). Their `sent_change_sequence` makes the next attempt check Kodexa before sending anything again.
     Returns how many items were released."""
     with transaction.atomic():
+        BulkEditJob.objects.select_for_update().filter(pk=job_id).first()  # the job row first, as `join` takes it
         runners = BulkEditRunner.objects.filter(job_id=job_id)
         dead = runners.filter(heartbeat_at__lt=_stale_before())
         gone = dead.delete()[0]
@@ -109,26 +111,35 @@ def release_dead_runners(job_id: int) -> int:
 
 
 def resume_stale_jobs() -> list[int]:
-    """Queue a runner for every unfinished job whose runner has gone quiet, or that never got one and has no task
-    waiting for a worker (a cancelled one too: its runner checks what was in flight before it closes the job)."""
+    """Queue runners for every unfinished job that has no task waiting for a worker and either has no live runner
+    (they died, or it never got one; a cancelled job too: a runner checks what was in flight before closing it),
+    or has fewer than it should while items wait unclaimed (a restarted worker joins the one that went on)."""
     stale = _stale_before()
-    jobs = BulkEditJob.objects.filter(state__in=[Job.QUEUED, Job.RUNNING])
-    jobs = jobs.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale))
     waiting = _jobs_with_a_waiting_task()
     resumed = []
-    from .tasks import enqueue_runners
-
-    for job_id in jobs.values_list("pk", flat=True):
+    unfinished = BulkEditJob.objects.filter(state__in=[Job.QUEUED, Job.RUNNING])
+    for job_id, concurrency, heartbeat_at, created_at in unfinished.values_list(
+        "pk", "concurrency", "heartbeat_at", "created_at"
+    ):
         if job_id in waiting:
             continue
-        # Mark it, so the next sweep does not queue it again while these runners wait for a worker.
-        if BulkEditJob.objects.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id).update(
-            heartbeat_at=timezone.now()
-        ):
-            enqueue_runners(job_id)
+        wanted = runners_for(concurrency)
+        if (heartbeat_at or created_at) < stale:
+            # Mark it, so the next sweep does not queue it again while these runners wait for a worker.
+            marked = BulkEditJob.objects.filter(
+                Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id
+            ).update(heartbeat_at=timezone.now())
+            if marked:
+                enqueue_runners(job_id, wanted)
+                resumed.append(job_id)
+            continue
+        live = BulkEditRunner.objects.filter(job_id=job_id, heartbeat_at__gte=stale).count()
+        unclaimed = BulkEditItem.objects.filter(job_id=job_id, state=Item.PENDING, runner_id="").exists()
+        if 0 < live < wanted and unclaimed:
+            enqueue_runners(job_id, wanted - live)
             resumed.append(job_id)
     if resumed:
-        logger.warning("bulk: resuming jobs %s whose runner stopped", resumed)
+        logger.warning("bulk: queued runners for jobs %s, which had lost theirs", resumed)
     return resumed
 
 
@@ -250,8 +261,9 @@ class Recorder:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, write: Callable[[], None]) -> None:
-        self._queue.put(write)
+    def submit(self, cache: Callable[[], None], record: Callable[[], None]) -> None:
+        """`cache` updates the slice's cached row; `record` appends the audit entry and moves the item."""
+        self._queue.put((cache, record))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -269,19 +281,24 @@ class Recorder:
         finally:
             connection.close()
 
-    def _write(self, batch: list[Callable[[], None]]) -> None:
+    def _write(self, batch: list[tuple[Callable[[], None], Callable[[], None]]]) -> None:
+        """Every cached row first, then every audit entry: the audit log's append lock is taken last, as the web's
+        edits take it (row, then log), so a batch and an edit of the same slice cannot deadlock on PostgreSQL."""
         if not batch:
             return
         try:
             with self._writing, transaction.atomic():
-                for write in batch:
-                    write()
+                for cache, _record in batch:
+                    cache()
+                for _cache, record in batch:
+                    record()
         except Exception:
             logger.exception("bulk: writing %d outcomes together failed; writing them one by one", len(batch))
-            for write in batch:
+            for cache, record in batch:
                 try:
                     with self._writing, transaction.atomic():
-                        write()
+                        cache()
+                        record()
                 except Exception:
                     logger.exception("bulk: an outcome could not be written; the next runner checks its item")
 
@@ -300,7 +317,7 @@ class Runner:
         self.runner_id = runner_id
         self.change = Change(job.target_status, job.error_message, job.reason)
         # The job's concurrency is its share of Kodexa, split between the runners it is meant to have.
-        self.threads = max(1, math.ceil(job.concurrency / max(1, settings.BULK_RUNNERS_PER_JOB)))
+        self.threads = max(1, job.concurrency // runners_for(job.concurrency))
         self.batch = min(128, max(32, 8 * self.threads))  # items claimed at a time
         self.client = client or bulk_client(self.threads)
         self.context = AuditContext(actor=job.created_by, bulk_job_id=job.pk, reason=job.reason, actor_name="bulk edit")
@@ -311,7 +328,9 @@ class Runner:
         self._prefetch_lock = threading.Lock()
         self._prefetched: dict[int, tuple[BulkEditItem, dict[str, Any] | None]] = {}  # claimed, not yet tried
         self.stop = threading.Event()  # cancelled, or this runner was given up for dead
-        self.cancelled = False
+        self.cancelled = bool(job.cancel_requested_at)
+        self.lost = False  # given up for dead by another runner, which took its items back
+        self._schedule: Schedule | None = None  # while sending
         self._pause_lock = threading.Lock()
         self._paused_until = 0.0
         # Kodexa down (refusing connections, or failing everything): the job waits, and one thread probes Kodexa
@@ -325,21 +344,25 @@ class Runner:
 
     # --- the job ---------------------------------------------------------------------------------------------------
     def run(self) -> str:
+        """Work the job alongside its other runners, then close it if nothing is left (or cancel it), then leave.
+        The heartbeat goes on throughout, checking a cancelled job's items included."""
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(beating,), daemon=True)
+        heart.start()
         try:
-            while True:
+            while not (self.stop.is_set() or self.cancelled):
                 self._work()
                 # Items a dead runner held may have come back in line after this runner's last claim.
-                if self.stop.is_set() or not self._unclaimed().exists():
+                if not self._unclaimed().exists():
                     break
             return self._finish()
         finally:
+            beating.set()
+            heart.join()
             BulkEditRunner.objects.filter(runner_id=self.runner_id).delete()
 
     def _work(self) -> None:
-        schedule = Schedule(self._claim)
-        beating = threading.Event()
-        heart = threading.Thread(target=self._heartbeat, args=(beating, schedule), daemon=True)
-        heart.start()
+        schedule = self._schedule = Schedule(self._claim)
         threads = [
             threading.Thread(target=self._send_loop, args=(schedule,), daemon=True, name=f"bulk-{self.job.pk}-{n}")
             for n in range(self.threads)
@@ -354,8 +377,7 @@ class Runner:
         finally:
             self._recorder.close()
             self._recorder = None
-            beating.set()
-            heart.join()
+            self._schedule = None
 
     def _unclaimed(self):
         return self.job.items.filter(state=Item.PENDING, runner_id="")
@@ -379,11 +401,13 @@ class Runner:
         return [item.pk for item in items]
 
     def _finish(self) -> str:
+        if self.lost:
+            return "stopped: this runner was given up for dead; the others (or the next) go on"
         job = BulkEditJob.objects.get(pk=self.job.pk)
         if self.cancelled or job.cancel_requested_at:
             return self.cancel()
         if self.stop.is_set():
-            return "stopped: this runner was given up for dead; the others (or the next) go on"
+            return "stopped: the database was out of reach for too long; the next runner goes on"
         if job.items.filter(state__in=[Item.PENDING, Item.IN_FLIGHT]).exists():
             return "done with its share; other runners are still working"
         BulkEditJob.objects.filter(pk=job.pk, state=Job.RUNNING).update(
@@ -419,7 +443,7 @@ class Runner:
         else:
             self._save(item, Item.CANCELLED, message="Cancelled; Kodexa shows the earlier attempt was not applied.")
 
-    def _heartbeat(self, beating: threading.Event, schedule: Schedule) -> None:
+    def _heartbeat(self, beating: threading.Event) -> None:
         """Show this runner is alive every BULK_HEARTBEAT_SECONDS, take back the items of runners that died, and
         look twice a second for a cancel request or a pause another runner started. A runner that cannot reach the
         database for half the stale time stops sending: another takes over."""
@@ -433,7 +457,7 @@ class Runner:
                         self._beat()
                     if not self.stop.is_set() and time.monotonic() - last_release >= release_every:
                         last_release = time.monotonic()
-                        if release_dead_runners(self.job.pk):
+                        if release_dead_runners(self.job.pk) and (schedule := self._schedule) is not None:
                             schedule.replenish()
                     if not self.stop.is_set():
                         self._look_at_the_job()
@@ -444,8 +468,9 @@ class Runner:
                     if time.monotonic() - last_ok > settings.BULK_STALE_AFTER_SECONDS / 2:
                         logger.error("bulk job %s: no heartbeat for too long; stopping this runner", self.job.pk)
                         self.stop.set()
-                if self.stop.is_set():
+                if self.stop.is_set() and (schedule := self._schedule) is not None:
                     schedule.wake()
+                if self.lost:
                     return
         finally:
             connection.close()
@@ -456,6 +481,7 @@ class Runner:
             BulkEditJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
         else:  # another runner found this one silent for too long and took its items back
             logger.warning("bulk job %s: runner %s was given up for dead; stopping", self.job.pk, self.runner_id)
+            self.lost = True
             self.stop.set()
 
     def _look_at_the_job(self) -> None:
@@ -472,18 +498,18 @@ class Runner:
     def _send_loop(self, schedule: Schedule) -> None:
         try:
             while (item_id := schedule.take(self.stop)) is not None:
-                self._wait_while_paused()
-                if self.stop.is_set():
-                    break
+                outcome = Attempt(retry_in=0)  # whatever happens, the item taken goes back to the schedule
                 try:
-                    outcome = self.attempt(item_id)
+                    if self._wait_while_paused():
+                        outcome = self.attempt(item_id)
                 except Exception as exc:
                     logger.exception("bulk job %s: item %s failed unexpectedly", self.job.pk, item_id)
                     outcome = self._crashed(item_id, exc)
-                if outcome.retry_in is None:
-                    schedule.done()
-                else:
-                    schedule.later(item_id, outcome.retry_in)
+                finally:
+                    if outcome.retry_in is None:
+                        schedule.done()
+                    else:
+                        schedule.later(item_id, outcome.retry_in)
         finally:
             connection.close()
 
@@ -495,9 +521,16 @@ class Runner:
             if until <= self._paused_until:
                 return
             self._paused_until = until
-        BulkEditJob.objects.filter(pk=self.job.pk).update(
-            paused_until=timezone.now() + timedelta(seconds=seconds), pause_reason=reason[:200]
-        )
+        self._show_pause(paused_until=timezone.now() + timedelta(seconds=seconds), pause_reason=reason[:200])
+
+    def _show_pause(self, **fields) -> None:
+        """Put the pause on the job page (and before the other runners). Best effort: this runner's threads wait
+        whether or not the database takes it."""
+        try:
+            BulkEditJob.objects.filter(pk=self.job.pk).update(**fields)
+        except Exception:
+            logger.warning("bulk job %s: could not record the pause", self.job.pk, exc_info=True)
+            connection.close()
 
     def _wait_while_paused(self) -> bool:
         """Wait out a pause (during an outage, until a probe finds Kodexa answering again); False when the runner
@@ -535,7 +568,7 @@ class Runner:
         return True
 
     def _outage_reason(self, what: str) -> str:
-        return f"Kodexa is not answering ({what[:80]}). Nothing is lost: the job goes on when Kodexa answers again."
+        return f"{OUTAGE} ({what[:80]}). Nothing is lost: the job goes on when Kodexa answers again."
 
     def _probe_kodexa(self) -> None:
         """One cheap read: any answer from Kodexa (even a refusal) ends the outage; none extends the wait."""
@@ -558,7 +591,8 @@ class Runner:
                 self._outage_wait = min(self._outage_wait * 2, settings.BULK_OUTAGE_PROBE_MAX_SECONDS)
         if problem is None:
             logger.info("bulk job %s: Kodexa answers again; going on", self.job.pk)
-            BulkEditJob.objects.filter(pk=self.job.pk).update(paused_until=None, pause_reason="")
+            if BulkEditJob.objects.filter(pk=self.job.pk, pause_reason__startswith=OUTAGE).exists():
+                self._show_pause(paused_until=None, pause_reason="")  # not another runner's 429 pause
         else:
             self._pause(self._outage_wait, self._outage_reason(problem))
 
@@ -699,6 +733,7 @@ class Runner:
                 problem,
                 before=None,
                 body=None,
+                console_failed=True,
             )
         except Exception:
             logger.exception("bulk job %s: could not record the failure of item %s", self.job.pk, item_id)
@@ -735,8 +770,7 @@ class Runner:
             duration_ms=duration_ms,
         )
 
-        def write() -> None:
-            cache_write.apply()
+        def write_record() -> None:
             append_entry(entry)
             self._save(
                 item,
@@ -748,10 +782,11 @@ class Runner:
             )
 
         if self._recorder is not None:
-            self._recorder.submit(write)
+            self._recorder.submit(cache_write.apply, write_record)
         else:
             with self._writing, transaction.atomic():
-                write()
+                cache_write.apply()
+                write_record()
         return Attempt()
 
     def _conflict(self, item, context, *, before, body, current, exc) -> Attempt:
@@ -790,11 +825,13 @@ class Runner:
             )
         return Attempt()
 
-    def _failed(self, item, context, exc: errors.KodexaError, *, before, body) -> Attempt:
+    def _failed(self, item, context, exc: errors.KodexaError, *, before, body, console_failed=False) -> Attempt:
         rate_limited = isinstance(exc, errors.KodexaRateLimited)
         refused_key = isinstance(exc, errors.KodexaAuthError)  # the console's problem, not this slice's
         transient = rate_limited or refused_key or isinstance(exc, _TRANSIENT)
-        if transient and not (rate_limited or refused_key):
+        if console_failed:
+            outage = False  # the console's failure says nothing about Kodexa
+        elif transient and not (rate_limited or refused_key):
             outage = self._kodexa_failed(exc)  # not this slice's failure either: it is not counted against it
         else:
             outage = False
@@ -888,10 +925,4 @@ def run_job(job_id: int, *, runner_id: str | None = None, client: KodexaClient |
     if job is None:
         return "nothing to do: the job is over"
     logger.info("bulk job %s: runner %s joins it", job_id, runner_id)
-    runner = Runner(job, runner_id, client)
-    if job.cancel_requested_at:
-        try:
-            return runner.cancel()
-        finally:
-            BulkEditRunner.objects.filter(runner_id=runner_id).delete()
-    return runner.run()
+    return Runner(job, runner_id, client).run()

@@ -23,7 +23,7 @@ from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice
 
 from .models import BulkEditItem, BulkEditJob
-from .tasks import enqueue_runners
+from .tasks import enqueue_runners, runners_for
 
 Item = BulkEditItem.State
 SAMPLE_SIZE = 10
@@ -288,7 +288,7 @@ def create_job(
                 "toChange": sum(1 for item in items if item.state == Item.PENDING),
             },
         )
-        transaction.on_commit(lambda: enqueue_runners(job.pk))
+        transaction.on_commit(lambda: enqueue_runners(job.pk, runners_for(job.concurrency)))
     return job
 
 

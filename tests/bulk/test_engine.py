@@ -361,3 +361,25 @@ def test_kodexa_down_pauses_the_job_without_spending_retries_and_it_resumes_when
         assert down.count() == tried and all("Kodexa looks down" in e.error for e in down)
     finally:
         stop(back.process)
+
+
+def test_a_job_short_of_runners_gets_one_more_while_items_wait_unclaimed(kodexa, failed_slices, operator, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.BULK_RUNNERS_PER_JOB = 2
+    job = job_for(failed_slices(4), operator)
+    DBTaskResult.objects.update(status="SUCCESSFUL")  # its first runners came and went
+    BulkEditJob.objects.filter(pk=job.pk).update(state="running", heartbeat_at=timezone.now())
+    BulkEditRunner.objects.create(job=job, runner_id="the-survivor", heartbeat_at=timezone.now())
+    assert engine.resume_stale_jobs() == [job.pk]  # a worker that restarted can join the survivor
+    assert engine.resume_stale_jobs() == []  # ... once: that runner's task now waits for a worker
+    DBTaskResult.objects.update(status="SUCCESSFUL")
+    job.items.update(runner_id="the-survivor")  # every item claimed: a newcomer would find nothing
+    assert engine.resume_stale_jobs() == []
+
+
+def test_runners_never_outnumber_the_requests_a_job_may_have_in_flight(settings):
+    from slices_admin.bulk.tasks import runners_for
+
+    settings.BULK_RUNNERS_PER_JOB = 2
+    assert [runners_for(c) for c in (1, 2, 3, 16)] == [1, 2, 2, 2]
