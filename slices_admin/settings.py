@@ -76,7 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: the access log sees every answer, including those of the middleware below.
+    "slices_admin.core.middleware.ClientAddressMiddleware",  # REMOTE_ADDR: the client's, behind proxies
+    # Outermost but for that: the access log sees every answer, including those of the middleware below.
     "slices_admin.core.middleware.RequestIdMiddleware",
     "slices_admin.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -123,6 +124,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database host that stops answering fails a request in seconds (a 503 saying so), not after TCP gives up.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(env("DATABASE_CONNECT_TIMEOUT", "5"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers and one writer (web and worker) share the file; IMMEDIATE avoids lock upgrades.
@@ -201,6 +205,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
 # always sets or strips it; gunicorn's FORWARDED_ALLOW_IPS does the same for the proxies it trusts.
 if proxy_ssl_header := env("DJANGO_PROXY_SSL_HEADER", ""):
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + proxy_ssl_header.upper().replace("-", "_"), "https")
+# Proxies in front of the console that append to X-Forwarded-For (0: clients connect directly). The client's
+# address, which sign-in throttling counts by and the audit log records, is that many entries from the right.
+TRUSTED_PROXY_COUNT = int(env("DJANGO_TRUSTED_PROXY_COUNT", "0"))
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")  # e.g. https://console.example.com
 
 # --- Static files ------------------------------------------------------------------------------------------------

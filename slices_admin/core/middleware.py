@@ -1,6 +1,8 @@
-"""Request plumbing: an id that follows each request everywhere, htmx-aware login redirects, and the session
-idle timeout."""
+"""Request plumbing: the client's address behind proxies, an id that follows each request everywhere, htmx-aware
+login redirects, and the session idle timeout."""
 
+import contextlib
+import ipaddress
 import logging
 import re
 import time
@@ -18,6 +20,23 @@ from django_htmx.http import HttpResponseClientRedirect
 from . import logs
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class ClientAddressMiddleware:
+    """Behind TRUSTED_PROXY_COUNT proxies, the client's address is that many entries from the right of
+    X-Forwarded-For (each proxy appends the address it saw; anything further left is the client's own claim).
+    REMOTE_ADDR becomes it, so sign-in throttling and the audit log see people rather than the proxy."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if count := settings.TRUSTED_PROXY_COUNT:
+            hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+            if len(hops) >= count:
+                with contextlib.suppress(ValueError):  # not an address: keep the proxy's
+                    request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(hops[-count]))
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

@@ -3,6 +3,7 @@ import sys
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -63,9 +64,41 @@ def server_error(request):
         detail = "The console's database is busy or restarting. Try again in a few seconds."
         response = JsonResponse({"detail": detail, "code": "database_unavailable"}, status=503)
     else:
-        path = request.path if request.method == "GET" else "/"
-        page = loader.get_template("503.html").render({"request_id": request_id, "path": path})
+        retry_here = request.method == "GET"  # a link to the same address, never one built from the path
+        page = loader.get_template("503.html").render({"request_id": request_id, "retry_here": retry_here})
         response = HttpResponse(page, status=503)
     response["Retry-After"] = "5"
     response["X-Console-Unavailable"] = "database"
+    return response
+
+
+def _unreadable(exception) -> tuple[int, str, str]:
+    """(status, title, message) for a request the console refused to read."""
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit / 2**10:g} KiB"
+        message = (
+            f"The form sent more than {size} ({limit:,} bytes), the most the console accepts. Shorten the "
+            "longest fields (a JSON object, a list of ids) and submit again."
+        )
+        return 413, "Too much to send", message
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        most = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        message = f"The form sent more than {most:,} fields, the most the console accepts: select fewer and try again."
+        return 400, "Too many fields", message
+    return 400, "Bad request", "The console could not read this request. Reload the page and try again."
+
+
+@requires_csrf_token
+def bad_request(request, exception=None):
+    """A request the console refused to read: a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413, saying the limit), too
+    many fields, or otherwise malformed (400). JSON under /api/; for htmx (which swaps no error answer) the message
+    in `X-Console-Message` for the page to show; else a page. Renders without the database or the user."""
+    status, title, message = _unreadable(exception)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=status)
+    page = loader.get_template("400.html").render({"title": title, "message": message, "back": "/"})
+    response = HttpResponse(page, status=status)
+    if request.headers.get("HX-Request") == "true":
+        response["X-Console-Message"] = message
     return response

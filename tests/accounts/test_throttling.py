@@ -162,3 +162,27 @@ def test_an_api_token_is_not_a_sign_in_and_keeps_working_while_locked_out(alice)
 def test_the_test_clients_login_still_works(alice):
     assert Client().login(username="alice", password="not-the-password") is False
     assert Client().login(username="alice", password=PASSWORD) is True
+
+
+def test_behind_a_proxy_the_clients_address_is_counted_not_the_proxys(client, make_user, settings):
+    """Five failures from one person behind the proxy lock that person out, not everyone the proxy serves."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    make_user("viewer", "robin")
+    behind = {"REMOTE_ADDR": "10.0.0.1"}  # the proxy
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("login"),
+            {"username": "robin", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9",
+            **behind,
+        )
+    failed = AuditEntry.objects.filter(action=AuditEntry.Action.LOGIN_FAILED).first()
+    assert failed.ip_address == "203.0.113.9"  # what the proxy saw, not what the client claimed (1.2.3.4)
+    locked = client.post(
+        reverse("login"), {"username": "robin", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.9", **behind
+    )
+    assert locked.status_code == 429
+    other = client.post(
+        reverse("login"), {"username": "robin", "password": "x"}, HTTP_X_FORWARDED_FOR="198.51.100.7", **behind
+    )
+    assert other.status_code == 200  # someone else behind the same proxy: the form again, not the lockout

@@ -129,6 +129,19 @@ def test_serve_over_plain_http_binds_to_this_machine_only(serve_env):
     assert "pass --https" in done.stderr
 
 
+def test_serve_for_real_users_refuses_the_sandbox_and_its_printed_demo_logins(serve_env):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--https", "--bind", "10.1.2.3:8443"],
+        cwd=ROOT,
+        env=serve_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "demo logins" in done.stderr and "KODEXA_BASE_URL" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [("127.0.0.1", True), ("[::1]", True), ("localhost", True), ("10.1.2.3", False), ("example.com", False)],

@@ -48,9 +48,12 @@ class ReconnectingWorker(db_worker.Worker):
     def run(self) -> None:
         wait = 0.5
         while self.running:
+            started = time.monotonic()
             try:
                 return super().run()
             except (OperationalError, InterfaceError):
+                if time.monotonic() - started > 60:  # it had been working: a new outage starts the waits over
+                    wait = 0.5
                 logger.warning("worker: the database is unavailable; reconnecting in %.1f s", wait, exc_info=True)
                 connections.close_all()
                 time.sleep(wait)

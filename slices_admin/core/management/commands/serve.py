@@ -54,6 +54,11 @@ class Command(BaseCommand):
             )
         if workers < 1:
             raise CommandError("--workers must be 1 or more: bulk edits need a background worker.")
+        if https and settings.KODEXA_SANDBOX:
+            raise CommandError(
+                "--https serves real users, and the sandbox comes with demo logins whose passwords are printed: "
+                "set KODEXA_BASE_URL and KODEXA_API_KEY for a real Kodexa deployment."
+            )
         env = self.child_environment(https)
         url = f"http://{bind}/"
 
