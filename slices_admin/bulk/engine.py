@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
@@ -71,21 +72,30 @@ def bulk_client(concurrency: int) -> KodexaClient:
 
 
 # --- claiming and recovering ----------------------------------------------------------------------------------------
+def database_now():
+    """The database's clock. Heartbeats are written (`Now()`) and judged by it, so the clocks of the machines the
+    workers run on never make a live runner look dead, however far apart they drift."""
+    if connection.vendor != "postgresql":  # SQLite: one machine, one clock
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
+
+
 def _stale_before():
-    return timezone.now() - timedelta(seconds=settings.BULK_STALE_AFTER_SECONDS)
+    return database_now() - timedelta(seconds=settings.BULK_STALE_AFTER_SECONDS)
 
 
 def join(job_id: int, runner_id: str) -> BulkEditJob | None:
     """Become one of the job's runners, unless it is over. The items of runners that died go back in line first."""
-    now = timezone.now()
     with transaction.atomic():
         job = BulkEditJob.objects.select_for_update().filter(pk=job_id, state__in=[Job.QUEUED, Job.RUNNING]).first()
         if job is None:
             return None
         release_dead_runners(job_id)
-        BulkEditRunner.objects.create(job=job, runner_id=runner_id, heartbeat_at=now)
-        started = {} if job.started_at else {"started_at": now}
-        BulkEditJob.objects.filter(pk=job_id).update(state=Job.RUNNING, heartbeat_at=now, **started)
+        BulkEditRunner.objects.create(job=job, runner_id=runner_id, heartbeat_at=Now())
+        started = {} if job.started_at else {"started_at": timezone.now()}
+        BulkEditJob.objects.filter(pk=job_id).update(state=Job.RUNNING, heartbeat_at=Now(), **started)
     job.refresh_from_db()
     return job
 
@@ -128,7 +138,7 @@ def resume_stale_jobs() -> list[int]:
             # Mark it, so the next sweep does not queue it again while these runners wait for a worker.
             marked = BulkEditJob.objects.filter(
                 Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id
-            ).update(heartbeat_at=timezone.now())
+            ).update(heartbeat_at=Now())
             if marked:
                 enqueue_runners(job_id, wanted)
                 resumed.append(job_id)
@@ -476,9 +486,8 @@ class Runner:
             connection.close()
 
     def _beat(self) -> None:
-        now = timezone.now()
-        if BulkEditRunner.objects.filter(runner_id=self.runner_id).update(heartbeat_at=now):
-            BulkEditJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
+        if BulkEditRunner.objects.filter(runner_id=self.runner_id).update(heartbeat_at=Now()):
+            BulkEditJob.objects.filter(pk=self.job.pk).update(heartbeat_at=Now())
         else:  # another runner found this one silent for too long and took its items back
             logger.warning("bulk job %s: runner %s was given up for dead; stopping", self.job.pk, self.runner_id)
             self.lost = True
