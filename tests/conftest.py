@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -24,6 +25,13 @@ from slices_admin.audit import triggers
 
 ROOT = Path(__file__).resolve().parent.parent
 (ROOT / "var").mkdir(exist_ok=True)  # the test database is a file there, shared with worker processes
+
+# Property tests: the same examples on every run (CI and a failure reproduce), no deadline on a shared machine, and
+# a failing example printed as a blob to replay with @reproduce_failure. HYPOTHESIS_PROFILE=explore draws new
+# examples on each run (and keeps the failing ones in .hypothesis/ to try first next time).
+hypothesis_settings.register_profile("repeatable", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("explore", deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)

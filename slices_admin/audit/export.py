@@ -77,6 +77,15 @@ class _Echo:
         return value
 
 
+# Characters JSON leaves raw but that many line readers (Python's str.splitlines among them) take for line ends.
+_LINE_BREAKING = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def json_line(document: Any) -> str:
+    """One JSON Lines record: the document on a single line, whichever reader splits it."""
+    return json.dumps(document, ensure_ascii=False).translate(_LINE_BREAKING) + "\n"
+
+
 def _json(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -95,7 +104,7 @@ def export_response(queryset, export_format: str) -> StreamingHttpResponse:
         writer = csv.writer(_Echo())
         lines = (writer.writerow(row) for row in itertools.chain([_CSV_COLUMNS], map(_csv_row, entries)))
     else:
-        lines = (json.dumps(as_document(entry), ensure_ascii=False) + "\n" for entry in entries)
+        lines = (json_line(as_document(entry)) for entry in entries)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(lines, content_type=FORMATS[export_format])
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'

@@ -4,6 +4,7 @@ import django_filters as filters
 from django import forms
 
 from slices_admin.kodexa.contract import RESOURCES
+from slices_admin.slices.filters import UtcIsoDateTimeField
 
 from .models import ACCOUNT, AuditEntry
 from .selectors import text_search
@@ -19,6 +20,10 @@ class AuditFilterForm(forms.Form):
         return data
 
 
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class AuditFilter(filters.FilterSet):
     q = filters.CharFilter(method="search", label="Search")
     actor = filters.CharFilter(field_name="actor_username", label="Actor")
@@ -28,13 +33,13 @@ class AuditFilter(filters.FilterSet):
     objectId = filters.CharFilter(field_name="remote_id", label="Slice ID or username")
     bulkJob = filters.NumberFilter(field_name="bulk_job_id", label="Bulk job", min_value=1)
     requestId = filters.CharFilter(field_name="request_id", label="Request ID")
-    since = filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="occurred_at",
         lookup_expr="gte",
         label="From",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
     )
-    until = filters.IsoDateTimeFilter(
+    until = UtcIsoDateTimeFilter(
         field_name="occurred_at",
         lookup_expr="lt",
         label="Until",

@@ -108,23 +108,24 @@ class Change:
 
 
 _MISSING = object()
+DIFF_DEPTH = 64  # below this many levels, a changed subtree is one change (deep JSON cannot exhaust the stack)
 
 
-def key_path_diff(before: Any, after: Any, path: str = "") -> list[Change]:
+def key_path_diff(before: Any, after: Any, path: str = "", depth: int = 0) -> list[Change]:
     """Every difference between two JSON values, down to the key path where it happens (objects by key, lists
-    by index), in key order."""
-    if isinstance(before, dict) and isinstance(after, dict):
+    by index), in key order; to DIFF_DEPTH levels."""
+    if depth < DIFF_DEPTH and isinstance(before, dict) and isinstance(after, dict):
         changes = []
         for key in sorted(set(before) | set(after), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            changes += key_path_diff(before.get(key, _MISSING), after.get(key, _MISSING), sub)
+            changes += key_path_diff(before.get(key, _MISSING), after.get(key, _MISSING), sub, depth + 1)
         return changes
-    if isinstance(before, list) and isinstance(after, list):
+    if depth < DIFF_DEPTH and isinstance(before, list) and isinstance(after, list):
         changes = []
         for index in range(max(len(before), len(after))):
             old = before[index] if index < len(before) else _MISSING
             new = after[index] if index < len(after) else _MISSING
-            changes += key_path_diff(old, new, f"{path}[{index}]")
+            changes += key_path_diff(old, new, f"{path}[{index}]", depth + 1)
         return changes
     if before is _MISSING:
         return [Change(path, None, after, "added")]

@@ -59,15 +59,27 @@ def audit_detail(request, pk):
     return render(request, "audit/detail.html", context)
 
 
+CHANGES_SHOWN = 500  # key paths listed on the page; a change to a 10,000-key object lists the rest as a count
+
+
 def _changes(entry: AuditEntry) -> dict:
     """What changed; for an update Kodexa did not apply, what the attempt would have changed."""
+    changes, intended = [], False
     if entry.before is not None and entry.after is not None:
-        return {"changes": selectors.key_path_diff(entry.before, entry.after), "intended": False}
-    changing = entry.action in (AuditEntry.Action.UPDATE, AuditEntry.Action.PATCH)
-    if changing and isinstance(entry.before, dict) and isinstance(entry.request_body, dict):
-        wanted = {**entry.before, **entry.request_body}
-        return {"changes": selectors.key_path_diff(entry.before, wanted), "intended": True}
-    return {"changes": [], "intended": False}
+        changes = selectors.key_path_diff(entry.before, entry.after)
+    elif (
+        entry.action in (AuditEntry.Action.UPDATE, AuditEntry.Action.PATCH)
+        and isinstance(entry.before, dict)
+        and isinstance(entry.request_body, dict)
+    ):
+        changes = selectors.key_path_diff(entry.before, {**entry.before, **entry.request_body})
+        intended = True
+    return {
+        "changes": changes[:CHANGES_SHOWN],
+        "changes_count": len(changes),
+        "changes_hidden": max(len(changes) - CHANGES_SHOWN, 0),
+        "intended": intended,
+    }
 
 
 @require_GET

@@ -6,6 +6,7 @@ kept by the caller in the raw JSON, never rejected.
 """
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -80,12 +81,74 @@ class DateTimeField(serializers.Field):
         return format_datetime(value)
 
 
+MAX_JSON_DEPTH = 500
+"""How deeply an object field may nest. Deeper JSON is refused on input: reading, diffing and auditing it would
+need more recursion than a request has (Python's JSON parser itself gives up near 1,500 levels)."""
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a string cannot be stored and sent as text (PostgreSQL keeps no NUL; a lone surrogate is not UTF-8)."""
+    if "\x00" in text:
+        return "nul"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "surrogate"
+    return None
+
+
+def _json_problem(value: Any) -> tuple[str, str] | None:
+    """The first reason `value` is not JSON that Kodexa and the cache can hold, with the key path where it is:
+    NaN or Infinity (not JSON), NUL or a lone surrogate in a key or a string, nesting past MAX_JSON_DEPTH, or a
+    value of a type JSON does not have. Walks without recursion, so no depth can overflow the stack."""
+    stack = [(value, "", 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, dict | list) and depth > MAX_JSON_DEPTH:
+            return "depth", path
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return "type", path
+                child_path = f"{path}.{key}" if path else key
+                if problem := _text_problem(key):
+                    return problem, child_path
+                stack.append((child, child_path, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+        elif isinstance(item, str):
+            if problem := _text_problem(item):
+                return problem, path
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "number", path
+        elif not (item is None or isinstance(item, bool | int)):
+            return "type", path
+    return None
+
+
+def _shown_path(path: str) -> str:
+    path = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in path)
+    return path if len(path) <= 80 else path[:79] + "…"
+
+
 class ObjectField(serializers.Field):
-    default_error_messages = {"invalid": "Must be a JSON object."}
+    default_error_messages = {
+        "invalid": "Must be a JSON object.",
+        "number": "Numbers must be finite: NaN and Infinity are not JSON (at {path}).",
+        "nul": "Must not contain NUL characters (at {path}).",
+        "surrogate": "Must be valid Unicode text: a lone surrogate cannot be stored (at {path}).",
+        "depth": f"Nested too deeply: at most {MAX_JSON_DEPTH} levels (at {{path}}).",
+        "type": "Must hold only JSON values (at {path}).",
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("invalid")
+        if found := _json_problem(data):
+            problem, path = found
+            self.fail(problem, path=_shown_path(path) or "the top level")
         return data
 
     def to_representation(self, value):
@@ -93,13 +156,17 @@ class ObjectField(serializers.Field):
 
 
 class StringField(serializers.Field):
-    default_error_messages = {"invalid": "Must be a string.", "nul": "Must not contain NUL characters."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "nul": "Must not contain NUL characters.",
+        "surrogate": "Must be valid Unicode text: a lone surrogate cannot be stored.",
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        if "\x00" in data:
-            self.fail("nul")
+        if problem := _text_problem(data):
+            self.fail(problem)
         return data
 
 
@@ -211,10 +278,15 @@ def _parse_object(value: Any) -> dict:
     return value
 
 
+def _parse_utc_datetime(value: Any) -> dt.datetime:
+    # In UTC, as the cache stores it: 9999-12-31T23:59:59-01:00 has no such form (OverflowError).
+    return parse_datetime(value).astimezone(dt.UTC)
+
+
 _ANSWER_PARSERS = {
     WireType.INT32: _parse_int32,
     WireType.STRING: _parse_string,
-    WireType.DATETIME: parse_datetime,
+    WireType.DATETIME: _parse_utc_datetime,
     WireType.OBJECT: _parse_object,
 }
 
@@ -237,6 +309,6 @@ def parse_record(resource: Resource, payload: Mapping[str, Any]) -> tuple[dict[s
             continue
         try:
             values[field.python_name] = _ANSWER_PARSERS[field.type](value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             problems[field.wire_name] = f"not a valid {field.type}"
     return values, problems

@@ -3,10 +3,14 @@
 Query parameters are camelCase, as Kodexa's. Every bit of list state is a parameter, so a URL reproduces a view.
 """
 
+import datetime as dt
+
 import django_filters as filters
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField, RangeField
+from django_filters.widgets import DateRangeWidget
 
 from .models import ExecutionSlice, OrchestratorSlice
 
@@ -20,13 +24,47 @@ class AnyValueMultipleChoiceField(forms.MultipleChoiceField):
     def valid_value(self, value):
         return True
 
+    def validate(self, value):
+        super().validate(value)
+        if any("\x00" in item for item in value):  # as forms.CharField: no query can carry a NUL to PostgreSQL
+            raise forms.ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+
 
 class AnyValueMultipleFilter(filters.MultipleChoiceFilter):
     field_class = AnyValueMultipleChoiceField
 
+    def __init__(self, *args, **kwargs):
+        # One table, no joins: rows cannot repeat. django-filter's default DISTINCT makes PostgreSQL read and
+        # de-duplicate every match before the first page or the bounded count can stop.
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time the database can compare: one with a UTC form (9999-12-31T23:59:59-01:00 has none,
+    and would fail the query rather than the form)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a date-time between the years 1 and 9999 (UTC).") from None
+
+
+class UtcIsoDateTimeRangeField(RangeField):
+    widget = DateRangeWidget
+
+    def __init__(self, *args, **kwargs):
+        super().__init__((UtcIsoDateTimeField(), UtcIsoDateTimeField()), *args, **kwargs)
+
 
 class TimeRangeFilter(filters.IsoDateTimeFromToRangeFilter):
     """`<name>_after` / `<name>_before`, ISO 8601 (a date alone means its midnight, UTC)."""
+
+    field_class = UtcIsoDateTimeRangeField
 
 
 class SliceFilter(filters.FilterSet):

@@ -40,12 +40,18 @@ def label_for(wire_name: str) -> str:
 _LABEL_WORDS = {"id": "ID", "uuid": "UUID", "ms": "(ms)"}
 
 
-def _form_field(field: ContractField, *, readonly: bool) -> forms.Field:
+# String fields whose value may run over several lines: an <input> would drop the line breaks.
+_MULTILINE = {"errorMessage"}
+
+
+def _form_field(field: ContractField, *, readonly: bool, multiline: bool = False) -> forms.Field:
     attrs: dict[str, Any] = {"autocomplete": "off", "spellcheck": "false"}
     if readonly:
         attrs["readonly"] = True
     help_text = field.wire_name + (" · may be empty (null)" if field.nullable else "")
-    if field.type is WireType.OBJECT:
+    if field.type is WireType.STRING and (multiline or field.wire_name in _MULTILINE):
+        widget = forms.Textarea(attrs={**attrs, "rows": 2, "class": "text-lines"})
+    elif field.type is WireType.OBJECT:
         widget = forms.Textarea(attrs={**attrs, "rows": 6, "class": "json-editor", "data-json-editor": ""})
         help_text += " · JSON object"
     elif field.type is WireType.INT32:
@@ -64,21 +70,45 @@ def _form_field(field: ContractField, *, readonly: bool) -> forms.Field:
     )
 
 
+_INDENTED_DEPTH = 20
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (without recursion: the value may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"Not valid JSON: {name} is not a JSON number.")
 
 
 class SliceRecordForm(forms.Form):
     """Every field of one resource. `partial=True` (a create) leaves blank fields out of the body; otherwise (a
-    full replace) a blank field means null where the contract allows it, `{}` for objects, `""` for strings."""
+    full replace) a blank field means null where the contract allows it, `{}` for objects, `""` for strings.
+    A string with line breaks is edited in a text area (an <input> drops them), and CRLF comes back as LF."""
 
     def __init__(self, *args, resource: Resource, partial: bool, readonly: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
         self.resource, self.partial = resource, partial
         self.contract = {f.wire_name: f for f in resource.fields}
+        shown = self.data if self.is_bound else self.initial
         for _title, fields in grouped(resource):
             for field in fields:
-                self.fields[field.wire_name] = _form_field(field, readonly=field.wire_name in readonly)
+                text = shown.get(field.wire_name)
+                self.fields[field.wire_name] = _form_field(
+                    field,
+                    readonly=field.wire_name in readonly,
+                    multiline=isinstance(text, str) and ("\n" in text or "\r" in text),
+                )
         self.values: dict[str, Any] = {}
         self._body: dict[str, Any] = {}
 
@@ -93,7 +123,9 @@ class SliceRecordForm(forms.Form):
             if value is None:
                 initial[name] = ""
             elif isinstance(value, dict | list):
-                initial[name] = json.dumps(value, indent=2, ensure_ascii=False)
+                # Indented to read and edit; on one line when deep, where indentation would outgrow the data.
+                indent = 2 if _depth(value) <= _INDENTED_DEPTH else None
+                initial[name] = json.dumps(value, indent=indent, ensure_ascii=False)
             else:
                 initial[name] = str(value)
         return initial
@@ -121,7 +153,12 @@ class SliceRecordForm(forms.Form):
                 ) from None
             except ValueError as exc:
                 raise forms.ValidationError(str(exc)) from None
-        return text.strip() if field.type is WireType.DATETIME else text
+            except RecursionError:
+                raise forms.ValidationError("Not valid JSON here: nested far too deeply.") from None
+        if field.type is WireType.DATETIME:
+            return text.strip()
+        # A browser submits a line break in a text area as CRLF (and htmx as LF): both mean the LF Kodexa sent.
+        return text.replace("\r\n", "\n")
 
     def wire_body(self) -> dict[str, Any]:
         """The body the inputs describe (only valid after `is_valid()`)."""

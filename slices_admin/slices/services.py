@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -391,8 +391,8 @@ def _list_page(client, resource: Resource, number: int, size: int, sort: str):
 
 def _updated_on(payload: Mapping[str, Any]) -> datetime | None:
     try:
-        return parse_datetime(payload.get("updatedOn"))
-    except ValueError:
+        return parse_datetime(payload.get("updatedOn")).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a date-time with no UTC form
         return None
 
 

@@ -32,7 +32,7 @@ from .export import csv_response
 from .filters import PAGE_SIZES, filtered_slices
 from .forms import SliceRecordForm, grouped, label_for
 from .models import ExecutionSlice, OrchestratorSlice, SavedView, SyncRun
-from .templatetags.slices import duration_ms, iso, short_id, status_class
+from .templatetags.slices import duration_ms, iso, isolate, short_id, status_class
 
 
 @dataclass(frozen=True)
@@ -215,18 +215,20 @@ def _cells(pages: SlicePages, rows, *, selectable: bool = False) -> list[list[st
             if column.attr == "id":
                 cells.append(
                     format_html(
-                        '<td class="col-id"><a href="{}" title="{}" class="mono">{}</a> <button type="button" '
-                        'class="copy small" data-copy="{}" aria-label="Copy ID {}" title="Copy ID">{}</button></td>',
+                        '<td class="col-id"><a href="{}" title="{}" class="mono" dir="auto">{}</a> '
+                        '<button type="button" class="copy small" data-copy="{}" aria-label="Copy ID {}" '
+                        'title="Copy ID">{}</button></td>',
                         f"{detail}{quote(value, safe=_PATH_SAFE)}/", value, short_id(value), value, value, _COPY_ICON,
                     )
                 )  # fmt: skip
             elif value is None or value == "":
                 cells.append(_EMPTY_CELL)
             elif column.kind == "status":
-                cells.append(format_html('<td><span class="badge {}">{}</span></td>', status_class(value), value))
+                badge = '<td><span class="badge {}" title="{}" dir="auto">{}</span></td>'
+                cells.append(format_html(badge, status_class(value), value, value))
             elif column.kind == "group":
                 href = f"?{urlencode({pages.group_param: value, 'sort': 'sliceOrder'})}"
-                link = '<td><a class="mono" title="All slices of {}" href="{}">{}</a></td>'
+                link = '<td><a class="mono" title="All slices of {}" href="{}" dir="auto">{}</a></td>'
                 cells.append(format_html(link, value, href, short_id(value)))
             elif column.kind == "time":
                 stamp = iso(value)
@@ -236,7 +238,7 @@ def _cells(pages: SlicePages, rows, *, selectable: bool = False) -> list[list[st
                 text = duration_ms(value) if column.kind == "duration" else value
                 cells.append(format_html('<td class="col-number">{}</td>', text))
             else:
-                cells.append(format_html('<td><span class="clip" title="{}">{}</span></td>', value, value))
+                cells.append(format_html('<td><span class="clip" title="{}" dir="auto">{}</span></td>', value, value))
         table.append(cells)
     return table
 
@@ -295,10 +297,13 @@ def slice_refresh(request, kind, slice_id):
     except errors.KodexaNotFound:
         messages.warning(request, "Kodexa no longer has this slice; the cached copy is kept and flagged as gone.")
     except errors.KodexaError as exc:
-        messages.error(request, f"Could not refresh: {exc.message} {exc.advice}")
+        messages.error(request, f"Could not refresh: {isolate(exc.message)} {exc.advice}")
     else:
         if changes:
-            listed = ", ".join(f"{c['field']}: {_short(c['before'])} → {_short(c['after'])}" for c in changes[:8])
+            listed = ", ".join(
+                f"{isolate(c['field'])}: {isolate(_short(c['before']))} → {isolate(_short(c['after']))}"
+                for c in changes[:8]
+            )
             more = f" and {len(changes) - 8} more" if len(changes) > 8 else ""
             messages.success(request, f"Refreshed from Kodexa. Changed: {listed}{more}.")
         else:
@@ -324,13 +329,13 @@ def saved_view_create(request, kind):
         return redirect(f"{list_url}?{query.urlencode()}")
     existing = SavedView.objects.filter(kind=pages.kind, name=name).first()
     if existing and existing.created_by_id != request.user.pk and not request.user.is_superuser:
-        messages.error(request, f"“{name}” is someone else's saved view; choose another name.")
+        messages.error(request, f"“{isolate(name)}” is someone else's saved view; choose another name.")
         return redirect(f"{list_url}?{query.urlencode()}")
     view, created = SavedView.objects.update_or_create(
         kind=pages.kind, name=name, defaults={"query": query.urlencode(), "created_by": request.user}
     )
     verb = "Saved" if created else "Updated"
-    messages.success(request, f"{verb} the view “{view.name}”: everyone sees it above the filters.")
+    messages.success(request, f"{verb} the view “{isolate(view.name)}”: everyone sees it above the filters.")
     return redirect(f"{list_url}?{view.query}")
 
 
@@ -341,7 +346,7 @@ def saved_view_delete(request, pk):
     if view.created_by_id != request.user.pk and not request.user.is_superuser:
         raise PermissionDenied("Only the person who saved a view, or an admin, may delete it.")
     view.delete()
-    messages.success(request, f"Deleted the saved view “{view.name}”.")
+    messages.success(request, f"Deleted the saved view “{isolate(view.name)}”.")
     return redirect("slices:list", view.kind)
 
 
@@ -407,7 +412,7 @@ def execution_create(request):
             form.add_wire_errors(exc.field_errors)
             context["kodexa_error"] = exc
         else:
-            messages.success(request, f"Kodexa created ExecutionSlice {row.id}.")
+            messages.success(request, f"Kodexa created ExecutionSlice {isolate(row.id)}.")
             return _go(request, reverse("slices:detail", args=["execution", row.id]))
     return _form_response(request, context)
 
@@ -427,7 +432,7 @@ def orchestrator_edit(request, slice_id):
         except errors.KodexaNotFound:
             raise Http404("No such orchestrator slice on Kodexa or in the cache.") from None
         except errors.KodexaError as exc:
-            messages.error(request, f"Could not read the slice: {exc.message} {exc.advice}")
+            messages.error(request, f"Could not read the slice: {isolate(exc.message)} {exc.advice}")
             return redirect("slices:list", "orchestrator")
         context.update(form=_edit_form(initial=SliceRecordForm.initial_from_record(fresh.record)), fresh=fresh)
         return _form_response(request, context)
@@ -448,7 +453,9 @@ def orchestrator_edit(request, slice_id):
             form.add_wire_errors(exc.field_errors)
             context["kodexa_error"] = exc
         else:
-            messages.success(request, f"Kodexa saved slice {row.id} (changeSequence now {row.change_sequence}).")
+            messages.success(
+                request, f"Kodexa saved slice {isolate(row.id)} (changeSequence now {row.change_sequence})."
+            )
             return _go(request, reverse("slices:detail", args=["orchestrator", row.id]))
     return _form_response(request, context)
 

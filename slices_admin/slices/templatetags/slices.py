@@ -1,6 +1,7 @@
 """Small display helpers for slice pages: cell values, shortened ids, status badges."""
 
 import json
+import unicodedata
 
 from django import template
 from django.utils import timezone
@@ -62,13 +63,70 @@ def scale(percent):
     return f"{float(percent) * 10:.1f}"
 
 
+PRETTY_DEPTH = 12  # levels shown indented; anything deeper is shown on one line, so indentation stays readable
+SHOWN_CHARACTERS = 200_000  # of one value on a page; the JSON API and the exports carry the rest
+
+
 @register.filter
 def json_pretty(value):
+    """A JSON value to read: indented to PRETTY_DEPTH levels, deeper levels compact on one line each, and cut
+    with a note past SHOWN_CHARACTERS. Any depth renders (the indented part recurses at most PRETTY_DEPTH
+    times); past what the JSON encoder itself can nest, the subtree is replaced by a note."""
     if value is None:
         return "null"
     if isinstance(value, str):
         return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    parts: list[str] = []
+    _pretty(value, 0, parts)
+    text = "".join(parts)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    cut = text.rfind("\n", 0, SHOWN_CHARACTERS) + 1 or SHOWN_CHARACTERS
+    return f"{text[:cut]}… {len(text) - cut:,} more characters not shown here (the JSON API and exports have them)"
+
+
+def _pretty(value, depth: int, parts: list[str]) -> None:
+    if not isinstance(value, dict | list) or not value:
+        parts.append(_compact(value))
+        return
+    if depth >= PRETTY_DEPTH:
+        parts.append(_compact(value))
+        return
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    is_object = isinstance(value, dict)
+    items = sorted(value.items(), key=lambda item: str(item[0])) if is_object else list(enumerate(value))
+    parts.append("{\n" if is_object else "[\n")
+    for index, (key, item) in enumerate(items):
+        parts.append(inner)
+        if is_object:
+            parts.append(f"{_compact(str(key))}: ")
+        _pretty(item, depth + 1, parts)
+        parts.append(",\n" if index < len(items) - 1 else "\n")
+    parts.append(pad + ("}" if is_object else "]"))
+
+
+def _compact(value) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except RecursionError:
+        return '"… nested too deeply to show here: read the record through the JSON API"'
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_REORDERING = {"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+@register.filter
+def isolate(value) -> str:
+    """Text set inside other plain text (a page title, a message) so it cannot reorder the words around it: its
+    own bidi controls dropped, the rest wrapped in a first-strong isolate (U+2068 … U+2069). Text with nothing
+    right-to-left in it is left as it is. In HTML, prefer <bdi> or dir="auto", which keep the value exact."""
+    text = "" if value is None else str(value)
+    if text.isascii() or not any(unicodedata.bidirectional(c) in _REORDERING for c in text):
+        return text
+    return "\u2068" + text.translate(_BIDI_CONTROLS) + "\u2069"
 
 
 @register.filter
