@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
     "django_htmx",
     "axes",
     "slices_admin.core",
@@ -98,6 +99,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "slices_admin.urls"
+# The largest request body (form or JSON) the console reads: a bigger one is refused with a message saying this
+# limit (413). 4 MiB holds the largest bulk edit by ids (50,000 UUIDs, about 2 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("REQUEST_BODY_MAX_BYTES", str(4 * 2**20)))
 WSGI_APPLICATION = "slices_admin.wsgi.application"
 
 TEMPLATES = [
@@ -244,11 +248,24 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["slices_admin.api.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["slices_admin.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "slices_admin.api.pagination.PageNumberPagination",
     "EXCEPTION_HANDLER": "slices_admin.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": None,  # OPTIONS is a 405: /api/v1/schema describes every operation
+}
+# The OpenAPI schema of the JSON API, served at /api/v1/schema to signed-in users (see `api.schema`).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Slices console API",
+    "DESCRIPTION": "Kodexa execution slices: the console's cache, audited changes, bulk edits and the audit log.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "POSTPROCESSING_HOOKS": ["slices_admin.api.schema.postprocess"],
 }
 
 # --- Kodexa ------------------------------------------------------------------------------------------------------

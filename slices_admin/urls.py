@@ -17,4 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "slices_admin.core.views.bad_request"
 handler500 = "slices_admin.core.views.server_error"

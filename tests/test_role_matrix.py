@@ -283,6 +283,7 @@ MATRIX: dict[str, Rule] = {
     "api:bulk-edit-detail": read_only(lambda w: [w.open_job.pk]),
     "api:bulk-edit-items": read_only(lambda w: [w.open_job.pk]),
     "api:bulk-edit-cancel": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk]),
+    "api:schema": read_only(),
     "api:not-found": read_only(path=lambda w: "/api/v1/no-such-endpoint/", public=True, others=(404,)),
     # --- the Django admin: the site ---------------------------------------------------------------------------------
     "admin:index": admin_read_only(),

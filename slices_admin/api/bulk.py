@@ -1,8 +1,15 @@
 """`/api/v1/bulk-edits`: the bulk-edit engine for scripts (the same services, audit and worker as the pages)."""
 
-import django_filters
+from django.core.validators import RegexValidator
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -11,43 +18,65 @@ from rest_framework.views import APIView
 from slices_admin.audit.services import AuditContext
 from slices_admin.bulk import services
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
-from slices_admin.slices.filters import FILTERSETS
 from slices_admin.slices.models import OrchestratorSlice
 
+from .queries import FILTER_OBJECTS
+from .schema import READ_ERRORS, error_responses
+from .serializers import ClosedSerializer, StrictBooleanField, StrictCharField, StrictIntegerField
 
-class BulkEditRequest(serializers.Serializer):
-    filter = serializers.DictField(required=False, help_text="The list filters, e.g. {'status': ['FAILED']}.")
-    all = serializers.BooleanField(required=False, default=False, help_text="Required with an empty filter.")
+BULK = "bulk edits"
+
+
+class TargetStatusField(StrictCharField):
+    """One of `BULK_TARGET_STATUSES` (read when the schema is made, so it documents this deployment's list)."""
+
+
+@extend_schema_serializer(component_name="BulkEdit")
+class BulkEditRequest(ClosedSerializer):
+    """A bulk status edit of the slices `filter` selects (as the orchestrator slice list filters them) or of the
+    `ids` given. `dryRun`: only the preview, nothing is queued."""
+
+    filter = FILTER_OBJECTS[OrchestratorSlice](
+        required=False, help_text='The list filters, e.g. {"status": ["FAILED"]}. Empty: say `all`.'
+    )
+    all = StrictBooleanField(required=False, default=False, help_text="Required with an empty filter.")
     ids = serializers.ListField(
-        child=serializers.RegexField(
-            r"^[^\x00-\x1f\x7f]+$", max_length=255, error_messages={"invalid": "Not a slice id."}
-        ),
+        child=StrictCharField(max_length=255, validators=[RegexValidator(r"^[^\x00-\x1f\x7f]+$", "Not a slice id.")]),
         required=False,
         allow_empty=False,
         max_length=50000,
+        help_text="The orchestrator slice ids to change (those not cached are read from Kodexa).",
     )
-    targetStatus = serializers.CharField(max_length=64)
-    errorMessage = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
-    reason = serializers.CharField(max_length=2000, trim_whitespace=True)
-    confirmCount = serializers.IntegerField(required=False, min_value=0)
-    dryRun = serializers.BooleanField(required=False, default=False)
+    targetStatus = TargetStatusField(max_length=64)
+    errorMessage = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=10000,
+        help_text="The error message to set (empty: clear it); absent or null: left as it is.",
+    )
+    reason = StrictCharField(max_length=2000, help_text="Why: it goes into every audit entry of the job.")
+    confirmCount = StrictIntegerField(
+        required=False,
+        min_value=0,
+        help_text="Above the confirmation threshold: the number of slices that will change, from the preview.",
+    )
+    dryRun = StrictBooleanField(required=False, default=False)
 
     def validate(self, data):
         if ("filter" in data) == ("ids" in data):
-            raise ValidationError({"filter": "Give either filter or ids, not both or neither."})
-        if "filter" in data:
-            unknown = sorted(set(data["filter"]) - _filter_names())
-            if unknown:
-                raise ValidationError({"filter": f"Unknown filter(s): {', '.join(unknown)}."})
-            if not any(v not in ("", None, []) for v in data["filter"].values()) and not data["all"]:
-                raise ValidationError({"filter": 'An empty filter selects every cached slice: say "all": true.'})
+            raise ValidationError({"filter": ["Give either filter or ids, not both or neither."]})
+        empty = "filter" in data and not any(v not in ("", None, []) for v in data["filter"].values())
+        if empty and not data["all"]:
+            raise ValidationError({"filter": ['An empty filter selects every cached slice: say "all": true.']})
         return data
 
     @property
     def selection(self) -> services.Selection:
         data = self.validated_data
+        # The filter as sent (its values checked above): the job records the list's query string it stands for.
         return (
-            services.Selection.from_filter(data["filter"])
+            services.Selection.from_filter(self.initial_data["filter"])
             if "filter" in data
             else services.Selection.from_ids(data["ids"])
         )
@@ -56,17 +85,6 @@ class BulkEditRequest(serializers.Serializer):
     def change(self) -> services.Change:
         data = self.validated_data
         return services.Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
-
-
-def _filter_names() -> set[str]:
-    """The parameters the orchestrator slice list understands (a range filter as `<name>_after`/`_before`)."""
-    names = set()
-    for name, declared in FILTERSETS[OrchestratorSlice].base_filters.items():
-        if isinstance(declared, django_filters.IsoDateTimeFromToRangeFilter):
-            names |= {f"{name}_after", f"{name}_before"}
-        else:
-            names.add(name)
-    return names - {"sort"}
 
 
 def job_document(request, job: BulkEditJob) -> dict:
@@ -113,6 +131,85 @@ def _refused(exc: services.BulkEditError) -> ValidationError:
     return ValidationError({("nonFieldErrors" if k == "__all__" else k): [v] for k, v in exc.errors.items()})
 
 
+# --- the documents, as the schema describes them -------------------------------------------------------------------
+class SelectionDocument(serializers.Serializer):
+    filter = serializers.CharField(required=False, help_text="The list's query string the filter stands for.")
+    ids = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class BulkEditJobDocument(serializers.Serializer):
+    """A bulk edit job and its progress (`job_document`)."""
+
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=BulkEditJob.State.choices)
+    createdAt = serializers.DateTimeField()
+    createdBy = serializers.CharField(allow_null=True)
+    selection = SelectionDocument()
+    targetStatus = serializers.CharField()
+    errorMessage = serializers.CharField(allow_null=True, help_text="null: left as it was on each slice.")
+    reason = serializers.CharField()
+    retryOf = serializers.IntegerField(allow_null=True, help_text="The job this one retries, if any.")
+    startedAt = serializers.DateTimeField(allow_null=True)
+    finishedAt = serializers.DateTimeField(allow_null=True)
+    cancelRequestedAt = serializers.DateTimeField(allow_null=True)
+    pausedUntil = serializers.DateTimeField(allow_null=True, help_text="Kodexa asked the job to wait until then.")
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Items by state.")
+    ratePerSecond = serializers.FloatField(allow_null=True)
+    secondsLeft = serializers.IntegerField(allow_null=True)
+    items = serializers.URLField(help_text="The job's items with their outcomes.")
+    page = serializers.URLField(help_text="The job's page in the console.")
+
+
+class BulkEditJobList(serializers.Serializer):
+    results = BulkEditJobDocument(many=True, help_text="The 50 newest jobs, newest first.")
+
+
+class PreviewSample(serializers.Serializer):
+    id = serializers.CharField()
+    before = serializers.CharField(allow_null=True, allow_blank=True)
+    after = serializers.CharField()
+
+
+class BulkEditPreview(serializers.Serializer):
+    """What the edit would do, from the cache alone (`dryRun`): nothing is sent, nothing is queued."""
+
+    total = serializers.IntegerField()
+    toChange = serializers.IntegerField()
+    toSkip = serializers.IntegerField(help_text="Slices that already have the target status.")
+    beforeStatuses = serializers.DictField(child=serializers.IntegerField(), help_text="Slices by current status.")
+    needsConfirmCount = serializers.BooleanField(help_text="Creating the job needs `confirmCount`.")
+    warnings = serializers.ListField(child=serializers.CharField())
+    sample = PreviewSample(many=True)
+
+
+JOB_ID = OpenApiParameter("job_id", int, OpenApiParameter.PATH, description="The bulk edit job's id.")
+
+
+# --- the views ------------------------------------------------------------------------------------------------------
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="list_bulk_edits",
+        summary="The newest bulk edit jobs",
+        tags=[BULK],
+        responses={200: BulkEditJobList, **error_responses(401, 403, 503)},
+    ),
+    post=extend_schema(
+        operation_id="create_bulk_edit",
+        summary="Preview or queue a bulk status edit",
+        description="Checks the request, then either answers the preview (`dryRun`) or queues the job, which a "
+        "background worker sends slice by slice (its progress: `GET /bulk-edits/{job_id}`). Above the "
+        "confirmation threshold, `confirmCount` must equal the preview's `toChange`.",
+        tags=[BULK],
+        request=BulkEditRequest,
+        responses={
+            200: OpenApiResponse(BulkEditPreview, description="`dryRun`: the preview."),
+            201: OpenApiResponse(BulkEditJobDocument, description="The job, queued."),
+            **error_responses(400, 401, 403, 413, 415, 503),
+        },
+    ),
+)
 class BulkEditListCreate(APIView):
     def get(self, request):
         jobs = BulkEditJob.objects.select_related("created_by")[:50]
@@ -138,11 +235,32 @@ class BulkEditListCreate(APIView):
         return Response(job_document(request, job), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="get_bulk_edit",
+        summary="A bulk edit job and its progress",
+        tags=[BULK],
+        parameters=[JOB_ID],
+        responses={200: BulkEditJobDocument, **error_responses(*READ_ERRORS, 503)},
+    )
+)
 class BulkEditDetail(APIView):
     def get(self, request, job_id):
         return Response(job_document(request, get_object_or_404(BulkEditJob, pk=job_id)))
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="cancel_bulk_edit",
+        summary="Cancel a bulk edit job",
+        description="Stops sending: requests already out finish, every item not yet sent ends cancelled. A job "
+        "that has finished, or was cancelled before, is answered as it is.",
+        tags=[BULK],
+        parameters=[JOB_ID],
+        request=None,
+        responses={202: BulkEditJobDocument, **error_responses(*READ_ERRORS, 503)},
+    )
+)
 class BulkEditCancel(APIView):
     def post(self, request, job_id):
         job = services.cancel_job(get_object_or_404(BulkEditJob, pk=job_id), context=AuditContext.from_request(request))
@@ -152,11 +270,11 @@ class BulkEditCancel(APIView):
 class BulkEditItemSerializer(serializers.ModelSerializer):
     sliceId = serializers.CharField(source="slice_id")
     beforeStatus = serializers.CharField(source="before_status")
-    currentStatus = serializers.CharField(source="current_status")
-    currentChangeSequence = serializers.IntegerField(source="current_change_sequence")
-    resultChangeSequence = serializers.IntegerField(source="result_change_sequence")
-    statusCode = serializers.IntegerField(source="status_code")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    currentStatus = serializers.CharField(source="current_status", help_text="Kodexa's, when it was a conflict.")
+    currentChangeSequence = serializers.IntegerField(source="current_change_sequence", allow_null=True)
+    resultChangeSequence = serializers.IntegerField(source="result_change_sequence", allow_null=True)
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True, help_text="Kodexa's last answer.")
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = BulkEditItem
@@ -166,6 +284,25 @@ class BulkEditItemSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class ItemsQuery(serializers.Serializer):
+    state = serializers.MultipleChoiceField(
+        choices=BulkEditItem.State.choices, required=False, help_text="Only items in these states (repeatable)."
+    )
+    page = serializers.IntegerField(required=False, min_value=1, help_text="The page, from 1.")
+    pageSize = serializers.IntegerField(
+        required=False, min_value=1, help_text="Items a page (default 50; more than 1000 give 1000)."
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="list_bulk_edit_items",
+        summary="A bulk edit job's items with their outcomes",
+        tags=[BULK],
+        parameters=[JOB_ID, ItemsQuery],
+        responses={200: BulkEditItemSerializer(many=True), **error_responses(400, *READ_ERRORS, 503)},
+    )
+)
 class BulkEditItems(generics.ListAPIView):
     """A job's items with their outcomes; `?state=failed` (repeatable) narrows them."""
 
@@ -174,9 +311,8 @@ class BulkEditItems(generics.ListAPIView):
 
     def get_queryset(self):
         job = get_object_or_404(BulkEditJob, pk=self.kwargs["job_id"])
+        query = ItemsQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        wanted = query.validated_data.get("state")
         items = job.items.order_by("id")
-        wanted = self.request.query_params.getlist("state")
-        unknown = set(wanted) - set(BulkEditItem.State.values)
-        if unknown:
-            raise ValidationError({"state": [f"Unknown state(s): {', '.join(sorted(unknown))}."]})
         return items.filter(state__in=wanted) if wanted else items

@@ -1,10 +1,22 @@
-"""Turns Kodexa failures into API answers a script can act on, without ever echoing the console's key."""
+"""Turns failures into API answers a script can act on, without ever echoing the console's key.
 
+A refused request is a 400 with a list of messages per field (camelCase, as sent), `nonFieldErrors` for the body
+as a whole (malformed JSON included); every other refusal is `{"detail": ...}`; Kodexa's failures add `kind` and
+what Kodexa answered. `api.schema` documents these shapes.
+"""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from slices_admin.kodexa import errors
+
+from .parsers import RequestBodyTooLarge
+
+NON_FIELD_ERRORS = "nonFieldErrors"
 
 _PASSED_THROUGH = {
     errors.KodexaValidationError: status.HTTP_400_BAD_REQUEST,
@@ -24,9 +36,30 @@ def _status_for(exc: errors.KodexaError) -> int:
     return status.HTTP_502_BAD_GATEWAY
 
 
+def _camel(detail):
+    if isinstance(detail, dict):
+        return {(NON_FIELD_ERRORS if k == "non_field_errors" else k): _camel(v) for k, v in detail.items()}
+    return detail
+
+
+def _field_errors(detail) -> dict:
+    """DRF's error detail as field errors (`nonFieldErrors`, at any depth, for DRF's `non_field_errors`): a bare
+    list (or message) belongs to the request as a whole."""
+    if isinstance(detail, dict):
+        return _camel(detail)
+    return {NON_FIELD_ERRORS: detail if isinstance(detail, list) else [detail]}
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # Django's own check, as DRF reads the body
+        exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, ParseError):  # malformed JSON: a field-level answer, like any other invalid body
+        exc = ValidationError({NON_FIELD_ERRORS: [str(exc.detail)]})
     if not isinstance(exc, errors.KodexaError):
-        return drf_exception_handler(exc, context)
+        response = drf_exception_handler(exc, context)
+        if response is not None and isinstance(exc, ValidationError):
+            response.data = _field_errors(response.data)
+        return response
     code = _status_for(exc)
     data = {"detail": f"{exc.message} {exc.advice}", "kind": exc.kind}
     if code in _PASSED_THROUGH.values():

@@ -2,13 +2,24 @@ from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from slices_admin.audit.selectors import Cursor, keyset_page, page_size_from
+from slices_admin.audit.selectors import DEFAULT_PAGE_SIZE, keyset_page
+
+from .queries import MAX_PAGE_SIZE, checked_audit_page, checked_page_size
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
+    """`page` from 1 and `pageSize`; a page past the last is a 404. A `pageSize` that is no positive whole number
+    is a 400, not quietly the default."""
+
     page_size = 50
     page_size_query_param = "pageSize"
-    max_page_size = 1000
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        return checked_page_size(request.query_params, self.page_size)
+
+    def get_schema_operation_parameters(self, view):
+        return []  # each list declares `page` and `pageSize` with its other query parameters
 
 
 class AuditKeysetPagination(pagination.BasePagination):
@@ -16,9 +27,9 @@ class AuditKeysetPagination(pagination.BasePagination):
     oldest page: the same keyset pages as the audit page, so no COUNT over the whole log."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        params = request.query_params
         self.request = request
-        self.page = keyset_page(queryset, Cursor.from_params(params), page_size_from(params, most=1000))
+        cursor, size = checked_audit_page(request.query_params, DEFAULT_PAGE_SIZE)
+        self.page = keyset_page(queryset, cursor, size)
         return self.page.entries
 
     def _link(self, **cursor) -> str:
@@ -37,3 +48,18 @@ class AuditKeysetPagination(pagination.BasePagination):
                 "results": data,
             }
         )
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "The next older page; null on the oldest."},
+                "previous": {**link, "description": "The next newer page; null on the newest."},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return []  # `AuditPageQuery` documents them (see the view)

@@ -3,10 +3,10 @@
 from django.contrib.auth.decorators import login_not_required
 from django.urls import re_path
 
-from . import bulk, views
+from . import bulk, schema, views
 
 UUID = r"(?P<slice_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-ANY_ID = r"(?P<slice_id>.+?)"  # Kodexa's ids are opaque: a slash included
+ANY_ID = r"(?P<slice_id>[^\x00-\x1f\x7f]+?)"  # Kodexa's ids are opaque (a slash included), but printable
 
 
 def route(pattern, view, name):
@@ -25,5 +25,6 @@ urlpatterns = [
     route(r"bulk-edits/(?P<job_id>[0-9]{1,18})", bulk.BulkEditDetail, "bulk-edit-detail"),
     route(r"bulk-edits/(?P<job_id>[0-9]{1,18})/items", bulk.BulkEditItems, "bulk-edit-items"),
     route(r"bulk-edits/(?P<job_id>[0-9]{1,18})/cancel", bulk.BulkEditCancel, "bulk-edit-cancel"),
+    route("schema", schema.SchemaView, "schema"),
     re_path(r"^.*$", login_not_required(views.not_found), name="not-found"),
 ]

@@ -72,7 +72,10 @@
 
   document.addEventListener("htmx:responseError", function (event) {
     const status = event.detail.xhr.status;
-    if (status === 403) {
+    const said = event.detail.xhr.getResponseHeader("X-Console-Message");
+    if (said) {
+      flash(said + " (" + status + ")");
+    } else if (status === 403) {
       flash("Not allowed (403): your role does not permit this, or the page is stale. Reload the page and try again.");
     } else if (status === 503 && event.detail.xhr.getResponseHeader("X-Console-Unavailable") === "database") {
       flash("The console's database is busy or restarting (503). Try again in a few seconds; if you were saving, check the slice's history first.");
