@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run serve test test-postgres bench soak lint format check-python clean
+.PHONY: run serve test test-postgres bench load soak lint format check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -47,6 +47,18 @@ test-postgres: $(VENV)/.dev
 bench: $(VENV)/.dev
 	@mkdir -p var
 	$(PY) bench/run.py
+
+# Locust only here: `make test` and CI stay lean.
+$(VENV)/.load: requirements.txt requirements-load.txt | check-python
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-load.txt
+	@touch $@ $(VENV)/.runtime
+
+# PostgreSQL (scripts/postgres.sh) with 1,000,000 cached slices (seeded into its own database on the first run),
+# `manage.py serve`, 50 Locust users for 60 s while a 1,000-slice bulk edit runs; prints and writes the figures.
+load: $(VENV)/.load
+	@mkdir -p var
+	@url=$$(scripts/postgres.sh start) && $(PY) bench/load.py --server "$$url"
 
 # A 5,000-slice bulk edit on PostgreSQL (its own database, recreated) against the sandbox at 20% errors, lost answers,
 # timeouts and 429 storms, while both workers are killed twice each; checks every item ended once, nothing was

@@ -115,6 +115,7 @@ class AuditEntry(models.Model):
             _keyed("resource", "remote_id", name="audit_resource_remote_idx"),
             _keyed("remote_id", name="audit_remote_idx"),
             _keyed("bulk_job_id", name="audit_bulk_job_idx"),
+            _keyed("request_id", name="audit_request_idx"),
         ]
 
     def __str__(self):

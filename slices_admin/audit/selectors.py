@@ -1,5 +1,6 @@
 """Reading the audit log: newest-first keyset pages (no COUNT, however long the log), key-path diffs, chain checks."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,11 +80,18 @@ def keyset_page(queryset: QuerySet, cursor: Cursor, size: int = DEFAULT_PAGE_SIZ
     return KeysetPage(rows[:size], has_newer=False, has_older=len(rows) > size)
 
 
+_WHOLE_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-f]{32}")
+
+
 def text_search(queryset: QuerySet, text: str) -> QuerySet:
-    """Entries mentioning `text` in who, which object, the error, the reason, the request id or the path."""
+    """Entries mentioning `text` in who, which object, the error, the reason, the request id or the path. A whole
+    slice id or request id (what people paste) is looked up exactly, on indexes, instead of read for in every
+    entry: at a million entries that is milliseconds instead of seconds."""
     text = text.strip()
     if not text:
         return queryset
+    if _WHOLE_ID.fullmatch(text):
+        return queryset.filter(Q(remote_id=text) | Q(request_id=text))
     return queryset.filter(
         Q(remote_id__icontains=text)
         | Q(actor_username__icontains=text)

@@ -5,6 +5,7 @@ page says how old it is.
 """
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -141,10 +142,28 @@ def compute(now=None) -> Dashboard:
     )
 
 
+_computing = threading.Lock()
+
+
 def current(max_age_seconds: int = 15) -> Dashboard:
-    """The dashboard, computed at most every `max_age_seconds` per process."""
+    """The dashboard, computed at most every `max_age_seconds` per process. Once it is older, one request computes
+    the next while the others are served the one they have (the page says how old it is): under load, a burst of
+    requests must not all compute the same aggregates at once."""
     dashboard = cache.get(CACHE_KEY)
-    if dashboard is None:
+    if dashboard is not None and _age(dashboard) < max_age_seconds:
+        return dashboard
+    if not _computing.acquire(blocking=dashboard is None):
+        return dashboard  # another request is computing the next one
+    try:
+        fresh = cache.get(CACHE_KEY)
+        if fresh is not None and _age(fresh) < max_age_seconds:  # computed while this request waited
+            return fresh
         dashboard = compute()
-        cache.set(CACHE_KEY, dashboard, max_age_seconds)
-    return dashboard
+        cache.set(CACHE_KEY, dashboard, max_age_seconds * 20)  # kept to serve while the next is computed
+        return dashboard
+    finally:
+        _computing.release()
+
+
+def _age(dashboard: Dashboard) -> float:
+    return (timezone.now() - dashboard.computed_at).total_seconds()

@@ -7,7 +7,8 @@ import datetime as dt
 
 import django_filters as filters
 from django import forms
-from django.db.models import Q
+from django.db import connection
+from django.db.models import F, Q
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField, RangeField
 from django_filters.widgets import DateRangeWidget
@@ -184,4 +185,15 @@ def filtered_slices(model, params, *, walk_sort_index: bool = False):
         ordering.append(f"{sign}slice_order")
     if ordering[-1].lstrip("-") != "id":
         ordering.append(f"{sign}id")
-    return filterset, filterset.qs.order_by(*ordering)
+    return filterset, filterset.qs.order_by(*_empty_values_lowest(ordering))
+
+
+def _empty_values_lowest(ordering: list[str]) -> list:
+    """Sort as SQLite does everywhere: no value below any value (first going up, last going down). PostgreSQL
+    does the opposite unless told; its sort indexes are built to match (migration 0003)."""
+    if connection.vendor != "postgresql":
+        return ordering
+    return [
+        F(term[1:]).desc(nulls_last=True) if term.startswith("-") else F(term).asc(nulls_first=True)
+        for term in ordering
+    ]

@@ -194,3 +194,14 @@ def test_a_traceback_in_error_details_is_shown_as_text(viewer):
     body = viewer.get(reverse("slices:detail", args=["orchestrator", record["id"]])).content.decode()
     assert "Traceback (most recent call last):\n  File &quot;x.py&quot;, line 1, in &lt;module&gt;\nKeyError" in body
     assert selectors.readable_traceback({"traceback": 5}) == ""
+
+
+def test_slices_without_a_value_sort_below_every_value_on_either_database():
+    from slices_admin.slices.filters import filtered_slices
+
+    cache_orchestrator(
+        orchestrator_record(durationMs=None), orchestrator_record(durationMs=5), orchestrator_record(durationMs=900)
+    )
+    for sort, expected in (("-durationMs", [900, 5, None]), ("durationMs", [None, 5, 900])):
+        _, rows = filtered_slices(OrchestratorSlice, QueryDict(f"sort={sort}"))
+        assert list(rows.values_list("duration_ms", flat=True)) == expected, sort

@@ -1,0 +1,116 @@
+"""The benchmark data of `seed.py` (slices) and `audit.py` (audit entries), written into PostgreSQL by COPY.
+
+The rows are the same generators' (the same distributions, the audit entries the same valid hash chain continuing
+from the log's head); only the writing differs: one COPY per table, in one transaction with the model's secondary
+indexes dropped first and built after (with a large `maintenance_work_mem`), then VACUUM ANALYZE (statistics for
+the planner, and the visibility map index-only scans need, as autovacuum would leave them). Interrupted, a load
+leaves nothing behind. The slice table is started over when it holds another number of rows than asked; the audit
+log, which nothing may shorten, is topped up.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from slices_admin.audit import chain
+from slices_admin.audit.models import AuditEntry
+from slices_admin.slices.models import OrchestratorSlice
+
+from . import audit, seed
+
+_PROGRESS_EVERY = 100_000
+
+
+def _copy(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, began: float, noun: str) -> int:
+    """COPY the rows into the model's table; answer how many were written."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    written = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+            written += 1
+            if written % _PROGRESS_EVERY == 0:
+                log(f"  {written:>9,} {noun}  {time.perf_counter() - began:6.1f} s")
+    return written
+
+
+def _load(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, noun: str, before=None) -> float:
+    """Drop the secondary indexes, COPY, rebuild them, all in one transaction; then VACUUM ANALYZE. Answers
+    seconds."""
+    began = time.perf_counter()
+    existing = seed.existing_indexes(model)
+    with transaction.atomic():
+        if before is not None:
+            before()
+        with connection.schema_editor(atomic=False) as editor:
+            for index in model._meta.indexes:
+                if index.name in existing:
+                    editor.remove_index(model, index)
+        _copy(model, columns, rows, log, began, noun)
+        log("  building indexes ...")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        with connection.schema_editor(atomic=False) as editor:
+            for index in model._meta.indexes:
+                editor.add_index(model, index)
+    log("  vacuuming and refreshing planner statistics ...")
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+    seconds = time.perf_counter() - began
+    log(f"  seeded in {seconds:.1f} s")
+    return seconds
+
+
+def ensure_slices(target: int, log=print) -> float | None:
+    """Exactly `target` generated orchestrator slices in the cache (the caller has removed any other rows);
+    answer the seconds seeding took, or None when they were there already."""
+    present = OrchestratorSlice.objects.count()
+    if present == target:
+        log(f"Cache holds {present:,} orchestrator slices: reusing them.")
+        return None
+    log(f"Cache holds {present:,} orchestrator slices, not {target:,}: seeding it anew ...")
+    table = connection.ops.quote_name(OrchestratorSlice._meta.db_table)
+
+    def empty() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")
+
+    rows = seed.slice_rows(target, "load", int(time.time() * 1000))
+    return _load(OrchestratorSlice, seed.COLUMNS, rows, log, "slices", before=empty)
+
+
+def ensure_entries(target: int, log=print) -> float | None:
+    """Top the audit log up to `target` entries, chained after its head; answer the seconds it took, or None."""
+    present = AuditEntry.objects.count()
+    missing = target - present
+    if missing <= 0:
+        log(f"Audit log holds {present:,} entries: reusing them.")
+        return None
+    log(f"Audit log holds {present:,} entries: adding {missing:,} ...")
+    head = AuditEntry.objects.order_by("-id").values("occurred_at", "entry_hash").first()
+    end_us = int(time.time() * 1_000_000)
+    start_us = end_us - audit.HISTORY_US
+    if head is not None:
+        start_us = max(start_us, int((head["occurred_at"] - audit._EPOCH) / timedelta(microseconds=1)) + 1)
+    first_bulk_job = (AuditEntry.objects.aggregate(job=Max("bulk_job_id"))["job"] or 0) + 1
+    rows = audit.entry_rows(
+        missing,
+        f"load-audit:{present}",
+        start_us,
+        end_us,
+        head["entry_hash"] if head else chain.GENESIS,
+        first_bulk_job,
+    )
+
+    def hold_the_chain() -> None:
+        """No other writer may append while the load runs (the chain would fork)."""
+        chain.lock_for_append()
+        now = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()
+        if now != (head["entry_hash"] if head else None):
+            raise RuntimeError("Someone else wrote audit entries before the load: the chain would fork.")
+
+    return _load(AuditEntry, audit.COLUMNS, rows, log, "entries", before=hold_the_chain)
