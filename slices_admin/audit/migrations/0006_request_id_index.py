@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0005_login_locked_action'),
+        ("audit", "0005_login_locked_action"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='auditentry',
-            index=models.Index(fields=['request_id', '-occurred_at', '-id'], name='audit_request_idx'),
+            model_name="auditentry",
+            index=models.Index(fields=["request_id", "-occurred_at", "-id"], name="audit_request_idx"),
         ),
     ]
