@@ -16,10 +16,8 @@ import contextlib
 import heapq
 import itertools
 import logging
-import os
 import queue
 import random
-import socket
 import threading
 import time
 import uuid
@@ -36,6 +34,7 @@ from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, append_entry, prepare_entry
+from slices_admin.core.services import this_worker_id
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
@@ -55,7 +54,7 @@ _TRANSIENT = (errors.KodexaUnavailable,)  # timeouts, unreachable, 5xx, 429
 
 
 def new_runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{this_worker_id()}:{uuid.uuid4().hex[:8]}"  # the worker, and which of its runs
 
 
 def bulk_client(concurrency: int) -> KodexaClient:
@@ -112,7 +111,7 @@ def release_dead_runners(job_id: int) -> int:
         live = runners.values_list("runner_id", flat=True)
         held = BulkEditItem.objects.filter(job_id=job_id, state__in=[Item.PENDING, Item.IN_FLIGHT])
         orphans = held.exclude(runner_id="").exclude(runner_id__in=live)
-        released = orphans.update(state=Item.PENDING, runner_id="", not_before=None)
+        released = orphans.update(state=Item.PENDING, runner_id="")
         if gone or released:
             BulkEditJob.objects.filter(pk=job_id).update(resumed_count=F("resumed_count") + 1)
     if released:
@@ -404,7 +403,7 @@ class Runner:
                     runner_id=self.runner_id
                 )
         items = list(BulkEditItem.objects.filter(pk__in=ids, state=Item.PENDING, runner_id=self.runner_id))
-        raw = dict(OrchestratorSlice.objects.filter(id__in=[i.slice_id for i in items]).values_list("id", "raw"))
+        raw = _cached_records([i.slice_id for i in items])
         with self._prefetch_lock:
             for item in items:
                 self._prefetched[item.pk] = (item, raw.get(item.slice_id))
@@ -438,7 +437,7 @@ class Runner:
 
     def _check_before_cancelling(self, item: BulkEditItem) -> None:
         context = self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-{item.attempts + 1}")
-        cached = OrchestratorSlice.objects.filter(id=item.slice_id).values_list("raw", flat=True).first()
+        cached = _cached_records([item.slice_id]).get(item.slice_id)
         try:
             current = self._get(item, context, fallback=cached)
         except errors.KodexaError as exc:
@@ -580,16 +579,11 @@ class Runner:
         return f"{OUTAGE} ({what[:80]}). Nothing is lost: the job goes on when Kodexa answers again."
 
     def _probe_kodexa(self) -> None:
-        """One cheap read: any answer from Kodexa (even a refusal) ends the outage; none extends the wait."""
-        problem = None
+        """Any answer from Kodexa ends the outage (a refused key included: the next attempt meets it and pauses
+        for it); none extends the wait."""
         try:
-            self.client.list(ORCHESTRATOR_SLICE, page=1, page_size=1)
-        except errors.KodexaRateLimited:
-            pass  # it answers: the next attempt meets the 429 and pauses as usual
-        except errors.KodexaUnavailable as exc:
-            problem = exc.message
-        except errors.KodexaError:
-            pass
+            failure = self.client.ping()
+            problem = failure.message if isinstance(failure, errors.KodexaUnavailable) else None
         except Exception as exc:  # never leave the other threads waiting on a probe that died
             problem = f"the probe failed: {type(exc).__name__}"
         with self._pause_lock:
@@ -618,7 +612,7 @@ class Runner:
         if found is not None:
             return found
         item = BulkEditItem.objects.get(pk=item_id)
-        return item, OrchestratorSlice.objects.filter(id=item.slice_id).values_list("raw", flat=True).first()
+        return item, _cached_records([item.slice_id]).get(item.slice_id)
 
     def attempt(self, item_id: int) -> Attempt:
         item, cached = self._item(item_id)
@@ -903,6 +897,11 @@ class Runner:
         if gives_up or not transient:
             return Attempt()
         return Attempt(retry_in=0 if pauses else self._backoff(failures))
+
+
+def _cached_records(slice_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The cached copies (Kodexa's JSON as last read) of these slices, by id."""
+    return dict(OrchestratorSlice.objects.filter(id__in=slice_ids).values_list("id", "raw"))
 
 
 def _mark_in_flight(item_id: int, sent: int | None, started_at, runner_id: str) -> int:

@@ -96,7 +96,6 @@ class BulkEditItem(models.Model):
     transient_failures = models.PositiveIntegerField(default=0)
     status_code = models.IntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
-    not_before = models.DateTimeField(null=True, blank=True)  # backoff before the next attempt
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

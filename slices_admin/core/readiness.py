@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
-from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 
 from .models import WorkerHeartbeat
 
@@ -104,23 +103,23 @@ def check_kodexa() -> Check:
 
 
 def _ask_kodexa() -> Check:
-    """A one-row list: any answer but 5xx or a refused key shows Kodexa is there and takes the console's key."""
+    """Kodexa is there and takes the console's key (see `KodexaClient.ping`)."""
     try:
-        probe_client().list(ORCHESTRATOR_SLICE, page=1, page_size=1)
-    except errors.KodexaAuthError:
-        return Check(False, "Kodexa refused the console's API key.")
-    except errors.KodexaTimeout:
-        return Check(False, "Kodexa did not answer in time.")
-    except errors.KodexaUnreachable:
-        return Check(False, "Kodexa cannot be reached.")
-    except errors.KodexaServerError:
-        return Check(False, "Kodexa answered with a server error.")
-    except errors.KodexaError:  # 404, 405, 429, an odd body…: Kodexa answered, so it is there
-        return OK
+        problem = probe_client().ping()
     except Exception:
         logger.warning("readyz: the Kodexa probe failed unexpectedly", exc_info=True)
         return Check(False, "Kodexa could not be checked.")
-    return OK
+    match problem:
+        case None:
+            return OK
+        case errors.KodexaAuthError():
+            return Check(False, "Kodexa refused the console's API key.")
+        case errors.KodexaTimeout():
+            return Check(False, "Kodexa did not answer in time.")
+        case errors.KodexaUnreachable():
+            return Check(False, "Kodexa cannot be reached.")
+        case _:
+            return Check(False, "Kodexa answered with a server error.")
 
 
 @cache

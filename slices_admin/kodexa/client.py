@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from . import errors
-from .contract import Resource
+from .contract import ORCHESTRATOR_SLICE, Resource
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,20 @@ class KodexaClient:
 
     def get(self, resource: Resource, remote_id: str, *, request_id: str = "") -> Answer:
         return self._request("GET", self._record_path(resource, remote_id), request_id=request_id)
+
+    def ping(self) -> errors.KodexaError | None:
+        """One cheap read (a one-row list) to tell whether Kodexa is there: None when it answered, even with a
+        refusal such as a 404 or a 429; the failure when it did not answer (unreachable, timeout, 5xx) or refused
+        the console's key."""
+        try:
+            self.list(ORCHESTRATOR_SLICE, page=1, page_size=1)
+        except errors.KodexaRateLimited:
+            return None  # slow down, but there
+        except (errors.KodexaUnavailable, errors.KodexaAuthError) as exc:
+            return exc
+        except errors.KodexaError:
+            return None  # any other answer (a 404, an odd body…) shows it is there
+        return None
 
     def list(
         self,
