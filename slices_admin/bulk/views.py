@@ -5,15 +5,14 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
 from slices_admin.audit.services import AuditContext
 from slices_admin.core.middleware import background_poll
-from slices_admin.core.rendering import render_page_or_partial
+from slices_admin.core.rendering import redirect_after_post, render_page_or_partial
 
 from . import services
 from .forms import BulkEditForm
@@ -21,10 +20,6 @@ from .models import BulkEditItem, BulkEditJob
 
 ITEM_PAGE_SIZE = 50
 _ERROR_FIELDS = {"targetStatus": "target_status", "errorMessage": "error_message", "confirmCount": "confirm_count"}
-
-
-def _go(request, url: str):
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @permission_required(EDIT_SLICES, raise_exception=True)
@@ -46,14 +41,15 @@ def new_edit(request):
                     confirmed_count=form.cleaned_data.get("confirm_count"),
                 )
                 messages.success(request, f"Bulk edit {job.pk} started: {job.items.count():,} slices.")
-                return _go(request, reverse("bulk:detail", args=[job.pk]))
+                return redirect_after_post(request, reverse("bulk:detail", args=[job.pk]))
         except services.BulkEditError as exc:
             _show(form, exc)
         try:  # the preview, again after a refused start: it shows what changed
             context["preview"] = services.preview(form.selection, form.change, user=request.user)
         except services.BulkEditError as exc:
             _show(form, exc)
-    context.update(selection=form.selection, selected=_count(form.selection))
+    selected = context["preview"].total if context["preview"] else _count(form.selection)  # counted once
+    context.update(selection=form.selection, selected=selected)
     return render_page_or_partial(request, "bulk/new.html", "editor", context)
 
 
@@ -142,7 +138,7 @@ def job_cancel(request, pk):
             request,
             f"Cancelling bulk edit {job.pk}: requests already sent finish; everything not yet sent is cancelled.",
         )
-    return _go(request, reverse("bulk:detail", args=[job.pk]))
+    return redirect_after_post(request, reverse("bulk:detail", args=[job.pk]))
 
 
 @require_POST
@@ -155,7 +151,7 @@ def job_follow_up(request, pk, kind):
         new = services.follow_up(job, kind, context=AuditContext.from_request(request))
     except services.BulkEditError as exc:
         messages.error(request, " ".join(exc.errors.values()))
-        return _go(request, reverse("bulk:detail", args=[job.pk]))
+        return redirect_after_post(request, reverse("bulk:detail", args=[job.pk]))
     what = "Retrying the failures" if kind == "retry" else "Re-applying on the current versions"
     messages.success(request, f"{what} of job {job.pk} as bulk edit {new.pk}.")
-    return _go(request, reverse("bulk:detail", args=[new.pk]))
+    return redirect_after_post(request, reverse("bulk:detail", args=[new.pk]))

@@ -1,7 +1,14 @@
-"""One view, two answers: the whole page, or one named partial of it when htmx swaps part of the page."""
+"""One view, two answers: the whole page, or one named partial of it when htmx swaps part of the page; and a
+redirect after a post that htmx follows as a whole page."""
 
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+
+def redirect_after_post(request, url: str):
+    """Where to go after a form succeeded: an htmx post is sent there as a whole page, not swapped in."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def render_page_or_partial(request, template: str, partial: str, context: dict, status: int = 200):

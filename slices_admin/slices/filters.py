@@ -41,6 +41,25 @@ class AnyValueMultipleFilter(filters.MultipleChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (or nothing). Django's field reads anything else as "not given", which would drop the
+    filter silently: `hasError=yes` would list, and bulk-edit, every slice."""
+
+    widget = forms.TextInput  # hands over the word as sent (the select widget maps unknown words to "not given")
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        result = super().to_python(value)
+        if result is None:
+            raise forms.ValidationError("Use true or false.", code="invalid")
+        return result
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 date-time the database can compare: one with a UTC form (9999-12-31T23:59:59-01:00 has none,
     and would fail the query rather than the form)."""
@@ -73,8 +92,8 @@ class SliceFilter(filters.FilterSet):
     status = AnyValueMultipleFilter(field_name="status", label="Status")
     organizationId = filters.CharFilter(field_name="organization_id", label="Organization")
     attemptAtLeast = filters.NumberFilter(field_name="attempt_number", lookup_expr="gte", label="Attempt ≥")
-    hasError = filters.BooleanFilter(method="filter_has_error", label="Has an error")
-    leaseExpired = filters.BooleanFilter(method="filter_lease_expired", label="Lease expired")
+    hasError = StrictBooleanFilter(method="filter_has_error", label="Has an error")
+    leaseExpired = StrictBooleanFilter(method="filter_lease_expired", label="Lease expired")
     queuedAt = TimeRangeFilter(field_name="queued_at", label="Queued")
     startedAt = TimeRangeFilter(field_name="started_at", label="Started")
     completedAt = TimeRangeFilter(field_name="completed_at", label="Completed")

@@ -15,14 +15,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.selectors import Cursor, keyset_page
 from slices_admin.audit.services import AuditContext
+from slices_admin.bulk.services import Selection
 from slices_admin.core.middleware import background_poll
-from slices_admin.core.rendering import render_page_or_partial
+from slices_admin.core.rendering import redirect_after_post, render_page_or_partial
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
 
@@ -111,10 +111,6 @@ def _pages(kind: str) -> SlicePages:
         raise Http404 from None
 
 
-def _go(request, url: str):
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
 def dashboard(request):
@@ -148,7 +144,7 @@ def slice_list(request, kind):
         "page": page,
         "cells": _cells(pages, page.rows, selectable=selectable),
         "selectable": selectable,
-        "selection_query": _selection_query(request.GET),
+        "selection_query": Selection.from_filter(request.GET).filter,
         "count": count,
         "filtering": filtering,
         "headers": [_header(column, current_sort) for column in pages.columns],
@@ -186,14 +182,6 @@ _COPY_ICON = mark_safe(
     'stroke="currentColor" stroke-width="1.5"/></svg>'
 )
 _EMPTY_CELL = mark_safe('<td><span class="muted">—</span></td>')
-
-
-def _selection_query(params: QueryDict) -> str:
-    """The list's filter as a bulk edit stores it: everything but sorting and paging."""
-    query = params.copy()
-    for name in ("sort", "page", "pageSize"):
-        query.pop(name, None)
-    return query.urlencode()
 
 
 _SELECT_CELL = (
@@ -308,7 +296,7 @@ def slice_refresh(request, kind, slice_id):
             messages.success(request, f"Refreshed from Kodexa. Changed: {listed}{more}.")
         else:
             messages.success(request, "Refreshed from Kodexa: the cached copy was already current.")
-    return _go(request, reverse("slices:detail", args=[kind, slice_id]))
+    return redirect_after_post(request, reverse("slices:detail", args=[kind, slice_id]))
 
 
 def _short(value) -> str:
@@ -413,7 +401,7 @@ def execution_create(request):
             context["kodexa_error"] = exc
         else:
             messages.success(request, f"Kodexa created ExecutionSlice {isolate(row.id)}.")
-            return _go(request, reverse("slices:detail", args=["execution", row.id]))
+            return redirect_after_post(request, reverse("slices:detail", args=["execution", row.id]))
     return _form_response(request, context)
 
 
@@ -456,7 +444,7 @@ def orchestrator_edit(request, slice_id):
             messages.success(
                 request, f"Kodexa saved slice {isolate(row.id)} (changeSequence now {row.change_sequence})."
             )
-            return _go(request, reverse("slices:detail", args=["orchestrator", row.id]))
+            return redirect_after_post(request, reverse("slices:detail", args=["orchestrator", row.id]))
     return _form_response(request, context)
 
 

@@ -205,3 +205,16 @@ def test_slices_without_a_value_sort_below_every_value_on_either_database():
     for sort, expected in (("-durationMs", [900, 5, None]), ("durationMs", [None, 5, 900])):
         _, rows = filtered_slices(OrchestratorSlice, QueryDict(f"sort={sort}"))
         assert list(rows.values_list("duration_ms", flat=True)) == expected, sort
+
+
+def test_a_yes_no_filter_with_another_word_is_an_error_not_a_filter_dropped():
+    """`hasError=yes` once read as "not given": the list, and a bulk edit of it, covered every slice."""
+    from slices_admin.bulk.services import BulkEditError, Selection
+    from slices_admin.slices.filters import filtered_slices
+
+    for value in ("yes", "1x", "maybe"):
+        filterset, _ = filtered_slices(OrchestratorSlice, QueryDict(f"hasError={value}"))
+        assert not filterset.is_valid() and "hasError" in filterset.errors
+        with pytest.raises(BulkEditError):
+            Selection.from_filter(QueryDict(f"leaseExpired={value}")).queryset()
+    assert filtered_slices(OrchestratorSlice, QueryDict("hasError=true&leaseExpired=false"))[0].is_valid()
