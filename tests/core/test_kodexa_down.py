@@ -61,8 +61,8 @@ def test_an_edit_fails_clearly_is_audited_and_leaves_the_cache_alone(kodexa, kod
     url = reverse("slices:orchestrator-edit", args=[record["id"]])
     response = as_role("operator").post(url, edit_post_data(record, status="PENDING"), HTTP_HX_REQUEST="true")
     body = response.content.decode()
-    assert response.status_code in (200, 502, 503) and "HX-Redirect" not in response
-    assert "Kodexa" in body and ("reach" in body or "answer" in body)  # says what went wrong
+    assert response.status_code == 200 and "HX-Redirect" not in response  # the form again, with the problem
+    assert "Could not reach Kodexa" in body and "Check that the Kodexa deployment is up" in body
     assert kodexa.api_key not in body
     entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])
     assert entry.outcome == "failed" and entry.response_status is None
