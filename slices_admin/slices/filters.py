@@ -9,6 +9,7 @@ import django_filters as filters
 from django import forms
 from django.db import connection
 from django.db.models import F, Q
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField, RangeField
 from django_filters.widgets import DateRangeWidget
@@ -187,11 +188,16 @@ _THEN_BY_UPDATE = {"status", "organization_id", "module_runtime_id", "module_run
 _THEN_BY_ORDER = {"pipeline_execution_id", "execution_id"}
 
 
-def filtered_slices(model, params, *, walk_sort_index: bool = False):
+def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matches: bool = False):
     """The filterset and the queryset a list, an export or the API shows for these query parameters.
 
     The order is always total (ties broken by id, in the sort's direction), so offset pages never skip or repeat a
     row, and every sort has an index that serves it whole.
+
+    How a page is found, when the caller knows how many rows match: `walk_sort_index` when many do (walk the sort's
+    index, checking the filters row by row: see SliceFilter), `sort_matches` when few do (read the matches through
+    the filters' indexes and sort them: PostgreSQL would otherwise walk the sort's index too, and where the matches
+    all sit at its far end, as failed slices do under "Error ▲", read most of the table for one page).
     """
     filterset = FILTERSETS[model](params, queryset=model.objects.all(), walk_sort_index=walk_sort_index)
     ordering = [str(term) for term in filterset.qs.query.order_by] or ["-updated_on"]
@@ -204,15 +210,27 @@ def filtered_slices(model, params, *, walk_sort_index: bool = False):
         ordering.append(f"{sign}slice_order")
     if ordering[-1].lstrip("-") != "id":
         ordering.append(f"{sign}id")
-    return filterset, filterset.qs.order_by(*_empty_values_lowest(ordering))
+    terms = _empty_values_lowest(ordering)
+    if sort_matches and connection.vendor == "postgresql":
+        terms = [_no_index_serves(ordering[0]), *terms]
+    return filterset, filterset.qs.order_by(*terms)
 
 
 def _empty_values_lowest(ordering: list[str]) -> list:
     """Sort as SQLite does everywhere: no value below any value (first going up, last going down). PostgreSQL
-    does the opposite unless told; its sort indexes are built to match (migration 0003)."""
-    if connection.vendor != "postgresql":
+    does the opposite unless told; its sort indexes are built to match (migration 0003). A sort by id alone (never
+    empty) stays as it is, for the primary key's index."""
+    if connection.vendor != "postgresql" or ordering[0].lstrip("-") == "id":
         return ordering
     return [
         F(term[1:]).desc(nulls_last=True) if term.startswith("-") else F(term).asc(nulls_first=True)
         for term in ordering
     ]
+
+
+def _no_index_serves(primary: str):
+    """A first sort key equal in effect to the empty-values-lowest order of `primary`, but which no index provides:
+    PostgreSQL then reads the matches through the filters' indexes and sorts them."""
+    column = primary.lstrip("-")
+    empty = IsNull(F(column), True)
+    return empty.asc() if primary.startswith("-") else empty.desc()

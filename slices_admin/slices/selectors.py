@@ -67,6 +67,12 @@ def slice_page(queryset: QuerySet, number: int, size: int) -> SlicePage:
     return SlicePage(rows=rows[:size], number=number, size=size, has_next=len(rows) > size)
 
 
+def count_limit(*, searching: bool) -> int:
+    """How far a list counts its matches. A text search on SQLite reads every error message it counts, so it stops
+    sooner; PostgreSQL's trigram index (migration 0002) finds them without reading the rest."""
+    return COUNT_LIMIT if not searching or connection.vendor == "postgresql" else SEARCH_COUNT_LIMIT
+
+
 def bounded_count(queryset: QuerySet, limit: int | None = None) -> Count:
     """Exact up to `limit`; beyond it "limit+", without counting a million rows."""
     limit = COUNT_LIMIT if limit is None else limit

@@ -126,11 +126,11 @@ def slice_list(request, kind):
     filtering = any(v for k, v in request.GET.items() if k not in {"sort", "page", "pageSize"})
     if not filtering:
         count = selectors.estimated_total(pages.model)
-    else:  # a text search reads every error message it counts: stop counting sooner
-        limit = selectors.SEARCH_COUNT_LIMIT if request.GET.get("q", "").strip() else selectors.COUNT_LIMIT
-        count = selectors.bounded_count(queryset, limit=limit)
-    if filtering and not count.exact:  # many matches: a page comes fastest from the sort's own index
-        _filterset, queryset = filtered_slices(pages.model, request.GET, walk_sort_index=True)
+    else:
+        count = selectors.bounded_count(queryset, limit=selectors.count_limit(searching=bool(request.GET.get("q"))))
+        # Many matches: a page comes fastest from the sort's own index. Few: from the matches, sorted.
+        plan = {"sort_matches": True} if count.exact else {"walk_sort_index": True}
+        _filterset, queryset = filtered_slices(pages.model, request.GET, **plan)
     page = selectors.slice_page(
         queryset.only(*(column.attr for column in pages.columns)),  # never the wide JSON columns
         selectors.page_number_from(request.GET),
