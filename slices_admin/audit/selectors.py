@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KT
 
 from . import chain
 from .models import AuditEntry
@@ -58,6 +59,14 @@ def page_size_from(params: Mapping[str, str], *, default: int = DEFAULT_PAGE_SIZ
 
 def _anchor(entry_id: int):
     return AuditEntry.objects.filter(pk=entry_id).values_list("occurred_at", flat=True).first()
+
+
+def for_the_trail(queryset: QuerySet) -> QuerySet:
+    """What a row of the audit trail shows: the records sent and received stay in the database (they are most of an
+    entry's size), except the few values the table prints."""
+    return queryset.defer("request_body", "response_body", "before", "after").annotate(
+        role_before=KT("before__role"), role_after=KT("after__role"), synced_records=KT("response_body__records")
+    )
 
 
 def keyset_page(queryset: QuerySet, cursor: Cursor, size: int = DEFAULT_PAGE_SIZE) -> KeysetPage:

@@ -23,7 +23,7 @@ _CURSOR_PARAMS = ("before", "after", "last")
 def audit_list(request):
     filterset, queryset = filtered_entries(request.GET, request.user)
     size = page_size_from(request.GET)
-    page = keyset_page(queryset, Cursor.from_params(request.GET), size)
+    page = keyset_page(selectors.for_the_trail(queryset), Cursor.from_params(request.GET), size)
     query = request.GET.copy()
     for name in _CURSOR_PARAMS:
         query.pop(name, None)

@@ -97,6 +97,23 @@ def test_repeatable_filters_do_not_deduplicate_the_log(viewer):
     assert listed and not [sql for sql in listed if "DISTINCT" in sql.upper()]
 
 
+def test_the_trail_prints_role_changes_and_sync_sizes_without_loading_the_records(as_role):
+    from slices_admin.audit.models import ACCOUNT
+
+    add(action="role_change", resource=ACCOUNT, remote_id="bob", before={"role": "viewer"}, after={"role": "admin"})
+    add(action="sync", resource=ORCH, remote_id="", response_body={"records": 5, "pages": 1})
+    add(remote_id="s-9", before={"status": "RUNNING", "big": "x" * 1000}, after={"status": "FAILED"})
+    client = as_role("admin")
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("audit:list")).content.decode()
+    assert "role: viewer → admin" in body and "5 records" in body
+    listed = next(q["sql"] for q in queries if "audit_auditentry" in q["sql"] and "ORDER BY" in q["sql"])
+    selected = set(listed.partition(" FROM ")[0].removeprefix("SELECT ").split(", "))
+    assert '"audit_auditentry"."diff"' in selected
+    wide = {f'"audit_auditentry"."{name}"' for name in ("request_body", "response_body", "before", "after")}
+    assert not wide & selected
+
+
 def test_pager_links_keep_the_filters(viewer):
     for i in range(30):
         add(remote_id=f"s-{i}", actor="ann")
