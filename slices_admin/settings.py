@@ -290,6 +290,11 @@ SLICE_STATUSES = env_list("SLICE_STATUSES", ",".join(DEFAULT_STATUSES))
 # The dashboard calls a queued slice stuck after this long without starting; it groups failures of this window.
 STUCK_QUEUED_MINUTES = int(env("STUCK_QUEUED_MINUTES", "30"))
 DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24"))
+# Background workers recompute the dashboard's figures once they are this old (they look every BULK_SWEEP_SECONDS)
+# and pages read the stored ones. A page view computes them itself only when none are stored or they are older than
+# DASHBOARD_STALE_SECONDS, i.e. no worker keeps them fresh (`runserver` alone, tests): keep it well above the two.
+DASHBOARD_REFRESH_SECONDS = float(env("DASHBOARD_REFRESH_SECONDS", "15"))
+DASHBOARD_STALE_SECONDS = float(env("DASHBOARD_STALE_SECONDS", "120"))
 
 # --- Bulk edits ---------------------------------------------------------------------------------------------------
 # The statuses a bulk edit may set; requests in flight at once (one pooled session of that size per job).

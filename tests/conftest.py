@@ -256,7 +256,9 @@ def scripted() -> Iterator[Scripted]:
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """The process cache (dashboard figures) must not carry over from one test to the next."""
+    """The process cache (the dashboard as last read) must not carry over from one test to the next. The stored
+    dashboard (`DashboardSnapshot`) goes with the database: rolled back after each test, or flushed after a
+    transactional one once its worker processes are killed."""
     from django.core.cache import cache
 
     cache.clear()

@@ -1,24 +1,36 @@
 """The numbers on the landing page, each with the list query that shows the slices behind it.
 
-Aggregates over a million cached rows take tens of milliseconds each, so the whole set is cached briefly and the
-page says how old it is.
+Computing them takes seconds over a million cached rows, so no page view does: the background workers
+(`manage.py db_worker`) compute them every `DASHBOARD_REFRESH_SECONDS` and store them (`DashboardSnapshot`), and
+pages read the stored ones and say how old they are. Only when there are none, or they are older than
+`DASHBOARD_STALE_SECONDS` (no worker is running: `runserver` alone, tests), does a page view compute them itself.
 """
 
+import contextlib
 import datetime as dt
+import logging
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
+from django.db import DatabaseError
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import format_datetime
 
-from .models import OrchestratorSlice
+from .models import DashboardSnapshot, OrchestratorSlice
 
-CACHE_KEY = "dashboard:orchestrator"
+logger = logging.getLogger(__name__)
+
+CACHE_KEY = "dashboard:orchestrator"  # the stored dashboard, kept in the process for READ_EVERY_SECONDS
+READ_EVERY_SECONDS = 2
+SNAPSHOT_KEY = ORCHESTRATOR_SLICE.path
+CLAIM_SECONDS = 60  # a compute not finished in this long is taken to have died with its process
 QUEUED_STATUSES = ("PENDING", "REQUESTED")
 
 
@@ -142,27 +154,108 @@ def compute(now=None) -> Dashboard:
     )
 
 
+def to_json(dashboard: Dashboard) -> dict:
+    """The dashboard as JSON values, for `DashboardSnapshot.figures`; `from_json` gives it back unchanged."""
+    return {**asdict(dashboard), "computed_at": dashboard.computed_at.isoformat()}
+
+
+def from_json(data: dict) -> Dashboard:
+    data = dict(data)
+    return Dashboard(
+        computed_at=dt.datetime.fromisoformat(data.pop("computed_at")),
+        by_status=[Figure(**value) for value in data.pop("by_status")],
+        lease_expired=_figure(data.pop("lease_expired")),
+        queued_too_long=_figure(data.pop("queued_too_long")),
+        recent_failures=[Figure(**value) for value in data.pop("recent_failures")],
+        durations=[RuntimeDurations(**value) for value in data.pop("durations")],
+        **data,
+    )
+
+
+def _figure(value: dict | None) -> Figure | None:
+    return None if value is None else Figure(**value)
+
+
+def refresh(max_age_seconds: float | None = None) -> Dashboard | None:
+    """For the background workers, on every beat: compute and store the dashboard when the stored one is older than
+    `max_age_seconds` (`DASHBOARD_REFRESH_SECONDS`) and no other process is computing it. The new one, or None."""
+    if max_age_seconds is None:
+        max_age_seconds = settings.DASHBOARD_REFRESH_SECONDS
+    if not _claim(max_age_seconds):
+        return None
+    return _compute_and_store(claimed=True)
+
+
 _computing = threading.Lock()
 
 
-def current(max_age_seconds: int = 15) -> Dashboard:
-    """The dashboard, computed at most every `max_age_seconds` per process. Once it is older, one request computes
-    the next while the others are served the one they have (the page says how old it is): under load, a burst of
-    requests must not all compute the same aggregates at once."""
+def current() -> Dashboard:
+    """The stored dashboard, read at most every READ_EVERY_SECONDS per process. With none stored, or one older than
+    `DASHBOARD_STALE_SECONDS`, the request computes it: one request of a process at a time, and one process at a
+    time (the claim), while the others are served the one they have."""
     dashboard = cache.get(CACHE_KEY)
-    if dashboard is not None and _age(dashboard) < max_age_seconds:
+    if dashboard is None:
+        dashboard = _load()
+        if dashboard is not None:
+            cache.set(CACHE_KEY, dashboard, READ_EVERY_SECONDS)
+    stale_after = settings.DASHBOARD_STALE_SECONDS
+    if dashboard is not None and _age(dashboard) < stale_after:
         return dashboard
     if not _computing.acquire(blocking=dashboard is None):
-        return dashboard  # another request is computing the next one
+        return dashboard  # another request of this process is computing the next one
     try:
-        fresh = cache.get(CACHE_KEY)
-        if fresh is not None and _age(fresh) < max_age_seconds:  # computed while this request waited
-            return fresh
-        dashboard = compute()
-        cache.set(CACHE_KEY, dashboard, max_age_seconds * 20)  # kept to serve while the next is computed
-        return dashboard
+        latest = _load()
+        if latest is None or _age(latest) >= stale_after:
+            claimed = _claim(stale_after)
+            if not claimed and latest is not None:
+                return latest  # another process is computing the next one
+            latest = _compute_and_store(claimed=claimed)
+        cache.set(CACHE_KEY, latest, READ_EVERY_SECONDS)
+        return latest
     finally:
         _computing.release()
+
+
+def _load() -> Dashboard | None:
+    figures = DashboardSnapshot.objects.filter(pk=SNAPSHOT_KEY).values_list("figures", flat=True).first()
+    if figures is None:
+        return None
+    try:
+        return from_json(figures)
+    except (KeyError, TypeError, ValueError):  # stored by a version of the console with other fields
+        logger.warning("dashboard: the stored figures could not be read; they are computed again", exc_info=True)
+        return None
+
+
+def _claim(older_than_seconds: float) -> bool:
+    """Take the sole right to compute the next dashboard, if the stored one is that old and no live claim is held.
+    A conditional UPDATE rather than SELECT ... FOR UPDATE: no transaction stays open through the compute, which
+    on SQLite would hold its one write lock for seconds."""
+    now = timezone.now()
+    DashboardSnapshot.objects.get_or_create(pk=SNAPSHOT_KEY)  # the row to claim, empty until the first compute
+    due = Q(computed_at__isnull=True) | Q(computed_at__lte=now - dt.timedelta(seconds=older_than_seconds))
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    claim = now + dt.timedelta(seconds=CLAIM_SECONDS)
+    return DashboardSnapshot.objects.filter(due, free, pk=SNAPSHOT_KEY).update(claimed_until=claim) == 1
+
+
+def _compute_and_store(*, claimed: bool) -> Dashboard:
+    started = time.monotonic()
+    snapshot = DashboardSnapshot.objects.filter(pk=SNAPSHOT_KEY)
+    try:
+        dashboard = compute()
+    except BaseException:
+        if claimed:  # the next beat tries again; if this fails too, the claim lapses
+            with contextlib.suppress(DatabaseError):
+                snapshot.update(claimed_until=None)
+        raise
+    stored = {
+        "computed_at": dashboard.computed_at,
+        "figures": to_json(dashboard),
+        "duration_ms": round((time.monotonic() - started) * 1000),
+    }
+    snapshot.update(**stored, **({"claimed_until": None} if claimed else {}))
+    return dashboard
 
 
 def _age(dashboard: Dashboard) -> float:

@@ -183,3 +183,22 @@ class SyncRun(models.Model):
         if not self.expected:
             return None
         return min(99, round(self.records * 100 / self.expected))
+
+
+class DashboardSnapshot(models.Model):
+    """The landing page's figures as last computed (`slices.dashboard`), one row per resource: background workers
+    keep it fresh, so no page view pays for the aggregates."""
+
+    resource = models.CharField(primary_key=True, max_length=64)
+    computed_at = models.DateTimeField(null=True, blank=True)  # empty until the first compute is stored
+    figures = models.JSONField(null=True, blank=True, help_text="The Dashboard, as `dashboard.to_json` writes it.")
+    duration_ms = models.IntegerField(null=True, blank=True, help_text="What computing it took.")
+    claimed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set while a process computes the next one, so no other does; a claim whose process died "
+        "mid-compute lapses at this time.",
+    )
+
+    def __str__(self):
+        return f"dashboard of {self.resource} computed {self.computed_at}"

@@ -1,17 +1,27 @@
-"""Dashboard figures on a known data set, each linking to the list that shows its slices."""
+"""Dashboard figures on a known data set, each linking to the list that shows its slices; stored by the background
+workers and read by the pages, which compute them only when no worker does."""
 
 import datetime as dt
+import json
+import logging
+import threading
+import time
 from urllib.parse import parse_qs
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from slices_admin.bulk.management.commands.db_worker import _refresh_dashboard
 from slices_admin.kodexa.schemas import format_datetime
-from slices_admin.slices.dashboard import compute
+from slices_admin.slices import dashboard as slice_dashboard
+from slices_admin.slices.dashboard import SNAPSHOT_KEY, compute, current, from_json, refresh, to_json
 from slices_admin.slices.filters import filtered_slices
-from slices_admin.slices.models import OrchestratorSlice
+from slices_admin.slices.models import DashboardSnapshot, OrchestratorSlice
 from tests.factories import cache_orchestrator, orchestrator_record
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +94,196 @@ def test_the_dashboard_is_the_landing_page(client, make_user, data):
     assert response.request["PATH_INFO"] == reverse("slices:dashboard")
     body = response.content.decode()
     assert "Lease expired" in body and "KeyError" in body and "rt-a" in body
+
+
+# --- stored by the workers, read by the pages ---------------------------------------------------------------------
+def store(dashboard) -> None:
+    """As a worker leaves it."""
+    DashboardSnapshot.objects.update_or_create(
+        pk=SNAPSHOT_KEY, defaults={"computed_at": dashboard.computed_at, "figures": to_json(dashboard)}
+    )
+
+
+def stored() -> DashboardSnapshot:
+    return DashboardSnapshot.objects.get(pk=SNAPSHOT_KEY)
+
+
+def computed_before(seconds: float):
+    return compute(now=timezone.now() - dt.timedelta(seconds=seconds))
+
+
+def aggregates(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries if "GROUP BY" in q["sql"] or "COUNT(" in q["sql"]]
+
+
+def test_a_dashboard_round_trips_through_json_unchanged(data):
+    dashboard = compute()
+    assert dashboard.lease_expired and dashboard.recent_failures and dashboard.durations  # every kind of field
+    again = from_json(json.loads(json.dumps(to_json(dashboard))))
+    assert again == dashboard
+    assert (again.computed_at, again.computed_at.utcoffset()) == (dashboard.computed_at, dt.timedelta(0))
+
+
+def test_a_fresh_stored_dashboard_is_served_without_computing(data):
+    refreshed = refresh(0)
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        served = current()
+    assert len(queries) == 1 and not aggregates(queries)
+    assert served == refreshed == compute(now=refreshed.computed_at)
+
+
+def test_the_stored_dashboard_is_read_once_a_while_per_process(data):
+    store(compute())
+    current()
+    with CaptureQueriesContext(connection) as queries:
+        current()
+    assert len(queries) == 0
+
+
+def test_figures_older_than_the_refresh_period_are_served_until_they_are_stale(data, settings):
+    settings.DASHBOARD_REFRESH_SECONDS, settings.DASHBOARD_STALE_SECONDS = 15, 120
+    old = computed_before(60)
+    store(old)
+    with CaptureQueriesContext(connection) as queries:
+        assert current() == old
+    assert not aggregates(queries)
+
+
+def test_a_missing_dashboard_is_computed_in_the_request_and_stored(data):
+    with CaptureQueriesContext(connection) as queries:
+        served = current()
+    assert aggregates(queries)
+    assert timezone.now() - served.computed_at < dt.timedelta(seconds=30)
+    snapshot = stored()
+    assert snapshot.computed_at == served.computed_at and from_json(snapshot.figures) == served
+    assert snapshot.claimed_until is None and snapshot.duration_ms is not None
+
+
+def test_a_stale_dashboard_is_computed_in_the_request_and_stored(data, settings):
+    settings.DASHBOARD_STALE_SECONDS = 120
+    store(computed_before(200))
+    served = current()
+    assert timezone.now() - served.computed_at < dt.timedelta(seconds=30)
+    assert from_json(stored().figures) == served and stored().claimed_until is None
+
+
+def test_a_stale_dashboard_is_served_while_another_process_computes_the_next(data, settings):
+    settings.DASHBOARD_STALE_SECONDS = 120
+    old = computed_before(200)
+    store(old)
+    DashboardSnapshot.objects.update(claimed_until=timezone.now() + dt.timedelta(seconds=60))
+    with CaptureQueriesContext(connection) as queries:
+        assert current() == old
+    assert not aggregates(queries)
+
+
+def test_with_nothing_stored_a_request_computes_even_while_another_process_does(data):
+    DashboardSnapshot.objects.create(pk=SNAPSHOT_KEY, claimed_until=timezone.now() + dt.timedelta(seconds=60))
+    served = current()
+    assert served.total == 17 and from_json(stored().figures) == served
+
+
+def test_the_page_says_how_old_the_stored_figures_are(client, make_user, data, settings):
+    settings.DASHBOARD_STALE_SECONDS = 3600
+    store(computed_before(5 * 60))
+    client.force_login(make_user("viewer"))
+    body = client.get(reverse("slices:dashboard")).content.decode()
+    assert "computed 5\xa0minutes ago" in body and "KeyError" in body
+
+
+def test_refresh_computes_only_once_the_stored_dashboard_is_older_than_the_period(data, settings):
+    settings.DASHBOARD_REFRESH_SECONDS = 15
+    recent = computed_before(10)
+    store(recent)
+    assert refresh() is None
+    assert from_json(stored().figures) == recent
+    store(computed_before(20))
+    refreshed = refresh()
+    assert refreshed is not None and timezone.now() - refreshed.computed_at < dt.timedelta(seconds=30)
+    snapshot = stored()
+    assert from_json(snapshot.figures) == refreshed and snapshot.claimed_until is None
+
+
+def test_refresh_computes_when_nothing_is_stored(data):
+    assert refresh().total == 17
+    assert from_json(stored().figures).total == 17
+
+
+def test_refresh_skips_while_another_process_holds_the_claim_and_not_after_it_lapses(data):
+    store(computed_before(60))
+    DashboardSnapshot.objects.update(claimed_until=timezone.now() + dt.timedelta(seconds=30))
+    assert refresh(15) is None
+    DashboardSnapshot.objects.update(claimed_until=timezone.now() - dt.timedelta(seconds=1))  # its process died
+    assert refresh(15) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_worker_skips_while_the_first_computes(monkeypatch):
+    cache_orchestrator(orchestrator_record(status="FAILED"))
+    real_compute, computing, finish = slice_dashboard.compute, threading.Event(), threading.Event()
+    calls = []
+
+    def slow_compute(now=None):
+        calls.append(threading.current_thread().name)
+        computing.set()
+        finish.wait(10)
+        return real_compute(now)
+
+    monkeypatch.setattr(slice_dashboard, "compute", slow_compute)
+    results = []
+
+    def first_worker():
+        try:
+            results.append(refresh(0))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_worker, name="first")
+    thread.start()
+    try:
+        assert computing.wait(10)
+        assert refresh(0) is None  # the first holds the claim
+    finally:
+        finish.set()
+        thread.join(10)
+    assert calls == ["first"] and results[0].total == 1
+    assert stored().claimed_until is None
+
+
+def test_a_failed_refresh_is_logged_releases_its_claim_and_does_not_stop_the_worker(data, monkeypatch, caplog):
+    def broken(now=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(slice_dashboard, "compute", broken)
+    monkeypatch.setattr(connection, "close", lambda: None)  # the test's transaction stays open
+    with caplog.at_level(logging.ERROR):
+        _refresh_dashboard()
+    assert "dashboard" in caplog.text and "boom" in caplog.text
+    assert stored().claimed_until is None and stored().computed_at is None
+    monkeypatch.undo()
+    assert refresh(0).total == 17  # the next beat computes it
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_keeps_the_stored_dashboard_up_to_date(start_worker):
+    def stored_counts() -> dict:
+        figures = DashboardSnapshot.objects.filter(pk=SNAPSHOT_KEY).values_list("figures", flat=True).first()
+        return {f["label"]: f["value"] for f in figures["by_status"]} if figures else {}
+
+    cache_orchestrator(*(orchestrator_record(status="SUCCEEDED") for _ in range(3)))
+    start_worker(BULK_SWEEP_SECONDS="0.2", DASHBOARD_REFRESH_SECONDS="0.5")
+    wait_for(lambda: stored_counts() == {"SUCCEEDED": 3})
+    cache_orchestrator(orchestrator_record(status="FAILED"), orchestrator_record(status="FAILED"))
+    wait_for(lambda: stored_counts() == {"SUCCEEDED": 3, "FAILED": 2})
+    with CaptureQueriesContext(connection) as queries:
+        served = current()
+    assert not aggregates(queries)
+    assert {f.label: f.value for f in served.by_status} == {"SUCCEEDED": 3, "FAILED": 2}

@@ -3,8 +3,9 @@
 On start, and then every `BULK_SWEEP_SECONDS`, the worker queues a runner for every bulk job whose runner went
 quiet (killed, machine lost): django-tasks-db itself never retries a task that died with its worker. On the same
 beat it records that it is alive (`WorkerHeartbeat`, read by `/readyz`) and whether Kodexa answers (`KodexaStatus`:
-pages show a banner while it does not). And the database going away (a PostgreSQL restart, a locked SQLite file)
-does not end it: it waits, reconnects and goes on.
+pages show a banner while it does not), and recomputes the dashboard's figures once they are
+`DASHBOARD_REFRESH_SECONDS` old (one worker at a time), so no page view pays for them. And the database going away
+(a PostgreSQL restart, a locked SQLite file) does not end it: it waits, reconnects and goes on.
 """
 
 import contextlib
@@ -21,6 +22,7 @@ from django_tasks_db.management.commands import db_worker
 
 from slices_admin.bulk.engine import resume_stale_jobs
 from slices_admin.core.services import forget_worker, probe_kodexa, record_worker_heartbeat, this_worker_id
+from slices_admin.slices.dashboard import refresh as refresh_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,15 @@ def _heartbeat(worker_id: str, started_at) -> None:
         connection.close()
 
 
+def _refresh_dashboard() -> None:
+    try:
+        refresh_dashboard()
+    except Exception:
+        logger.exception("worker: the dashboard's figures were not refreshed; they are tried again shortly")
+    finally:
+        connection.close()
+
+
 def _forget(worker_id: str) -> None:
     try:
         forget_worker(worker_id)
@@ -101,6 +112,8 @@ def _forget(worker_id: str) -> None:
 
 def _sweep_forever(beat: Callable[[], None]) -> None:
     stop = threading.Event()
+    _refresh_dashboard()  # here, not before the worker starts: it takes seconds on a large cache
     while not stop.wait(settings.BULK_SWEEP_SECONDS):
         beat()
         _sweep()
+        _refresh_dashboard()
