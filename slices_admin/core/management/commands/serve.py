@@ -32,9 +32,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--workers", type=int, default=2, help="`db_worker` processes (default: 2).")
         parser.add_argument(
-            "--web-workers", type=int, help="gunicorn worker processes (default: WEB_CONCURRENCY or 2)."
+            "--web-workers", type=int, help="gunicorn worker processes (default: WEB_CONCURRENCY or two per core)."
         )
-        parser.add_argument("--threads", type=int, help="Threads per gunicorn worker (default: GUNICORN_THREADS or 8).")
+        parser.add_argument("--threads", type=int, help="Threads per gunicorn worker (default: GUNICORN_THREADS or 4).")
         parser.add_argument(
             "--https",
             action="store_true",
