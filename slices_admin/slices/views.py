@@ -124,18 +124,26 @@ def slice_list(request, kind):
     pages = _pages(kind)
     filterset, queryset = filtered_slices(pages.model, request.GET)
     filtering = any(v for k, v in request.GET.items() if k not in {"sort", "page", "pageSize"})
+    number, size = selectors.page_number_from(request.GET), selectors.page_size_from(request.GET)
+
+    def page_by(**plan) -> selectors.SlicePage:
+        _filterset, planned = filtered_slices(pages.model, request.GET, **plan)
+        columns = (column.attr for column in pages.columns)  # never the wide JSON columns
+        return selectors.slice_page(planned.only(*columns), number, size)
+
     if not filtering:
         count = selectors.estimated_total(pages.model)
+        page = page_by()
     else:
         count = selectors.bounded_count(queryset, limit=selectors.count_limit(searching=bool(request.GET.get("q"))))
-        # Many matches: a page comes fastest from the sort's own index. Few: from the matches, sorted.
-        plan = {"sort_matches": True} if count.exact else {"walk_sort_index": True}
-        _filterset, queryset = filtered_slices(pages.model, request.GET, **plan)
-    page = selectors.slice_page(
-        queryset.only(*(column.attr for column in pages.columns)),  # never the wide JSON columns
-        selectors.page_number_from(request.GET),
-        selectors.page_size_from(request.GET),
-    )
+        if count.exact:  # few matches: read them and sort them
+            page = page_by(sort_matches=True)
+        else:  # many: a page comes fastest from the sort's own index, unless the matches sit at its far end
+            page = selectors.within_budget(
+                lambda: page_by(walk_sort_index=True),
+                lambda: page_by(sort_matches=True),
+                milliseconds=settings.LIST_WALK_BUDGET_MS,
+            )
     current_sort = request.GET.get("sort", "-updatedOn")
     selectable = pages.kind == "orchestrator" and request.user.has_perm(EDIT_SLICES)
     context = {
