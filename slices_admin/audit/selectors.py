@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KT
 
 from . import chain
-from .models import AuditEntry
+from .models import AuditEntry, search_text
 
 NEWEST_FIRST = ("-occurred_at", "-id")
 OLDEST_FIRST = ("occurred_at", "id")
@@ -101,14 +101,9 @@ def text_search(queryset: QuerySet, text: str) -> QuerySet:
         return queryset
     if _WHOLE_ID.fullmatch(text):
         return queryset.filter(Q(remote_id=text) | Q(request_id=text))
-    return queryset.filter(
-        Q(remote_id__icontains=text)
-        | Q(actor_username__icontains=text)
-        | Q(error__icontains=text)
-        | Q(reason__icontains=text)
-        | Q(request_id=text)
-        | Q(path__icontains=text)
-    )
+    # One expression for the five texts: on PostgreSQL its trigram index finds the few entries a rare word is in
+    # (a name misspelt, an error seen once) instead of reading all million to find none.
+    return queryset.alias(search_text=search_text()).filter(Q(search_text__icontains=text) | Q(request_id=text))
 
 
 # --- one entry --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.selectors import Cursor, key_path_diff, keyset_page
+from slices_admin.audit.selectors import Cursor, key_path_diff, keyset_page, text_search
 from slices_admin.audit.services import AuditContext, record_attempt
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +112,20 @@ def test_the_trail_prints_role_changes_and_sync_sizes_without_loading_the_record
     assert '"audit_auditentry"."diff"' in selected
     wide = {f'"audit_auditentry"."{name}"' for name in ("request_body", "response_body", "before", "after")}
     assert not wide & selected
+
+
+def test_the_search_looks_in_every_text_of_an_entry_through_one_index():
+    add(remote_id="s-1", reason="Power OUTAGE in eu-west")
+    add(remote_id="s-2", actor="outagebot")
+    add(remote_id="s-3", error="Bad Gateway")
+    found = text_search(AuditEntry.objects.all(), "outage")
+    assert sorted(found.values_list("remote_id", flat=True)) == ["s-1", "s-2"]
+    if connection.vendor == "postgresql":  # the index is built from the expression the search uses
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE audit_auditentry")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")  # left: the bitmap scans conditions can use
+        assert "audit_search_trgm" in found.explain()
 
 
 def test_pager_links_keep_the_filters(viewer):
