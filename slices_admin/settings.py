@@ -295,10 +295,6 @@ DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24")
 # DASHBOARD_STALE_SECONDS, i.e. no worker keeps them fresh (`runserver` alone, tests): keep it well above the two.
 DASHBOARD_REFRESH_SECONDS = float(env("DASHBOARD_REFRESH_SECONDS", "15"))
 DASHBOARD_STALE_SECONDS = float(env("DASHBOARD_STALE_SECONDS", "120"))
-# PostgreSQL: a list matching over 10,000 slices walks its sort's index for a page, which takes milliseconds unless
-# the matches all sit at the far end of it (failed slices under "Duration ▲"). A walk not done in this long is
-# cancelled, and the matches are read and sorted instead.
-LIST_WALK_BUDGET_MS = int(env("LIST_WALK_BUDGET_MS", "150"))
 
 # --- Bulk edits ---------------------------------------------------------------------------------------------------
 # The statuses a bulk edit may set; requests in flight at once (one pooled session of that size per job).

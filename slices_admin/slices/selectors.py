@@ -1,16 +1,11 @@
 """Read helpers for slice pages: pages without COUNT(*), bounded counts, estimates, siblings."""
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
-from psycopg.errors import QueryCanceled
 
 from .filters import DEFAULT_PAGE_SIZE, PAGE_SIZES
-
-logger = logging.getLogger(__name__)
 
 COUNT_LIMIT = 10_000
 SEARCH_COUNT_LIMIT = 500
@@ -76,26 +71,6 @@ def count_limit(*, searching: bool) -> int:
     """How far a list counts its matches. A text search on SQLite reads every error message it counts, so it stops
     sooner; PostgreSQL's trigram index (migration 0002) finds them without reading the rest."""
     return COUNT_LIMIT if not searching or connection.vendor == "postgresql" else SEARCH_COUNT_LIMIT
-
-
-def within_budget[T](attempt: Callable[[], T], otherwise: Callable[[], T], *, milliseconds: int) -> T:
-    """`attempt()`, unless its queries take longer than `milliseconds` on PostgreSQL: then it is cancelled and
-    `otherwise()` answers. Elsewhere (SQLite) `attempt()` alone."""
-    if connection.vendor != "postgresql":
-        return attempt()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('statement_timeout')")
-            (before,) = cursor.fetchone()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"])
-            result = attempt()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])  # the transaction goes on
-            return result
-    except OperationalError as exc:
-        if not isinstance(exc.__cause__, QueryCanceled):
-            raise
-        logger.info("slices: a page took over %s ms to find by its sort's index; the matches are sorted", milliseconds)
-    return otherwise()
 
 
 def bounded_count(queryset: QuerySet, limit: int | None = None) -> Count:
