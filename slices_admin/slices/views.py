@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -12,8 +13,7 @@ from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
@@ -144,7 +144,7 @@ def slice_list(request, kind):
         "pages": pages,
         "filterset": filterset,
         "page": page,
-        "cells": _cells(pages, page.rows, selectable=selectable),
+        "rows": _rows(pages, page.rows, selectable=selectable),
         "selectable": selectable,
         "selection_query": Selection.from_filter(request.GET).filter,
         "count": count,
@@ -178,58 +178,62 @@ _MORE_FILTERS = (
 _PATH_SAFE = "/~:@!$&'()*+,;="  # what Django's reverse() leaves unquoted in a path, so links match it
 
 
-_COPY_ICON = mark_safe(
+_COPY_ICON = (
     '<svg aria-hidden="true" viewBox="0 0 16 16" width="12" height="12"><rect x="5" y="5" width="9" height="9" '
     'rx="1" fill="none" stroke="currentColor" stroke-width="1.5"/><path d="M3 11V3a1 1 0 0 1 1-1h7" fill="none" '
     'stroke="currentColor" stroke-width="1.5"/></svg>'
 )
-_EMPTY_CELL = mark_safe('<td><span class="muted">—</span></td>')
+_EMPTY_CELL = '<td><span class="muted">—</span></td>'
 
 
-_SELECT_CELL = (
-    '<td class="col-select"><input type="checkbox" name="ids" value="{}" form="bulk-form" data-row-select '
-    'aria-label="Select slice {}"></td>'
-)
-
-
-def _cells(pages: SlicePages, rows, *, selectable: bool = False) -> list[list[str]]:
-    """Each row's cells as escaped HTML, built once in Python: a dense page is 1,000 cells, and template logic
-    per cell was most of a list's server time (format_html escapes every value)."""
+def _rows(pages: SlicePages, rows, *, selectable: bool = False) -> list[SafeString]:
+    """Each row's cells as one string of HTML, built in Python: a dense page is 2,000 cells, and template logic or
+    `format_html` per cell was most of a list's server time. Every value goes through `html.escape` (quotes
+    included), which escapes as Django's `escape` does, without its lazy-string wrapping."""
     now = timezone.now()
     detail = reverse("slices:detail", args=[pages.kind, "ID"]).removesuffix("ID/")
     table = []
     for row in rows:
-        cells = [format_html(_SELECT_CELL, row.id, row.id)] if selectable else []
+        cells = []
+        if selectable:
+            value = escape(row.id)
+            cells.append(
+                f'<td class="col-select"><input type="checkbox" name="ids" value="{value}" form="bulk-form" '
+                f'data-row-select aria-label="Select slice {value}"></td>'
+            )
         for column in pages.columns:
-            value = getattr(row, column.attr)
-            if column.attr == "id":
-                cells.append(
-                    format_html(
-                        '<td class="col-id"><a href="{}" title="{}" class="mono" dir="auto">{}</a> '
-                        '<button type="button" class="copy small" data-copy="{}" aria-label="Copy ID {}" '
-                        'title="Copy ID">{}</button></td>',
-                        f"{detail}{quote(value, safe=_PATH_SAFE)}/", value, short_id(value), value, value, _COPY_ICON,
-                    )
-                )  # fmt: skip
-            elif value is None or value == "":
+            raw = getattr(row, column.attr)
+            if raw is None or raw == "":
                 cells.append(_EMPTY_CELL)
+                continue
+            value = escape(str(raw))
+            if column.attr == "id":
+                href = escape(f"{detail}{quote(raw, safe=_PATH_SAFE)}/")
+                cells.append(
+                    f'<td class="col-id"><a href="{href}" title="{value}" class="mono" dir="auto">'
+                    f'{escape(short_id(raw))}</a> <button type="button" class="copy small" data-copy="{value}" '
+                    f'aria-label="Copy ID {value}" title="Copy ID">{_COPY_ICON}</button></td>'
+                )
             elif column.kind == "status":
-                badge = '<td><span class="badge {}" title="{}" dir="auto">{}</span></td>'
-                cells.append(format_html(badge, status_class(value), value, value))
+                css = escape(status_class(raw))
+                cells.append(f'<td><span class="badge {css}" title="{value}" dir="auto">{value}</span></td>')
             elif column.kind == "group":
-                href = f"?{urlencode({pages.group_param: value, 'sort': 'sliceOrder'})}"
-                link = '<td><a class="mono" title="All slices of {}" href="{}" dir="auto">{}</a></td>'
-                cells.append(format_html(link, value, href, short_id(value)))
+                href = escape(f"?{urlencode({pages.group_param: raw, 'sort': 'sliceOrder'})}")
+                cells.append(
+                    f'<td><a class="mono" title="All slices of {value}" href="{href}" dir="auto">'
+                    f"{escape(short_id(raw))}</a></td>"
+                )
             elif column.kind == "time":
-                stamp = iso(value)
-                text = selectors.relative_time(value, now)
-                cells.append(format_html('<td><time datetime="{}" title="{}">{}</time></td>', stamp, stamp, text))
-            elif column.kind in ("number", "duration"):
-                text = duration_ms(value) if column.kind == "duration" else value
-                cells.append(format_html('<td class="col-number">{}</td>', text))
+                stamp = escape(iso(raw))
+                text = escape(selectors.relative_time(raw, now))
+                cells.append(f'<td><time datetime="{stamp}" title="{stamp}">{text}</time></td>')
+            elif column.kind == "duration":
+                cells.append(f'<td class="col-number">{escape(duration_ms(raw))}</td>')
+            elif column.kind == "number":
+                cells.append(f'<td class="col-number">{value}</td>')
             else:
-                cells.append(format_html('<td><span class="clip" title="{}" dir="auto">{}</span></td>', value, value))
-        table.append(cells)
+                cells.append(f'<td><span class="clip" title="{value}" dir="auto">{value}</span></td>')
+        table.append(mark_safe("".join(cells)))  # noqa: S308 (every value above is escaped)
     return table
 
 
