@@ -131,8 +131,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A database host that stops answering fails a request in seconds (a 503 saying so), not after TCP gives up.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(env("DATABASE_CONNECT_TIMEOUT", "5"))
-    # The lists' queries are short index walks: compiling them (PostgreSQL's JIT) costs more than it saves.
-    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # The lists' queries are short index walks: compiling them (PostgreSQL's JIT) costs more than it saves. And no
+    # parallel workers: one scan (the dashboard's aggregates, computed in the background) would take every core
+    # for a moment, and every page waiting meanwhile pays for it.
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off -c max_parallel_workers_per_gather=0")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers and one writer (web and worker) share the file; IMMEDIATE avoids lock upgrades.

@@ -69,7 +69,7 @@ def _query(**params) -> str:
 
 
 def _by_status(now) -> list[Figure]:
-    rows = OrchestratorSlice.objects.values("status").annotate(n=Count("id")).order_by("-n")
+    rows = OrchestratorSlice.objects.values("status").annotate(n=Count("*")).order_by("-n")
     counts = [(row["status"] or "", row["n"]) for row in rows]
     top = max((n for _s, n in counts), default=1)
     return [Figure(status or "(none)", n, _query(status=status), n / top) for status, n in counts]
@@ -89,7 +89,7 @@ def _durations() -> list[RuntimeDurations]:
     runtimes = (
         OrchestratorSlice.objects.filter(duration_ms__isnull=False)
         .values("module_runtime_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n")
     )
     result = []
@@ -112,7 +112,7 @@ def _recent_failures(now, hours: int) -> list[Figure]:
     rows = (
         OrchestratorSlice.objects.filter(status="FAILED", updated_on__gte=since)
         .values("error_message")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n")[:10]
     )
     rows = list(rows)

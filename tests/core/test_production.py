@@ -200,3 +200,16 @@ def test_local_serving_keeps_production_but_speaks_plain_http(monkeypatch, db):
     assert response.status_code == 200
     assert "Strict-Transport-Security" not in response
     assert not response.cookies["csrftoken"]["secure"] and response.cookies["csrftoken"]["httponly"]
+
+
+@pytest.mark.django_db
+def test_postgresql_sessions_run_without_jit_or_parallel_workers():
+    """Short index walks gain nothing from either; a parallel scan would take every core from the pages."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        assert "options" not in connection.settings_dict.get("OPTIONS", {})
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
+        assert cursor.fetchone() == ("off", "0")
