@@ -411,11 +411,10 @@ def test_malformed_list_parameters_are_answered_400(sandbox, params):
     assert response.json()["message"]
 
 
-def test_thousand_row_pages_are_served_at_well_over_5000_rows_per_second(sandbox):
-    started = time.perf_counter()
-    records = all_pages(sandbox, ORCHESTRATOR)
-    rate = len(records) / (time.perf_counter() - started)
-    assert rate > 5000, f"{rate:.0f} rows/s"
+def test_thousand_row_pages_hold_every_slice_once(sandbox):
+    """Pages of 1,000, as a sync reads them. How fast they come is `make bench`'s sync figure, not a test's."""
+    ids = [record["id"] for record in all_pages(sandbox, ORCHESTRATOR)]
+    assert len(ids) == len(set(ids)) == sandbox.get(ORCHESTRATOR).json()["totalElements"] >= SEEDED
 
 
 # --- PUT -----------------------------------------------------------------------------------------------------------
