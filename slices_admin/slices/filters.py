@@ -197,7 +197,7 @@ def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matche
     How a page is found, when the caller knows how many rows match: `walk_sort_index` when many do (walk the sort's
     index, checking the filters row by row: see SliceFilter), `sort_matches` when few do (read the matches through
     the filters' indexes and sort them: PostgreSQL would otherwise walk the sort's index too, and where the matches
-    all sit at its far end, as failed slices do under "Error ▲", read most of the table for one page).
+    all sit at its far end, as the slices failing with one error do under "Duration ▲", read most of the table).
     """
     filterset = FILTERSETS[model](params, queryset=model.objects.all(), walk_sort_index=walk_sort_index)
     ordering = [str(term) for term in filterset.qs.query.order_by] or ["-updated_on"]
