@@ -87,8 +87,8 @@ class BulkEditRequest(ClosedSerializer):
         return services.Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
 
 
-def job_document(request, job: BulkEditJob) -> dict:
-    progress = services.progress(job)
+def job_document(request, job: BulkEditJob, progress: services.Progress | None = None) -> dict:
+    progress = progress or services.progress(job)
     return {
         "id": job.pk,
         "state": job.state,
@@ -212,8 +212,9 @@ JOB_ID = OpenApiParameter("job_id", int, OpenApiParameter.PATH, description="The
 )
 class BulkEditListCreate(APIView):
     def get(self, request):
-        jobs = BulkEditJob.objects.select_related("created_by")[:50]
-        return Response({"results": [job_document(request, job) for job in jobs]})
+        jobs = list(BulkEditJob.objects.select_related("created_by")[:50])
+        progress = services.progress_of(jobs)
+        return Response({"results": [job_document(request, job, progress[job.pk]) for job in jobs]})
 
     def post(self, request):
         asked = BulkEditRequest(data=request.data)

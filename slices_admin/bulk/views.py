@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -81,14 +80,9 @@ def _count(selection: services.Selection) -> int | None:
 @permission_required(VIEW_SLICES, raise_exception=True)
 def job_list(request):
     jobs = list(BulkEditJob.objects.select_related("created_by")[:100])
-    counts: dict[int, dict[str, int]] = {}
-    rows = BulkEditItem.objects.filter(job__in=jobs).values_list("job", "state").annotate(n=Count("id")).order_by()
-    for job_id, state, count in rows:
-        counts.setdefault(job_id, {})[state] = count
-    for job in jobs:
-        job.counts = counts.get(job.pk, {})
-        job.total = sum(job.counts.values())
-    return render(request, "bulk/list.html", {"jobs": jobs, "can_edit": request.user.has_perm(EDIT_SLICES)})
+    progress = services.progress_of(jobs)
+    rows = [progress[job.pk] for job in jobs]
+    return render(request, "bulk/list.html", {"rows": rows, "can_edit": request.user.has_perm(EDIT_SLICES)})
 
 
 @require_GET

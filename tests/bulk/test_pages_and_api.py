@@ -243,3 +243,44 @@ def test_two_workers_share_one_job_and_the_survivor_takes_over_when_one_is_kille
     for item in job.items.all():
         entries = AuditEntry.objects.filter(bulk_job_id=job_id, remote_id=item.slice_id, action="update").count()
         assert entries == item.attempts
+
+
+def _jobs_with_items(operator, count: int) -> None:
+    from django.utils import timezone
+
+    from slices_admin.bulk.models import BulkEditItem, BulkEditJob
+
+    started = timezone.now()
+    for n in range(count):
+        job = BulkEditJob.objects.create(
+            created_by=operator, selection={"ids": ["a", "b"]}, target_status="FAILED", reason=f"job {n}",
+            concurrency=1, started_at=started,
+        )  # fmt: skip
+        BulkEditItem.objects.create(job=job, slice_id="a", state="succeeded", finished_at=timezone.now())
+        BulkEditItem.objects.create(job=job, slice_id="b", state="pending")
+
+
+def test_job_lists_ask_the_same_few_queries_however_many_jobs(api, make_user, as_role):
+    """The page and the API list every job's progress from two grouped queries, not a query or two per job."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    operator, client, viewer = make_user("operator"), api("viewer"), as_role("viewer")
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as listed:
+            answer = client.get("/api/v1/bulk-edits")
+        with CaptureQueriesContext(connection) as paged:
+            page = viewer.get("/bulk/")
+        assert answer.status_code == page.status_code == 200
+        return tuple(sum("bulk_bulk" in q["sql"] for q in c.captured_queries) for c in (listed, paged))
+
+    _jobs_with_items(operator, 2)
+    few = queries()
+    _jobs_with_items(operator, 5)
+    assert queries() == few
+    documents = client.get("/api/v1/bulk-edits").json()["results"]
+    assert len(documents) == 7
+    assert all((d["total"], d["done"], d["counts"]["succeeded"]) == (2, 1, 1) for d in documents)
+    assert all(d["ratePerSecond"] for d in documents)
+    assert "2 slices · 1 succeeded" in viewer.get("/bulk/").content.decode()
