@@ -6,15 +6,12 @@ expression (`models.search_text`). Without the pg_trgm extension (a database rol
 search keeps reading the entries, and a warning says how to add the index later.
 """
 
-import logging
-
-from django.db import DatabaseError, migrations, transaction
+from django.db import migrations
 from django.db.models.functions import Upper
 from django.db.models.sql import Query
 
 from slices_admin.audit.models import search_text
-
-logger = logging.getLogger(__name__)
+from slices_admin.core.postgres import create_trigram_extension
 
 INDEX = "audit_search_trgm"
 
@@ -23,14 +20,7 @@ def create(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
-    try:
-        with transaction.atomic(using=connection.alias):  # a savepoint: a refusal must not abort the migration
-            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except DatabaseError:
-        logger.warning(
-            "The pg_trgm extension could not be created: the audit search stays unindexed. Run CREATE EXTENSION "
-            "pg_trgm as the database's owner, then migrate audit back to 0006 and forward again."
-        )
+    if not create_trigram_extension(schema_editor, unindexed="the audit search", app="audit", before="0006"):
         return
     model = apps.get_model("audit", "AuditEntry")
     query = Query(model, alias_cols=False)

@@ -12,11 +12,9 @@ whose plans `make bench` measures, is left as it is.
 The indexes are not in the models' Meta: they exist on PostgreSQL only.
 """
 
-import logging
+from django.db import migrations
 
-from django.db import DatabaseError, migrations, transaction
-
-logger = logging.getLogger(__name__)
+from slices_admin.core.postgres import create_trigram_extension
 
 TABLES = ("slices_orchestratorslice", "slices_executionslice")
 
@@ -37,17 +35,9 @@ def create_indexes(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
-    try:
-        with transaction.atomic(using=connection.alias):  # a savepoint: a refusal must not abort the migration
-            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        trigrams = True
-    except DatabaseError:
-        trigrams = False
-        logger.warning(
-            "The pg_trgm extension could not be created (the database role may not create extensions): text "
-            "search in error messages stays unindexed. Run CREATE EXTENSION pg_trgm as the database's owner, then "
-            "migrate slices back to 0001 and forward again."
-        )
+    trigrams = create_trigram_extension(
+        schema_editor, unindexed="text search in error messages", app="slices", before="0001"
+    )
     for table in TABLES:
         for name, statement in _statements(table).items():
             if trigrams or not name.endswith("_trgm"):
