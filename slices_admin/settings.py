@@ -82,7 +82,8 @@ MIDDLEWARE = [
     "slices_admin.core.middleware.RequestIdMiddleware",
     "slices_admin.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "slices_admin.core.middleware.StaticFilesMiddleware",  # WhiteNoise
+    "slices_admin.core.middleware.PrivateAnswersMiddleware",  # after WhiteNoise: static files keep their long cache
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +120,14 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Caches ------------------------------------------------------------------------------------------------------
+# Each process keeps its own short-lived copies (the dashboard as last read, Kodexa's status); what every web process
+# must count together (the API's rate limit) lives in a database table (created by migration core 0003).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "console_cache"},
+}
 
 # --- Database ----------------------------------------------------------------------------------------------------
 DATABASES = {
@@ -172,7 +181,9 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", H
 # --- Sign-in throttling (django-axes) ----------------------------------------------------------------------------
 # Failed sign-ins are counted per username and address, in the database so that every web process shares them.
 # After LOGIN_FAILURE_LIMIT of them that pair is refused (429, the lockout page) for LOGIN_LOCKOUT_MINUTES after
-# the last one; other addresses and other users are unaffected. `manage.py axes_reset_username NAME` unlocks early.
+# the last one; other addresses and other users are unaffected. After LOGIN_ADDRESS_FAILURE_LIMIT failures from one
+# address across usernames, that address is refused for every username the same way (guessing across accounts).
+# `manage.py axes_reset_username NAME` and `manage.py axes_reset_ip ADDRESS` unlock early.
 AUTHENTICATION_BACKENDS = [
     "slices_admin.accounts.throttling.SignInThrottleBackend",  # refuses while locked out; signs nobody in
     "django.contrib.auth.backends.ModelBackend",
@@ -181,6 +192,8 @@ AXES_ENABLED = env_bool("LOGIN_THROTTLE", True)
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(env("LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "slices_admin.accounts.throttling.SignInThrottleHandler"  # adds the limit per address
+LOGIN_ADDRESS_FAILURE_LIMIT = int(env("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends when its page said it would
 AXES_HTTP_RESPONSE_CODE = 429
@@ -259,7 +272,11 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS is a 405: /api/v1/schema describes every operation
+    "DEFAULT_THROTTLE_CLASSES": ["slices_admin.api.throttling.ApiRateThrottle"],
 }
+# Requests per token (or per signed-in user) to the JSON API, e.g. 600/min or 20/s; more are refused with 429 and
+# Retry-After, the first refusal in each window audited. Empty: no limit.
+API_RATE_LIMIT = env("API_RATE_LIMIT", "600/min")
 # The OpenAPI schema of the JSON API, served at /api/v1/schema to signed-in users (see `api.schema`).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Slices console API",
@@ -346,6 +363,7 @@ KODEXA_STATUS_CACHE_SECONDS = float(env("KODEXA_STATUS_CACHE_SECONDS", "5"))
 LOG_FORMAT = env("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured("LOG_FORMAT is json or plain.")
+LOG_FILE = env("LOG_FILE", "")  # append the lines to this file instead of stderr (`make bench` names one)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -353,6 +371,7 @@ LOGGING = {
         "request_context": {"()": "slices_admin.core.logs.RequestContextFilter"},
         "redact_secrets": {"()": "slices_admin.core.logs.RedactSecretsFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "disallowed_host_once": {"()": "slices_admin.core.logs.DisallowedHostOnce"},
     },
     "formatters": {
         "json": {"()": "slices_admin.core.logs.JsonLineFormatter"},
@@ -360,7 +379,11 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            **(
+                {"class": "logging.FileHandler", "filename": LOG_FILE, "encoding": "utf-8"}
+                if LOG_FILE
+                else {"class": "logging.StreamHandler"}
+            ),
             "formatter": LOG_FORMAT,
             "filters": ["request_context", "redact_secrets"],
         },
@@ -376,6 +399,8 @@ LOGGING = {
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
         # runserver's access lines: the access log says it all.
         "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # A foreign Host header: one WARNING line per host, no traceback (a scanner must not flood the error log).
+        "django.security.DisallowedHost": {"filters": ["disallowed_host_once"], "level": "WARNING"},
         "axes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },

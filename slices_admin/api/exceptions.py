@@ -8,7 +8,7 @@ what Kodexa answered. `api.schema` documents these shapes.
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ParseError, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -55,6 +55,10 @@ def exception_handler(exc, context):
         exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, ParseError):  # malformed JSON: a field-level answer, like any other invalid body
         exc = ValidationError({NON_FIELD_ERRORS: [str(exc.detail)]})
+    if isinstance(exc, Throttled):
+        wait = f"in {exc.wait:.0f} s" if exc.wait is not None else "later"
+        limit = settings.API_RATE_LIMIT
+        exc = Throttled(exc.wait, detail=f"Too many requests with these credentials (at most {limit}): retry {wait}.")
     if not isinstance(exc, errors.KodexaError):
         response = drf_exception_handler(exc, context)
         if response is not None and isinstance(exc, ValidationError):

@@ -271,6 +271,20 @@ def _query_parameter(parameter: dict) -> None:
         parameter["description"] = f"{described}. Empty: not given." if described else "Empty: not given."
 
 
+_RATE_LIMITED = "Too many requests with these credentials (`API_RATE_LIMIT`): try again after `Retry-After` seconds."
+
+
+def _console_rate_limit(responses: dict) -> None:
+    """Any operation may be refused by the console's own rate limit (`Error`), beside Kodexa's (`KodexaFailure`)."""
+    kodexa = responses.get("429")
+    if kodexa is None:
+        responses["429"] = {"description": _RATE_LIMITED, "content": {"application/json": {"schema": ref("Error")}}}
+        return
+    kodexa["description"] = f"{_RATE_LIMITED} Or: {kodexa['description']}"
+    for media in kodexa.get("content", {}).values():
+        media["schema"] = {"anyOf": [ref("Error"), media["schema"]]}
+
+
 def postprocess(result, generator, request, public):
     """Adds the components named by reference only, and the headers some answers carry."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
@@ -298,12 +312,13 @@ def postprocess(result, generator, request, public):
                     "content": {"application/json": {"schema": ref("Error")}},
                 },
             )
+            _console_rate_limit(operation["responses"])
             for code, answer in operation["responses"].items():
                 if code in ("429", "503"):
                     answer["headers"] = {
                         "Retry-After": {
                             "schema": {"type": "integer", "minimum": 0},
-                            "description": "Seconds to wait before trying again (429: when Kodexa said).",
+                            "description": "Seconds to wait before trying again.",
                         }
                     }
                 elif code == "401":

@@ -60,6 +60,7 @@ class AuditEntry(models.Model):
         LOGOUT = "logout", "Sign out"
         PERMISSION_DENIED = "permission_denied", "Permission denied"
         ROLE_CHANGE = "role_change", "Role change"
+        RATE_LIMITED = "rate_limited", "API rate limit reached"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
@@ -76,6 +77,7 @@ class AuditEntry(models.Model):
         Action.LOGOUT,
         Action.PERMISSION_DENIED,
         Action.ROLE_CHANGE,
+        Action.RATE_LIMITED,
     )
 
     occurred_at = models.DateTimeField(default=timezone.now)

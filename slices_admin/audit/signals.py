@@ -14,7 +14,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from slices_admin.accounts.throttling import UNLOCK_COMMAND, refused_while_locked
+from slices_admin.accounts.throttling import (
+    UNLOCK_ADDRESS_COMMAND,
+    UNLOCK_COMMAND,
+    address_locked,
+    refused_while_locked,
+)
 
 from .models import ACCOUNT, AuditEntry
 from .services import AuditContext, record_attempt
@@ -100,14 +105,22 @@ def audit_login_locked(sender, request=None, username=None, ip_address=None, **k
     cool_off = get_cool_off(request)
     minutes = cool_off.total_seconds() / 60 if cool_off else None
     duration = f"for {minutes:g} minutes after the last failure" if minutes else "until an administrator unlocks it"
+    address = ip_address or "an unknown address"
+    if request is not None and address_locked(request):
+        error = (
+            f"Address locked out after {settings.LOGIN_ADDRESS_FAILURE_LIMIT} failed sign-ins from {address} across "
+            f"usernames: sign-in as anyone from that address is refused {duration} ({UNLOCK_ADDRESS_COMMAND} lifts it)."
+        )
+    else:
+        error = (
+            f"Locked out after {settings.AXES_FAILURE_LIMIT} failed sign-ins from {address}: sign-in as this user "
+            f"from that address is refused {duration} ({UNLOCK_COMMAND} lifts it)."
+        )
     record_attempt(
         _context(request, actor=None, actor_name="anonymous"),
         action=Action.LOGIN_LOCKED,
         outcome=Outcome.DENIED,
         resource=ACCOUNT,
         remote_id=_claimed(username),
-        error=(
-            f"Locked out after {settings.AXES_FAILURE_LIMIT} failed sign-ins from {ip_address or 'an unknown address'}"
-            f": sign-in as this user from that address is refused {duration} ({UNLOCK_COMMAND} lifts it)."
-        ),
+        error=error,
     )

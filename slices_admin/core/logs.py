@@ -8,6 +8,7 @@ Nothing here may touch the database or raise: logging happens in error paths too
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -116,6 +117,34 @@ class RedactSecretsFilter(logging.Filter):
                 setattr(record, name, REDACTED)
             elif isinstance(value, str):
                 setattr(record, name, redact_text(value))
+        return True
+
+
+# --- requests for hosts the console does not serve -------------------------------------------------------------------
+class DisallowedHostOnce(logging.Filter):
+    """Django logs a request whose Host is not in ALLOWED_HOSTS at ERROR with a traceback, each time. It is a scanner
+    or a misconfigured proxy, not a fault of the console: one WARNING line per host (again after an hour), without
+    the traceback. The hosts remembered are bounded; the oldest is forgotten first."""
+
+    REPEAT_AFTER_SECONDS = 3600
+    MAX_HOSTS = 1000
+
+    def __init__(self):
+        super().__init__()
+        self._last_logged: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        host = str(getattr(request, "META", {}).get("HTTP_HOST", "")) or record.getMessage()
+        now, last = time.monotonic(), self._last_logged.pop(host, None)
+        if last is not None and now - last < self.REPEAT_AFTER_SECONDS:
+            self._last_logged[host] = last
+            return False
+        if len(self._last_logged) >= self.MAX_HOSTS:
+            self._last_logged.pop(next(iter(self._last_logged)), None)
+        self._last_logged[host] = now
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
 
 

@@ -1,5 +1,5 @@
-"""Request plumbing: the client's address behind proxies, an id that follows each request everywhere, htmx-aware
-login redirects, and the session idle timeout."""
+"""Request plumbing: the client's address behind proxies, an id that follows each request everywhere, answers no
+cache keeps, htmx-aware login redirects, and the session idle timeout."""
 
 import contextlib
 import ipaddress
@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,7 +16,9 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from . import logs
 
@@ -40,7 +43,12 @@ class ClientAddressMiddleware:
 
 
 class RequestIdMiddleware:
-    """Gives every request an id that follows it into logs, audit entries, Kodexa calls and the response."""
+    """Gives every request an id that follows it into logs, audit entries, Kodexa calls and the response.
+
+    The console makes the id. Behind trusted proxies (`TRUSTED_PROXY_COUNT`), the proxy's `X-Request-ID` is taken
+    instead, so one id spans the proxy's logs and ours: the proxy must set the header, not pass a client's on. A
+    client's own `X-Request-ID` never becomes the id (it could make entries share another request's id); it is
+    kept beside it in the access log, for a script to find its requests."""
 
     header = "X-Request-ID"
 
@@ -49,9 +57,38 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get(self.header, "")
-        request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        safe = incoming if _SAFE_ID.match(incoming) else ""
+        if settings.TRUSTED_PROXY_COUNT and safe:
+            request.request_id, request.client_request_id = safe, ""
+        else:
+            request.request_id, request.client_request_id = uuid.uuid4().hex, safe
         response = self.get_response(request)
         response[self.header] = request.request_id
+        return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, quiet about a STATIC_ROOT that was never collected while it serves from the apps' folders
+    (development and tests: `WHITENOISE_USE_FINDERS`). Production serves what `collectstatic` wrote, and a missing
+    folder there is still reported."""
+
+    def add_files(self, root, prefix=None):
+        if self.use_finders and str(root) == str(settings.STATIC_ROOT) and not Path(root).is_dir():
+            return
+        super().add_files(root, prefix)
+
+
+class PrivateAnswersMiddleware:
+    """Every answer but a static file is marked `Cache-Control: private, no-store`: pages, fragments, API answers and
+    exports hold what a signed-in person may see, and must not outlive the sign-out in a browser or proxy cache.
+    Placed after WhiteNoise, which answers static files (long-cached, hashed names) before this sees them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_cache_control(response, private=True, no_store=True)
         return response
 
 
@@ -81,6 +118,7 @@ class RequestLogMiddleware:
                 duration_ms,
                 extra={
                     "request_id": getattr(request, "request_id", None),
+                    "client_request_id": getattr(request, "client_request_id", "") or None,
                     "user": logs.username_of(request, look_up=True),
                     "method": request.method,
                     "path": request.path,

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -9,7 +10,10 @@ from django.utils import timezone
 from slices_admin.kodexa.contract import WireType
 from slices_admin.kodexa.schemas import format_datetime
 
-_FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+# What a spreadsheet may read as the start of a formula: = + - @, their full-width and small forms, the minus sign,
+# and the tab, carriage return and line feed some of them skip before looking.
+_FORMULA_STARTS = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 class _Echo:
@@ -28,8 +32,9 @@ def _cell(value, wire_type: WireType) -> str:
 
 
 def spreadsheet_safe(text: str) -> str:
-    """Text a spreadsheet shows as text: a cell that looks like a formula must not run as one."""
-    if text.startswith(_FORMULA_STARTS) or (text[:1] == "-" and not text[1:2].isdigit()):
+    """Text a spreadsheet shows as text: a cell that could start a formula gets a leading apostrophe, unless it is
+    wholly a number (`-1.5` stays a number; `-1+WEBSERVICE(…)` does not)."""
+    if text.lstrip(" ").startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
         return "'" + text
     return text
 

@@ -96,9 +96,17 @@ class SliceRecordForm(forms.Form):
     full replace) a blank field means null where the contract allows it, `{}` for objects, `""` for strings.
     A string with line breaks is edited in a text area (an <input> drops them), and CRLF comes back as LF."""
 
-    def __init__(self, *args, resource: Resource, partial: bool, readonly: tuple[str, ...] = (), **kwargs):
+    def __init__(
+        self,
+        *args,
+        resource: Resource,
+        partial: bool,
+        readonly: tuple[str, ...] = (),
+        record_id: str | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.resource, self.partial = resource, partial
+        self.resource, self.partial, self.record_id = resource, partial, record_id
         self.contract = {f.wire_name: f for f in resource.fields}
         shown = self.data if self.is_bound else self.initial
         for _title, fields in grouped(resource):
@@ -175,6 +183,8 @@ class SliceRecordForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error(name, exc)
         self._body = body
+        if self.record_id is not None and body.get("id") != self.record_id:
+            self.add_error("id", f"Must stay the id of the slice being edited ({self.record_id}): an id cannot change.")
         if self.errors:
             return self.cleaned_data
         try:

@@ -276,8 +276,19 @@ def _sync_panel(request, pages: SlicePages, run: SyncRun):
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
 def slice_export(request, kind):
+    """Exactly the rows the list shows for these filters; filters it cannot apply refuse the export (400), as the
+    list and the API do, rather than export every slice."""
     pages = _pages(kind)
-    _filterset, queryset = filtered_slices(pages.model, request.GET)
+    filterset, queryset = filtered_slices(pages.model, request.GET)
+    if not filterset.is_valid():
+        context = {
+            "title": "Nothing exported: some filters are not valid",
+            "message": "Correct these filters on the list, then export again.",
+            "field_errors": filterset.errors,
+            "back": f"{reverse('slices:list', args=[kind])}?{request.GET.urlencode()}",
+            "back_label": "Back to the list with these filters",
+        }
+        return render(request, "400.html", context, status=400)
     return csv_response(queryset, pages.resource, f"{kind}-slices")
 
 
@@ -428,10 +439,11 @@ def orchestrator_edit(request, slice_id):
         except errors.KodexaError as exc:
             messages.error(request, f"Could not read the slice: {isolate(exc.message)} {exc.advice}")
             return redirect("slices:list", "orchestrator")
-        context.update(form=_edit_form(initial=SliceRecordForm.initial_from_record(fresh.record)), fresh=fresh)
+        initial = SliceRecordForm.initial_from_record(fresh.record)
+        context.update(form=_edit_form(slice_id, initial=initial), fresh=fresh)
         return _form_response(request, context)
 
-    form = _edit_form(request.POST)
+    form = _edit_form(slice_id, request.POST)
     context["form"] = form
     if form.is_valid() and "_validate" not in request.POST:
         try:
@@ -442,7 +454,7 @@ def orchestrator_edit(request, slice_id):
                 # Saving again is a deliberate choice to put these values on top of the current version.
                 data = request.POST.copy()
                 data["changeSequence"] = str(exc.current.get("changeSequence", ""))
-                context["form"] = _edit_form(data)
+                context["form"] = _edit_form(slice_id, data)
         except errors.KodexaError as exc:
             form.add_wire_errors(exc.field_errors)
             context["kodexa_error"] = exc
@@ -454,9 +466,14 @@ def orchestrator_edit(request, slice_id):
     return _form_response(request, context)
 
 
-def _edit_form(data=None, initial=None) -> SliceRecordForm:
+def _edit_form(slice_id: str, data=None, initial=None) -> SliceRecordForm:
     return SliceRecordForm(
-        data, initial=initial, resource=ORCHESTRATOR_SLICE, partial=False, readonly=("id", "changeSequence")
+        data,
+        initial=initial,
+        resource=ORCHESTRATOR_SLICE,
+        partial=False,
+        readonly=("id", "changeSequence"),
+        record_id=slice_id,
     )
 
 
@@ -471,15 +488,18 @@ def _conflict_context(form: SliceRecordForm, exc: errors.KodexaConflict) -> dict
 
 
 def _form_response(request, context):
-    """htmx swaps only 2xx answers, so errors go to htmx as 200; a plain browser gets the honest status."""
+    """The form again, with the honest status: 400 for invalid values, 409 for a conflict, 502 when Kodexa failed.
+    htmx swaps only 2xx answers by default; `X-Console-Swap: form` tells the page's script to swap this one too."""
     status, form, error = 200, context["form"], context.get("kodexa_error")
-    if not request.htmx:
-        if isinstance(error, errors.KodexaConflict):
-            status = 409
-        elif error is not None:
-            status = 400 if isinstance(error, errors.KodexaValidationError) else 502
-        elif form.is_bound and not form.is_valid():
-            status = 400
+    if isinstance(error, errors.KodexaConflict):
+        status = 409
+    elif error is not None:
+        status = 400 if isinstance(error, errors.KodexaValidationError) else 502
+    elif form.is_bound and not form.is_valid():
+        status = 400
     context["statuses"] = settings.SLICE_STATUSES
     context["validate_only"] = "_validate" in request.POST
-    return render_page_or_partial(request, "slices/form.html", "form", context, status=status)
+    response = render_page_or_partial(request, "slices/form.html", "form", context, status=status)
+    if request.htmx and status != 200:
+        response["X-Console-Swap"] = "form"
+    return response

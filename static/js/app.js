@@ -70,6 +70,13 @@
     box.hideTimer = setTimeout(function () { box.hidden = true; }, 12000);
   }
 
+  // A form sent back with its errors keeps its honest status (400, 409, 502) and says so: swap it in like a 200.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.getResponseHeader("X-Console-Swap") !== "form") return;
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     const status = event.detail.xhr.status;
     const said = event.detail.xhr.getResponseHeader("X-Console-Message");

@@ -30,6 +30,7 @@ def _policy(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.AXES_FAILURE_LIMIT = 5
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 20
 
 
 @pytest.fixture
@@ -186,3 +187,49 @@ def test_behind_a_proxy_the_clients_address_is_counted_not_the_proxys(client, ma
         reverse("login"), {"username": "robin", "password": "x"}, HTTP_X_FORWARDED_FOR="198.51.100.7", **behind
     )
     assert other.status_code == 200  # someone else behind the same proxy: the form again, not the lockout
+
+
+def guess_across_accounts(usernames, address: str = HOME):
+    """Fewer failures than the per-username limit on each of many accounts, from one address."""
+    response = None
+    for username in usernames:
+        response = fail(settings.AXES_FAILURE_LIMIT - 1, username, address)
+    return response
+
+
+def test_one_address_guessing_across_accounts_is_locked_out_for_every_account(alice, bob, make_user):
+    accounts = [make_user("viewer", f"user{n}").username for n in range(5)]  # 5 x 4 = 20 failures
+    response = guess_across_accounts(accounts)
+    assert response.status_code == 429
+    body = response.content.decode()
+    assert "from this address" in body and "every account" in body and "axes_reset_ip" in body
+    assert int(response["Retry-After"]) == 15 * 60
+    refused = sign_in("alice")  # the right password of an account never guessed at
+    assert refused.status_code == 429 and "_auth_user_id" not in refused.wsgi_request.session
+    assert signed_in(sign_in("alice", address=OFFICE))  # another address is unaffected
+
+
+def test_an_address_lockout_is_audited_once_saying_it_is_the_address(alice, make_user):
+    guess_across_accounts([make_user("viewer", f"user{n}").username for n in range(5)])
+    sign_in("alice")
+    locked = AuditEntry.objects.get(action=Action.LOGIN_LOCKED)
+    assert f"Address locked out after 20 failed sign-ins from {HOME} across usernames" in locked.error
+    assert locked.outcome == "denied" and locked.ip_address == HOME
+    assert "without checking the password" in AuditEntry.objects.filter(action=Action.LOGIN_FAILED).first().error
+
+
+def test_failures_below_the_address_limit_lock_no_one_else(alice, make_user):
+    guess_across_accounts([make_user("viewer", f"user{n}").username for n in range(4)])  # 16 failures
+    assert signed_in(sign_in("alice"))
+
+
+def test_the_address_lockout_ends_after_the_cool_off(alice, make_user):
+    guess_across_accounts([make_user("viewer", f"user{n}").username for n in range(5)])
+    time_passes(settings.AXES_COOLOFF_TIME + timedelta(seconds=1))
+    assert signed_in(sign_in("alice"))
+
+
+def test_an_administrator_lifts_an_address_lockout_with_the_reset_ip_command(alice, make_user):
+    guess_across_accounts([make_user("viewer", f"user{n}").username for n in range(5)])
+    call_command("axes_reset_ip", HOME, stdout=StringIO())
+    assert signed_in(sign_in("alice"))

@@ -319,3 +319,32 @@ def test_a_slice_page_shows_its_history_and_loads_older_entries_in_place(viewer,
     older = viewer.get(page.context["history_url"], {"before": history.older_cursor}, **HTMX)
     body = older.content.decode()
     assert "<html" not in body and body.count("<li>") == 5 and "Show older entries" not in body
+
+
+# --- what a reader (not an administrator) is shown -------------------------------------------------------------
+def test_the_actor_choices_offer_only_names_acting_in_entries_the_reader_may_see(make_user, as_role):
+    make_user("viewer", "ann")  # changed a slice
+    make_user("viewer", "quiet")  # only ever signed in: account entries are for administrators
+    gone = make_user("viewer", "gone")
+    gone.is_active = False
+    gone.save()
+    add(actor="ann")
+    add(actor="quiet", action="login", resource="account", remote_id="quiet")
+    add(actor="anonymous", action="login_failed", outcome="denied", resource="account", remote_id="x")
+    reader = as_role("viewer").get(reverse("audit:list"))
+    assert reader.context["actors"] == ["ann"]
+    admin = as_role("admin").get(reverse("audit:list"))  # signing in is an entry of its own
+    assert {"anonymous", "ann", "quiet"} <= set(admin.context["actors"]) and "gone" not in admin.context["actors"]
+
+
+def test_the_entry_page_links_a_reader_only_to_neighbours_they_may_see(as_role):
+    first = add(remote_id="s-1")
+    add(action="login", resource="account", remote_id="ann")  # between the two: an administrator's entry
+    last = add(remote_id="s-2")
+    reader = as_role("viewer")
+    older = reader.get(reverse("audit:detail", args=[last.pk]))
+    assert older.context["older"] == first.pk
+    newer = reader.get(reverse("audit:detail", args=[first.pk]))
+    assert newer.context["newer"] == last.pk
+    admin = as_role("admin").get(reverse("audit:detail", args=[last.pk]))
+    assert admin.context["older"] == last.pk - 1

@@ -61,7 +61,8 @@ def test_an_edit_fails_clearly_is_audited_and_leaves_the_cache_alone(kodexa, kod
     url = reverse("slices:orchestrator-edit", args=[record["id"]])
     response = as_role("operator").post(url, edit_post_data(record, status="PENDING"), HTTP_HX_REQUEST="true")
     body = response.content.decode()
-    assert response.status_code == 200 and "HX-Redirect" not in response  # the form again, with the problem
+    assert response.status_code == 502 and "HX-Redirect" not in response  # the form again, with the problem
+    assert response["X-Console-Swap"] == "form"  # which the page swaps in despite the status
     assert "Could not reach Kodexa" in body and "Check that the Kodexa deployment is up" in body
     assert kodexa.api_key not in body
     entry = AuditEntry.objects.slice_changes().get(remote_id=record["id"])

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -72,7 +73,8 @@ def test_a_request_writes_one_json_access_line_with_its_fields(client, log_outpu
     response = client.get("/healthz?token=abc123&x=1", HTTP_X_REQUEST_ID="req-1234567890")
     assert response.status_code == 200
     [line] = access_lines(log_output)
-    assert line["request_id"] == "req-1234567890" == response["X-Request-ID"]
+    assert line["request_id"] == response["X-Request-ID"] != "req-1234567890"  # the console's, not the client's
+    assert line["client_request_id"] == "req-1234567890"  # kept beside it, for a script to find its requests
     assert (line["method"], line["path"], line["status"], line["user"]) == ("GET", "/healthz", 200, None)
     assert isinstance(line["duration_ms"], int | float) and line["duration_ms"] >= 0
     assert line["level"] == "INFO" and line["time"].endswith("+00:00")
@@ -182,3 +184,71 @@ def test_redaction_stays_linear_on_a_long_hostile_path():
     redacted = redact_text(hostile)
     assert "hunter2" not in redacted and redacted.startswith("/a-a-")
     assert redact_text("x" * 100_000).endswith("…[truncated]")
+
+
+@pytest.mark.django_db
+def test_a_client_cannot_choose_the_request_id_its_audit_entries_carry(client, make_user, log_output):
+    """Otherwise a user could make their entries share another request's id."""
+    client.force_login(make_user("viewer", "vera"))
+    client.post("/logout/", HTTP_X_REQUEST_ID="someone-elses-request")
+    from slices_admin.audit.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.LOGOUT)
+    assert entry.request_id and entry.request_id != "someone-elses-request"
+
+
+def test_behind_trusted_proxies_the_proxys_request_id_is_the_id(client, settings, log_output):
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="proxy-0123456789", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response["X-Request-ID"] == "proxy-0123456789"
+    assert access_lines(log_output)[-1]["request_id"] == "proxy-0123456789"
+
+
+def test_a_malformed_request_id_is_never_taken(client, settings, log_output):
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith a line break")
+    assert len(response["X-Request-ID"]) == 32 and access_lines(log_output)[-1]["client_request_id"] is None
+
+
+def disallowed_lines(output) -> list[dict]:
+    return [line for line in output.lines() if line["logger"] == "django.security.DisallowedHost"]
+
+
+def test_a_foreign_host_is_logged_once_per_host_at_warning_without_a_traceback(log_output):
+    from slices_admin.core.logs import DisallowedHostOnce
+
+    once = next(
+        f for f in logging.getLogger("django.security.DisallowedHost").filters if isinstance(f, DisallowedHostOnce)
+    )
+    once._last_logged.clear()
+    for host in ["scanner.example", "scanner.example", "scanner.example", "other.example"]:
+        assert Client(HTTP_HOST=host).get("/healthz").status_code == 400
+    lines = disallowed_lines(log_output)
+    assert [line["level"] for line in lines] == ["WARNING", "WARNING"]
+    assert "scanner.example" in lines[0]["message"] and "other.example" in lines[1]["message"]
+    assert not any("exc_info" in line or "Traceback" in json.dumps(line) for line in lines)
+    assert len(access_lines(log_output)) == 4  # every refusal is still in the access log
+
+
+def test_with_log_file_set_the_lines_go_to_that_file_and_not_to_stderr(tmp_path):
+    log_file = tmp_path / "console.log"
+    env = {**os.environ, "LOG_FILE": str(log_file), "DJANGO_SETTINGS_MODULE": "slices_admin.settings"}
+    code = "import django, logging; django.setup(); logging.getLogger('slices_admin.access').info('GET /x 200')"
+    child = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert child.stderr == ""
+    assert json.loads(log_file.read_text().splitlines()[-1])["message"] == "GET /x 200"
+
+
+def test_the_benchmarks_send_the_consoles_log_lines_to_a_file_they_name(tmp_path):
+    """`make bench` shows progress and figures; the access log of its thousands of requests goes to var/bench.log."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LOG_FILE", "DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    marker = f"bench-line-{os.getpid()}"
+    code = (
+        "import logging, pathlib; from bench import LOG, setup_django; "
+        f"setup_django(pathlib.Path({str(tmp_path / 'bench.sqlite3')!r})); "
+        f"logging.getLogger('slices_admin.access').info({marker!r}); print(LOG)"
+    )
+    child = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert child.stderr == ""
+    log = child.stdout.strip()
+    assert log.endswith("var/bench.log") and marker in Path(log).read_text(encoding="utf-8")

@@ -97,7 +97,7 @@ def test_create_form_shows_field_errors_and_sends_nothing(kodexa, as_role):
         {"sliceOrder": "twelve", "inputEvent": "{not json", "queuedAt": "2026-01-01 10:00"},
         **HTMX,
     )
-    assert response.status_code == 200
+    assert response.status_code == 400 and response["X-Console-Swap"] == "form"
     body = response.content.decode()
     assert "Must be a whole number." in body
     assert "Not valid JSON" in body
@@ -178,6 +178,21 @@ def test_edit_conflict_shows_both_versions_and_saving_again_applies_on_top(kodex
     assert kodexa.get("orchestrator-execution-slices", record["id"])["status"] == "CANCELLED"
     outcomes = list(AuditEntry.objects.slice_changes().filter(remote_id=record["id"]).values_list("outcome", flat=True))
     assert sorted(outcomes) == ["conflict", "succeeded"]
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_an_edit_post_with_a_tampered_id_is_a_field_error_and_sends_nothing(kodexa, as_role, headers):
+    record, other = kodexa.new_orchestrator_slice(), kodexa.new_orchestrator_slice()
+    before = kodexa.request_count()
+    data = edit_post_data(record, status="CANCELLED")
+    data["id"] = other["id"]
+    response = as_role("operator").post(reverse("slices:orchestrator-edit", args=[record["id"]]), data, **headers)
+    assert response.status_code == 400
+    assert "an id cannot change" in str(response.context["form"].errors["id"])
+    assert kodexa.request_count() == before
+    assert not AuditEntry.objects.slice_changes().exists()
+    if headers:
+        assert response["X-Console-Swap"] == "form"  # the page swaps the form in with its error
 
 
 def test_a_viewer_cannot_open_or_post_the_forms(kodexa, as_role):
