@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run serve test test-postgres bench load soak lint format check-python clean
+.PHONY: run serve test test-postgres bench load soak lint format check-python clean system-chromium system-postgresql
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -23,6 +23,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | check-python
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
+# Debian packages beside the Python ones: installed when missing (as root or with sudo), else the command is printed.
+system-chromium:
+	@scripts/system-packages.sh chromium
+
+system-postgresql:
+	@scripts/system-packages.sh postgresql
+
 run: $(VENV)/.runtime
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
@@ -34,12 +41,12 @@ serve: $(VENV)/.runtime
 	@mkdir -p var
 	$(PY) manage.py serve
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev system-chromium
 	@mkdir -p var
 	$(VENV)/bin/pytest
 
 # The same suite on PostgreSQL: a throwaway server from Debian's packages (scripts/postgres.sh) on 127.0.0.1.
-test-postgres: $(VENV)/.dev
+test-postgres: $(VENV)/.dev system-chromium system-postgresql
 	@mkdir -p var
 	@url=$$(scripts/postgres.sh start) && echo "Testing on $$url" && DATABASE_URL="$$url" $(VENV)/bin/pytest
 
@@ -56,14 +63,14 @@ $(VENV)/.load: requirements.txt requirements-load.txt | check-python
 
 # PostgreSQL (scripts/postgres.sh) with 1,000,000 cached slices (seeded into its own database on the first run),
 # `manage.py serve`, 50 Locust users for 60 s while a 1,000-slice bulk edit runs; prints and writes the figures.
-load: $(VENV)/.load
+load: $(VENV)/.load system-postgresql
 	@mkdir -p var
 	@url=$$(scripts/postgres.sh start) && $(PY) bench/load.py --server "$$url"
 
 # A 5,000-slice bulk edit on PostgreSQL (its own database, recreated) against the sandbox at 20% errors, lost answers,
 # timeouts and 429 storms, while both workers are killed twice each; checks every item ended once, nothing was
 # applied twice and every attempt was audited (exit 1 if not). `$(PY) bench/soak.py --sqlite` runs it on SQLite.
-soak: $(VENV)/.dev
+soak: $(VENV)/.dev system-postgresql
 	@mkdir -p var
 	@url=$$(scripts/postgres.sh start) && $(PY) bench/soak.py --server "$$url"
 

@@ -9,13 +9,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
+LOG = VAR / "bench.log"  # the console's log lines while benchmarks run: the terminal shows progress and figures
 
 
 def setup_django(database: Path) -> None:
-    """Load Django on its own SQLite file (settings read `DATABASE_URL` once, so this comes before any import)."""
+    """Load Django on its own SQLite file (settings read `DATABASE_URL` once, so this comes before any import), its
+    log lines going to `LOG` (child processes inherit the setting)."""
     import django
 
     database.parent.mkdir(parents=True, exist_ok=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{database.resolve()}"
+    os.environ.setdefault("LOG_FILE", str(LOG))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slices_admin.settings")
     django.setup()

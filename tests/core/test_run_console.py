@@ -31,6 +31,7 @@ def answers(url: str) -> bool:
 def console_env(tmp_path):
     env = {
         **os.environ,
+        "DJANGO_STATIC_ROOT": str(tmp_path / "staticfiles"),  # as on a fresh clone: never collected
         "DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
         "KODEXA_SANDBOX_DATA": str(tmp_path / "sandbox.sqlite3"),
         "KODEXA_SANDBOX_PORT": str(free_port()),
@@ -82,6 +83,8 @@ def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everythin
         assert process.wait(timeout=20) == 0
         assert not answers(f"{sandbox}/_sandbox/health")
         assert not answers(f"{web}/healthz")
+        everything = text + process.stdout.read()
+        assert "Warning" not in everything and "Traceback" not in everything, everything  # a clean start is quiet
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
