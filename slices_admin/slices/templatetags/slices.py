@@ -5,6 +5,8 @@ import unicodedata
 
 from django import template
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -138,3 +140,18 @@ def percent(share):
 @register.filter
 def as_list(first, second):
     return [item for item in (first, second) if item is not None]
+
+
+ONE_LINE_PATH = 60  # characters of a key path kept on one line on a wide screen
+
+
+@register.filter
+def key_path(value) -> SafeString:
+    """A key path (`stepsConfig.steps[3].name`) that may break only after a dot or before a bracket, where it breaks
+    at all: on one line up to ONE_LINE_PATH characters on a wide screen (the stylesheet), between keys on a phone,
+    and a longer one anywhere it must."""
+    text = "" if value is None else str(value)
+    marked = escape(text).replace(".", ".<wbr>").replace("[", "<wbr>[")
+    if len(text) > ONE_LINE_PATH:
+        marked = f'<span class="long-path">{marked}</span>'
+    return mark_safe(marked)  # noqa: S308 (escaped above)
