@@ -160,7 +160,7 @@ def prepare(options: argparse.Namespace) -> dict:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from bench import pgseed
+    from bench import indexes, pgseed
     from slices_admin.audit.models import AuditEntry
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
     from slices_admin.sandbox.store import SliceStore
@@ -183,6 +183,7 @@ def prepare(options: argparse.Namespace) -> dict:
     store.close()
     cache_records(ORCHESTRATOR_SLICE, records)
     _vacuum(OrchestratorSlice, AuditEntry)
+    indexes.check(log)  # before measuring: the indexes a fresh migrate builds, or no figures
     call_command("add_demo_users", stdout=StringIO())  # serve creates them too; the token needs them now
     operator = get_user_model().objects.get(username="operator")
     token, _ = Token.objects.get_or_create(user=operator)

@@ -19,12 +19,12 @@ import fcntl
 import signal
 import sys
 import time
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
+import bench
 from bench import ROOT, VAR, setup_django, sync
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -144,20 +144,21 @@ def _bulk(code: dict, results: Path) -> None:
 def main() -> None:
     options = _arguments()
     _lock = _one_at_a_time()  # held until the process ends
-    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: static files are not collected
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
     sections = [options.only] if options.only else list(SECTIONS)
     setup_django(options.database)
-    from bench import audit, report, seed
+    from bench import audit, indexes, report, seed
 
     code = report.code_version(ROOT)  # what this process loaded, before anyone commits again
-    print(f"Cache database {options.database}")
+    print(f"Cache database {options.database}; the console's log lines go to {bench.LOG.relative_to(ROOT)}")
     seed.migrate(options.database)
     seeded = {}
     if "browsing" in sections:
         seeded["browsing"] = seed.ensure_rows(options.rows)
     if "audit" in sections:  # before the benchmark users sign in (audited): the seeded year then ends now
         seeded["audit"] = audit.ensure_entries(options.audit_rows)
+    if "browsing" in sections or "audit" in sections:
+        indexes.check()  # after seeding, before measuring: the indexes a fresh migrate builds, or no figures
     if "browsing" in sections:
         _browsing(options, code, seeded["browsing"])
     if "audit" in sections:

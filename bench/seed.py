@@ -35,6 +35,8 @@ from slices_admin.sandbox.seed import (
 from slices_admin.slices.models import OrchestratorSlice
 from slices_admin.slices.services import refresh_statistics
 
+from . import indexes
+
 HISTORY_MS = 30 * 86_400_000
 _HOUR_MS = 3_600_000
 _LEASE_MS = 15 * 60_000
@@ -192,8 +194,9 @@ def existing_indexes(model=OrchestratorSlice) -> dict[str, list[str]]:
     return {name: info["columns"] for name, info in _constraints(model).items() if info["index"]}
 
 
-def schema_is_current(model=OrchestratorSlice) -> bool:
-    """Whether the model's table has every column, index and unique column of the model as it is now.
+def columns_are_current(model=OrchestratorSlice) -> bool:
+    """Whether the model's table has every column and unique column of the model as it is now (its indexes are
+    compared with a fresh migrate's by `bench.indexes`).
 
     Migrations may be rewritten in place before a release, and the benchmark cache outlives them: a stale one
     would time a schema the code no longer has.
@@ -201,20 +204,22 @@ def schema_is_current(model=OrchestratorSlice) -> bool:
     meta = model._meta
     with connection.cursor() as cursor:
         columns = {c.name for c in connection.introspection.get_table_description(cursor, meta.db_table)}
-    wanted = {i.name: [meta.get_field(f.lstrip("-")).column for f in i.fields] for i in meta.indexes}
-    existing = existing_indexes(model)
     has_columns = {f.column for f in meta.concrete_fields} <= columns
     unique = {tuple(info["columns"]) for info in _constraints(model).values() if info["unique"]}
     has_unique = all((f.column,) in unique for f in meta.concrete_fields if f.unique and not f.primary_key)
-    return has_columns and has_unique and all(existing.get(name) == fields for name, fields in wanted.items())
+    return has_columns and has_unique
 
 
 def migrate(database: Path, log=print) -> None:
-    """Bring the benchmark database to the current schema, starting it over if its tables are out of date."""
+    """Bring the benchmark database to the current schema, starting it over if its tables or indexes are not
+    those of the code now (a rewritten migration, an index a seeder built in another form)."""
     call_command("migrate", verbosity=0, interactive=False)
-    if all(schema_is_current(model) for model in (OrchestratorSlice, AuditEntry)):
+    stale = [model for model in (OrchestratorSlice, AuditEntry) if not columns_are_current(model)]
+    differing = indexes.differences()
+    if not stale and not differing:
         return
-    log(f"{database} was built for an older schema (a migration was rewritten): starting it over.")
+    why = "its tables are out of date" if stale else f"{len(differing)} indexes differ from a fresh migrate's"
+    log(f"{database} was built for another schema ({why}): starting it over.")
     connection.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)

@@ -666,7 +666,7 @@ def main() -> int:
         from django.conf import settings
         from django.core.management import call_command
 
-        from bench import report
+        from bench import indexes, report
         from slices_admin.audit.services import AuditContext
         from slices_admin.bulk.models import BulkEditJob
         from slices_admin.bulk.services import Change, Selection, create_job
@@ -675,6 +675,7 @@ def main() -> int:
 
         code = report.code_version(ROOT)
         call_command("migrate", verbosity=0, interactive=False)
+        indexes.check(log=lambda _message: None)  # refuses to measure on other indexes
         cache_records(ORCHESTRATOR_SLICE, records)
         start = {record["id"]: record for record in records}
         if sandbox.stats()["putCounts"]:
