@@ -306,6 +306,12 @@ KODEXA_MAX_RETRIES = int(env("KODEXA_MAX_RETRIES", "2"))
 KODEXA_MAX_RETRY_WAIT = float(env("KODEXA_MAX_RETRY_WAIT", "10"))
 KODEXA_POOL_SIZE = int(env("KODEXA_POOL_SIZE", "16"))
 SLICE_STATUSES = env_list("SLICE_STATUSES", ",".join(DEFAULT_STATUSES))
+# A PUT replaces the whole record. `keep` sends back the fields Kodexa returned that the contract does not list,
+# unchanged, so a newer platform's fields survive every edit; `drop` sends the contract's fields alone, for a
+# deployment whose PUT refuses fields it does not know.
+KODEXA_PUT_UNKNOWN_FIELDS = env("KODEXA_PUT_UNKNOWN_FIELDS", "keep")
+if KODEXA_PUT_UNKNOWN_FIELDS not in {"keep", "drop"}:
+    raise ImproperlyConfigured("KODEXA_PUT_UNKNOWN_FIELDS is keep or drop.")
 # The dashboard calls a queued slice stuck after this long without starting; it groups failures of this window.
 STUCK_QUEUED_MINUTES = int(env("STUCK_QUEUED_MINUTES", "30"))
 DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24"))

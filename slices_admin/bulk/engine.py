@@ -39,7 +39,13 @@ from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.models import OrchestratorSlice
-from slices_admin.slices.services import cache_records, prepare_cache_write, same_record
+from slices_admin.slices.services import (
+    cache_records,
+    explain_unknown_field_refusal,
+    prepare_cache_write,
+    replacement_body,
+    same_record,
+)
 
 from .models import BulkEditItem, BulkEditJob, BulkEditRunner
 from .services import Change
@@ -630,7 +636,7 @@ class Runner:
         if self.change.already_applied(base.get("status"), base.get("errorMessage")):
             self._save(item, Item.SKIPPED, message=f"Already {base.get('status')} on Kodexa: nothing to change.")
             return Attempt()
-        body = self.change.applied_to({k: v for k, v in base.items() if k in ORCHESTRATOR_SLICE.wire_names})
+        body = replacement_body(base, self.change.applied_to({}))
         sent = base.get("changeSequence")
         if self.stop.is_set() or not self._wait_while_paused():
             return Attempt(retry_in=0)  # cancelled (or taken over) while getting ready: nothing sent
@@ -842,6 +848,7 @@ class Runner:
         pauses = rate_limited or refused_key or outage
         failures = item.transient_failures + (0 if pauses else 1)
         gives_up = transient and not pauses and failures >= settings.BULK_MAX_TRANSIENT_FAILURES
+        explain_unknown_field_refusal(exc, body)
         message = f"{exc.message} {exc.advice}".strip()
         if outage:
             message = f"{exc.message} Kodexa looks down: the job paused, and sends it again once Kodexa answers."

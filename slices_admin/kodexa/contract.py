@@ -4,8 +4,10 @@ This is the single table the wire schemas, cache models, forms and sandbox are b
 tables of the published reference pages; nothing here talks HTTP.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -108,3 +110,8 @@ DEFAULT_STATUSES = (
     "PENDING_REPROCESSING",
     "REPROCESSED",
 )
+
+
+def outside_contract(resource: Resource, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a record Kodexa returned that the contract does not list (a newer platform's), in its order."""
+    return {name: value for name, value in record.items() if name not in resource.wire_names}

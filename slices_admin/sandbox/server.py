@@ -34,6 +34,7 @@ from slices_admin.kodexa.contract import (
     ContractField,
     Resource,
     WireType,
+    outside_contract,
 )
 from slices_admin.sandbox.seed import seed_store
 from slices_admin.sandbox.store import (
@@ -383,6 +384,15 @@ def _methods(value: object) -> tuple[str, ...]:
     return tuple(sorted({_method(entry) for entry in value}))
 
 
+UNKNOWN_FIELDS = ("drop", "keep", "refuse")
+
+
+def _unknown_fields(value: object) -> str:
+    if value not in UNKNOWN_FIELDS:
+        raise ValueError(f"must be one of {', '.join(UNKNOWN_FIELDS)}")
+    return value
+
+
 def _seed(value: object) -> int | None:
     if value is not None and not _is_int(value):
         raise ValueError("must be an integer or null")
@@ -405,6 +415,9 @@ class FaultSettings:
     methods: tuple[str, ...] = ALL_METHODS
     fail_next: tuple[FailRule, ...] = ()
     seed: int | None = None
+    # Fields outside the contract in a POST or PUT body: ignored (the contract as published), kept as a newer
+    # platform would (a PUT then replaces them too: a field the body leaves out is gone), or refused with a 400.
+    unknown_fields: str = "drop"
 
     def to_json(self) -> dict:
         return {
@@ -419,6 +432,7 @@ class FaultSettings:
             "methods": list(self.methods),
             "failNext": [rule.to_json() for rule in self.fail_next],
             "seed": self.seed,
+            "unknownFields": self.unknown_fields,
         }
 
     def updated(self, data: dict) -> Self:
@@ -455,6 +469,7 @@ _SETTING_PARSERS: dict[str, tuple[str, Callable[[object], object]]] = {
     "methods": ("methods", _methods),
     "failNext": ("fail_next", _fail_rules),
     "seed": ("seed", _seed),
+    "unknownFields": ("unknown_fields", _unknown_fields),
 }
 
 
@@ -618,8 +633,19 @@ class SandboxApi:
 
     # Slice resources
 
+    def _fields_outside(self, resource: Resource, body: dict) -> dict:
+        """The body's fields outside the contract that this sandbox keeps (none, unless `unknownFields` says
+        keep; refused with a 400 when it says refuse)."""
+        outside = outside_contract(resource, body)
+        policy = self.faults.settings.unknown_fields
+        if outside and policy == "refuse":
+            raise validation_error({name: f"is not a field of {resource.label}" for name in outside})
+        return outside if policy == "keep" else {}
+
     def create_slice(self, resource: Resource, request: Request) -> Response:
-        record = new_record(resource, checked_fields(resource, request.json_object(), require_all=False), _now())
+        body = request.json_object()
+        outside = self._fields_outside(resource, body)
+        record = {**new_record(resource, checked_fields(resource, body, require_all=False), _now()), **outside}
         if errors := rule_errors(record):
             raise validation_error(errors)
         try:
@@ -658,7 +684,9 @@ class SandboxApi:
             raise ApiError(HTTPStatus.BAD_REQUEST, "id must be a UUID")
         if self.store.get(resource.path, record_id) is None:
             raise self._not_found(resource, record_id)
-        values = checked_fields(resource, request.json_object(), require_all=True)
+        body = request.json_object()
+        outside = self._fields_outside(resource, body)
+        values = checked_fields(resource, body, require_all=True)
         errors = rule_errors(values)
         if values["id"] != record_id:
             errors["id"] = "must equal the id in the path"
@@ -675,7 +703,8 @@ class SandboxApi:
                     currentChangeSequence=current,
                 )
             immutable = {name: stored[name] for name in ("createdOn", "createdAt")}
-            return {**values, "changeSequence": current + 1, "updatedOn": now, **immutable}
+            # A whole replacement: fields outside the contract are the body's (kept) or none (ignored).
+            return {**values, "changeSequence": current + 1, "updatedOn": now, **immutable, **outside}
 
         text = self.store.update(resource.path, record_id, replaced)
         if text is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 from rest_framework.serializers import ValidationError
@@ -20,7 +21,7 @@ from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import Answer, get_client
-from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, RESOURCES, Resource
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, RESOURCES, Resource, outside_contract
 from slices_admin.kodexa.schemas import parse_datetime, parse_record, to_wire, validate_input
 
 from .models import MODELS, SliceRecord, SyncRun
@@ -257,6 +258,8 @@ def _send_change(
             )
             raise
     except errors.KodexaError as exc:
+        if resource is ORCHESTRATOR_SLICE:
+            explain_unknown_field_refusal(exc, body)
         _audit_failure(
             context, action=action, resource=resource, remote_id=remote_id, body=body, before=before, exc=exc
         )
@@ -303,6 +306,35 @@ def _current_version(resource: Resource, remote_id: str, request_id: str) -> dic
         return None
 
 
+def replacement_body(current: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of a full-replacement PUT of an orchestrator slice: the record as Kodexa last gave it, with `changes`
+    (wire names, contract fields only) on top. The fields Kodexa returned that the contract does not list go back
+    unchanged (`KODEXA_PUT_UNKNOWN_FIELDS=keep`), so a PUT changes only what the person changed; with `drop`, the
+    contract's fields alone are sent."""
+    current = current or {}
+    body = {name: current[name] for name in ORCHESTRATOR_SLICE.wire_names if name in current}
+    body.update(changes)
+    if settings.KODEXA_PUT_UNKNOWN_FIELDS == "keep":
+        body.update(outside_contract(ORCHESTRATOR_SLICE, current))
+    return body
+
+
+def explain_unknown_field_refusal(exc: errors.KodexaError, body: Mapping[str, Any] | None) -> None:
+    """A 400 that names a field this console sent back only because Kodexa returned it: say so, and which setting
+    stops it (the message reaches the page, the API answer and the audit entry)."""
+    if not isinstance(exc, errors.KodexaValidationError) or not body:
+        return
+    refused = sorted(set(exc.field_errors) & set(outside_contract(ORCHESTRATOR_SLICE, body)))
+    if refused:
+        names = ", ".join(refused)
+        exc.advice = (
+            f"Kodexa refused {names}: a field Kodexa itself returned with this record, which the console does not "
+            "know and sent back unchanged so that replacing the record loses nothing. This deployment's PUT refuses "
+            "fields outside its contract: an administrator can set KODEXA_PUT_UNKNOWN_FIELDS=drop to send the "
+            "contract's fields alone (Kodexa may then drop those fields)."
+        )
+
+
 def create_execution_slice(values: Mapping[str, Any], *, context: AuditContext) -> SliceRecord:
     """POST a new ExecutionSlice built from validated snake_case `values` (any subset of the fields)."""
     body = to_wire(EXECUTION_SLICE, values)
@@ -319,8 +351,10 @@ def create_execution_slice(values: Mapping[str, Any], *, context: AuditContext) 
 
 
 def update_orchestrator_slice(remote_id: str, values: Mapping[str, Any], *, context: AuditContext) -> SliceRecord:
-    """PUT the whole record: `values` holds every field, with the `changeSequence` the user saw."""
-    return _replace(remote_id, to_wire(ORCHESTRATOR_SLICE, values), context=context, action=Action.UPDATE)
+    """PUT the whole record: `values` holds every contract field, with the `changeSequence` the user saw; fields
+    outside the contract come from the cached copy (see `replacement_body`)."""
+    body = replacement_body(cached_record(ORCHESTRATOR_SLICE, remote_id), to_wire(ORCHESTRATOR_SLICE, values))
+    return _replace(remote_id, body, context=context, action=Action.UPDATE)
 
 
 def _replace(remote_id: str, body: dict[str, Any], *, context: AuditContext, action: str) -> SliceRecord:
@@ -354,10 +388,11 @@ def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, cont
             exc=exc,
         )
         raise
-    contract_part = {k: v for k, v in current.items() if k in ORCHESTRATOR_SLICE.wire_names}
-    body = {**contract_part, **to_wire(ORCHESTRATOR_SLICE, changes)}
+    body = replacement_body(current, to_wire(ORCHESTRATOR_SLICE, changes))
     try:
-        validate_input(ORCHESTRATOR_SLICE, body, partial=False)
+        validate_input(
+            ORCHESTRATOR_SLICE, {k: v for k, v in body.items() if k in ORCHESTRATOR_SLICE.wire_names}, partial=False
+        )
     except ValidationError as exc:
         raise ValidationError(
             {

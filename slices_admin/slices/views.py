@@ -24,7 +24,7 @@ from slices_admin.bulk.services import Selection
 from slices_admin.core.middleware import background_poll
 from slices_admin.core.rendering import redirect_after_post, render_page_or_partial
 from slices_admin.kodexa import errors
-from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, outside_contract
 
 from . import dashboard as slice_dashboard
 from . import selectors, services
@@ -364,7 +364,7 @@ def slice_detail(request, kind, slice_id):
         (title, [(f, label_for(f.wire_name), row.raw.get(f.wire_name)) for f in fields])
         for title, fields in grouped(pages.resource)
     ]
-    extra = {k: v for k, v in row.raw.items() if k not in pages.resource.wire_names}
+    extra = outside_contract(pages.resource, row.raw)
     group_value = getattr(row, pages.group_field)
     now = timezone.now()
     context = {
@@ -372,6 +372,7 @@ def slice_detail(request, kind, slice_id):
         "row": row,
         "groups": groups,
         "extra": extra,
+        "keeps_unknown_fields": settings.KODEXA_PUT_UNKNOWN_FIELDS == "keep",
         "group_value": group_value,
         **_history(pages, row.id, Cursor()),
         "timeline": selectors.timeline(row, now),

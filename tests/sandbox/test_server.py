@@ -440,6 +440,34 @@ def test_put_replaces_the_whole_record_and_bumps_the_change_sequence(sandbox):
     assert sandbox.get(f"{ORCHESTRATOR}/{stored['id']}").json() == updated
 
 
+def test_fields_outside_the_contract_are_ignored_by_default(sandbox):
+    stored = created_orchestrator_slice(sandbox, priority=3)
+    assert "priority" not in stored
+    response = sandbox.put(f"{ORCHESTRATOR}/{stored['id']}", json={**stored, "priority": 3})
+    assert response.status_code == 200 and "priority" not in response.json()
+
+
+def test_as_a_newer_platform_it_keeps_fields_outside_the_contract_and_a_put_replaces_them(sandbox):
+    sandbox.put("/_sandbox/faults", json={"unknownFields": "keep"})
+    stored = created_orchestrator_slice(sandbox, priority=3, labels={"team": "ingest"})
+    assert (stored["priority"], stored["labels"]) == (3, {"team": "ingest"})
+    kept = sandbox.put(f"{ORCHESTRATOR}/{stored['id']}", json={**stored, "status": "SUCCEEDED", "priority": 4}).json()
+    assert (kept["priority"], kept["labels"], kept["status"]) == (4, {"team": "ingest"}, "SUCCEEDED")
+    contract_only = {name: kept[name] for name in ORCHESTRATOR_SLICE.wire_names}
+    replaced = sandbox.put(f"{ORCHESTRATOR}/{stored['id']}", json=contract_only).json()
+    assert "priority" not in replaced and "labels" not in replaced  # a whole replacement without them
+    assert sandbox.get(f"{ORCHESTRATOR}/{stored['id']}").json() == replaced
+
+
+def test_it_can_refuse_fields_outside_the_contract_naming_each(sandbox):
+    stored = created_orchestrator_slice(sandbox)
+    sandbox.put("/_sandbox/faults", json={"unknownFields": "refuse"})
+    response = sandbox.put(f"{ORCHESTRATOR}/{stored['id']}", json={**stored, "priority": 1, "labels": {}})
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"priority", "labels"}
+    assert sandbox.put("/_sandbox/faults", json={"unknownFields": "sometimes"}).status_code == 400
+
+
 def test_put_without_every_field_is_answered_400_naming_the_missing_ones(sandbox):
     stored = created_orchestrator_slice(sandbox)
     body = {name: value for name, value in stored.items() if name not in ("uuid", "stepsConfig")}
@@ -648,6 +676,7 @@ def test_fault_settings_are_updated_partially_and_reset_by_delete(sandbox):
         "methods": ["DELETE", "GET", "PATCH", "POST", "PUT"],
         "failNext": [],
         "seed": None,
+        "unknownFields": "drop",
     }
 
 
