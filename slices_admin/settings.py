@@ -186,7 +186,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", H
 # `manage.py axes_reset_username NAME` and `manage.py axes_reset_ip ADDRESS` unlock early.
 AUTHENTICATION_BACKENDS = [
     "slices_admin.accounts.throttling.SignInThrottleBackend",  # refuses while locked out; signs nobody in
-    "django.contrib.auth.backends.ModelBackend",
+    "slices_admin.accounts.backends.RoleBackend",  # passwords, and permissions in one query
 ]
 AXES_ENABLED = env_bool("LOGIN_THROTTLE", True)
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
@@ -320,6 +320,8 @@ DASHBOARD_FAILURE_WINDOW_HOURS = int(env("DASHBOARD_FAILURE_WINDOW_HOURS", "24")
 # DASHBOARD_STALE_SECONDS, i.e. no worker keeps them fresh (`runserver` alone, tests): keep it well above the two.
 DASHBOARD_REFRESH_SECONDS = float(env("DASHBOARD_REFRESH_SECONDS", "15"))
 DASHBOARD_STALE_SECONDS = float(env("DASHBOARD_STALE_SECONDS", "120"))
+# The share of one database core the recompute may take: one that took 3 s waits at least 3 / 0.05 = 60 s.
+DASHBOARD_MAX_LOAD = float(env("DASHBOARD_MAX_LOAD", "0.05"))
 
 # --- Bulk edits ---------------------------------------------------------------------------------------------------
 # The statuses a bulk edit may set; requests in flight at once (one pooled session of that size per job).

@@ -64,7 +64,7 @@ def address_locked(request) -> bool:
 
 class SignInThrottleBackend(AxesStandaloneBackend):
     """First in `AUTHENTICATION_BACKENDS`: refuses a sign-in whose username is locked out on the caller's address,
-    before any password is checked. It signs nobody in itself (`ModelBackend` does).
+    before any password is checked. It signs nobody in itself (`RoleBackend` does).
 
     A call without a request (the test client's `login`, a shell) has no address to count against and is not a
     sign-in form: it passes through. Django's login views and the admin's always pass the request."""

@@ -11,9 +11,14 @@ def redirect_after_post(request, url: str):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def render_page_or_partial(request, template: str, partial: str, context: dict, status: int = 200):
+def wants_fragment(request) -> bool:
+    """Whether htmx asks for a part of the page (not a boosted link or a history restore, which want it whole)."""
     htmx = request.htmx
-    wants_fragment = bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-    response = render(request, f"{template}#{partial}" if wants_fragment else template, context, status=status)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page_or_partial(request, template: str, partial: str, context: dict, status: int = 200):
+    fragment = wants_fragment(request)
+    response = render(request, f"{template}#{partial}" if fragment else template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])  # a cache must never answer one with the other
     return response

@@ -2,8 +2,11 @@
 
 Computing them takes seconds over a million cached rows, so no page view does: the background workers
 (`manage.py db_worker`) compute them every `DASHBOARD_REFRESH_SECONDS` and store them (`DashboardSnapshot`), and
-pages read the stored ones and say how old they are. Only when there are none, or they are older than
-`DASHBOARD_STALE_SECONDS` (no worker is running: `runserver` alone, tests), does a page view compute them itself.
+pages read the stored ones and say how old they are. The bigger the cache, the longer a compute takes, and the
+rarer it is: never more often than its duration divided by `DASHBOARD_MAX_LOAD` (the share of one database core it
+may take), so a table ten times larger does not cost the pages ten times more. Only when there are none stored, or
+they are older than `DASHBOARD_STALE_SECONDS` (or two spacings: no worker is running, as with `runserver` alone or
+in tests), does a page view compute them itself.
 """
 
 import contextlib
@@ -62,6 +65,7 @@ class Dashboard:
     durations: list[RuntimeDurations] = field(default_factory=list)
     failure_window_hours: int = 24
     queued_threshold_minutes: int = 30
+    compute_ms: int = 0  # what computing these figures took
 
 
 def _query(**params) -> str:
@@ -76,13 +80,16 @@ def _by_status(now) -> list[Figure]:
 
 
 def _percentile_ms(runtime: str, count: int, fraction: float) -> int:
+    """The duration at `fraction` of the runtime's slices, read from the nearer end of its duration index (the 95th
+    percentile is 5% from the top, not 95% from the bottom)."""
     offset = min(count - 1, int(fraction * (count - 1)))
+    from_top = offset > (count - 1) // 2
     values = (
         OrchestratorSlice.objects.filter(module_runtime_id=runtime, duration_ms__isnull=False)
-        .order_by("duration_ms")
+        .order_by("-duration_ms" if from_top else "duration_ms")
         .values_list("duration_ms", flat=True)
     )
-    return values[offset]
+    return values[count - 1 - offset if from_top else offset]
 
 
 def _durations() -> list[RuntimeDurations]:
@@ -176,14 +183,26 @@ def _figure(value: dict | None) -> Figure | None:
     return None if value is None else Figure(**value)
 
 
+def spacing_seconds(last_duration_ms: int | None) -> float:
+    """How long a stored dashboard serves before the workers compute the next: `DASHBOARD_REFRESH_SECONDS`, or
+    longer when computing it takes long, so that computing never takes more than `DASHBOARD_MAX_LOAD` of a core."""
+    cost = (last_duration_ms or 0) / 1000 / settings.DASHBOARD_MAX_LOAD
+    return max(settings.DASHBOARD_REFRESH_SECONDS, cost)
+
+
 def refresh(max_age_seconds: float | None = None) -> Dashboard | None:
     """For the background workers, on every beat: compute and store the dashboard when the stored one is older than
-    `max_age_seconds` (`DASHBOARD_REFRESH_SECONDS`) and no other process is computing it. The new one, or None."""
+    `max_age_seconds` (by default `spacing_seconds` of the last compute) and no other process is computing it. The
+    new one, or None."""
     if max_age_seconds is None:
-        max_age_seconds = settings.DASHBOARD_REFRESH_SECONDS
+        max_age_seconds = spacing_seconds(_last_duration_ms())
     if not _claim(max_age_seconds):
         return None
     return _compute_and_store(claimed=True)
+
+
+def _last_duration_ms() -> int | None:
+    return DashboardSnapshot.objects.filter(pk=SNAPSHOT_KEY).values_list("duration_ms", flat=True).first()
 
 
 _computing = threading.Lock()
@@ -198,7 +217,7 @@ def current() -> Dashboard:
         dashboard = _load()
         if dashboard is not None:
             cache.set(CACHE_KEY, dashboard, READ_EVERY_SECONDS)
-    stale_after = settings.DASHBOARD_STALE_SECONDS
+    stale_after = max(settings.DASHBOARD_STALE_SECONDS, 2 * spacing_seconds(dashboard.compute_ms if dashboard else 0))
     if dashboard is not None and _age(dashboard) < stale_after:
         return dashboard
     if not _computing.acquire(blocking=dashboard is None):
@@ -249,11 +268,8 @@ def _compute_and_store(*, claimed: bool) -> Dashboard:
             with contextlib.suppress(DatabaseError):
                 snapshot.update(claimed_until=None)
         raise
-    stored = {
-        "computed_at": dashboard.computed_at,
-        "figures": to_json(dashboard),
-        "duration_ms": round((time.monotonic() - started) * 1000),
-    }
+    dashboard.compute_ms = round((time.monotonic() - started) * 1000)
+    stored = {"computed_at": dashboard.computed_at, "figures": to_json(dashboard), "duration_ms": dashboard.compute_ms}
     snapshot.update(**stored, **({"claimed_until": None} if claimed else {}))
     return dashboard
 

@@ -3,6 +3,7 @@
 Query parameters are camelCase, as Kodexa's. Every bit of list state is a parameter, so a URL reproduces a view.
 """
 
+import copy
 import datetime as dt
 
 import django_filters as filters
@@ -109,12 +110,30 @@ class SliceFilter(filters.FilterSet):
         filters row by row rather than read all matches and sort them (see lookups.Unindexed)."""
         super().__init__(*args, **kwargs)
         self.walk_sort_index = walk_sort_index
-        if not walk_sort_index:
-            return
+        if walk_sort_index:
+            self.filters = self._walking_filters()
+
+    def _walking_filters(self) -> dict:
+        """The filters, with the broad ones checked row by row (their index out of play)."""
         sort = (self.data.get("sort") or "-updatedOn").lstrip("-")
+        walking = dict(self.filters)
         for name in self._BROAD:
-            if name in self.filters and not (sort == "updatedOn" and name in self._WITH_UPDATE_INDEX):
-                self.filters[name].field_name += "__unindexed"
+            if name in walking and not (sort == "updatedOn" and name in self._WITH_UPDATE_INDEX):
+                walking[name] = copy.copy(walking[name])
+                walking[name].field_name += "__unindexed"
+        return walking
+
+    def walking_qs(self):
+        """The same matches as `qs` (the form is not built or cleaned again), found by walking the sort's index."""
+        if not self.is_bound:
+            return self.qs
+        self.errors  # noqa: B018 (cleans the form, as `qs` does, before filtering)
+        plain = self.filters
+        self.filters, self.walk_sort_index = self._walking_filters(), True
+        try:
+            return self.filter_queryset(self.queryset.all())
+        finally:
+            self.filters, self.walk_sort_index = plain, False
 
     def search(self, queryset, name, value):
         """An exact id or uuid when one matches (an indexed lookup), otherwise text inside the error message."""
@@ -188,8 +207,14 @@ _THEN_BY_UPDATE = {"status", "organization_id", "module_runtime_id", "module_run
 _THEN_BY_ORDER = {"pipeline_execution_id", "execution_id"}
 
 
-def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matches: bool = False):
-    """The filterset and the queryset a list, an export or the API shows for these query parameters.
+def slice_filterset(model, params) -> SliceFilter:
+    """The filterset of a list, its export or the API for these query parameters (its form built and cleaned once:
+    `ordered` then gives each page plan's queryset from it)."""
+    return FILTERSETS[model](params, queryset=model.objects.all())
+
+
+def ordered(filterset: SliceFilter, *, walk_sort_index: bool = False, sort_matches: bool = False):
+    """The filterset's matches in the list's order.
 
     The order is always total (ties broken by id, in the sort's direction), so offset pages never skip or repeat a
     row, and every sort has an index that serves it whole.
@@ -199,8 +224,8 @@ def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matche
     the filters' indexes and sort them: PostgreSQL would otherwise walk the sort's index too, and where the matches
     all sit at its far end, as the slices failing with one error do under "Duration ▲", read most of the table).
     """
-    filterset = FILTERSETS[model](params, queryset=model.objects.all(), walk_sort_index=walk_sort_index)
-    ordering = [str(term) for term in filterset.qs.query.order_by] or ["-updated_on"]
+    queryset = filterset.walking_qs() if walk_sort_index else filterset.qs
+    ordering = [str(term) for term in queryset.query.order_by] or ["-updated_on"]
     primary = ordering[0]
     descending, column = primary.startswith("-"), primary.lstrip("-")
     sign = "-" if descending else ""
@@ -213,7 +238,13 @@ def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matche
     terms = _empty_values_lowest(ordering)
     if sort_matches and connection.vendor == "postgresql":
         terms = [_no_index_serves(ordering[0]), *terms]
-    return filterset, filterset.qs.order_by(*terms)
+    return queryset.order_by(*terms)
+
+
+def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matches: bool = False):
+    """The filterset and its matches in the list's order (see `ordered`), for callers that need one plan."""
+    filterset = slice_filterset(model, params)
+    return filterset, ordered(filterset, walk_sort_index=walk_sort_index, sort_matches=sort_matches)
 
 
 def _empty_values_lowest(ordering: list[str]) -> list:

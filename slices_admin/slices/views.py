@@ -22,14 +22,14 @@ from slices_admin.audit.selectors import Cursor, keyset_page
 from slices_admin.audit.services import AuditContext
 from slices_admin.bulk.services import Selection
 from slices_admin.core.middleware import background_poll
-from slices_admin.core.rendering import redirect_after_post, render_page_or_partial
+from slices_admin.core.rendering import redirect_after_post, render_page_or_partial, wants_fragment
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, outside_contract
 
 from . import dashboard as slice_dashboard
 from . import selectors, services
 from .export import csv_response
-from .filters import PAGE_SIZES, filtered_slices
+from .filters import PAGE_SIZES, filtered_slices, ordered, slice_filterset
 from .forms import SliceRecordForm, grouped, label_for
 from .models import ExecutionSlice, OrchestratorSlice, SavedView, SyncRun
 from .templatetags.slices import duration_ms, iso, isolate, short_id, status_class
@@ -122,24 +122,25 @@ def dashboard(request):
 @permission_required(VIEW_SLICES, raise_exception=True)
 def slice_list(request, kind):
     pages = _pages(kind)
-    filterset, queryset = filtered_slices(pages.model, request.GET)
+    filterset = slice_filterset(pages.model, request.GET)
     filtering = any(v for k, v in request.GET.items() if k not in {"sort", "page", "pageSize"})
     number, size = selectors.page_number_from(request.GET), selectors.page_size_from(request.GET)
 
     def page_by(**plan) -> selectors.SlicePage:
-        _filterset, planned = filtered_slices(pages.model, request.GET, **plan)
         columns = (column.attr for column in pages.columns)  # never the wide JSON columns
-        return selectors.slice_page(planned.only(*columns), number, size)
+        return selectors.slice_page(ordered(filterset, **plan).only(*columns), number, size)
 
     if not filtering:
         count = selectors.estimated_total(pages.model)
         page = page_by()
     else:
-        count = selectors.bounded_count(queryset, limit=selectors.count_limit(searching=bool(request.GET.get("q"))))
+        searching = bool(request.GET.get("q"))
+        count = selectors.bounded_count(filterset.qs, limit=selectors.count_limit(searching=searching))
         # Few matches: read them and sort them. Many: a page comes fastest from the sort's own index.
         page = page_by(sort_matches=True) if count.exact else page_by(walk_sort_index=True)
     current_sort = request.GET.get("sort", "-updatedOn")
-    selectable = pages.kind == "orchestrator" and request.user.has_perm(EDIT_SLICES)
+    can_edit = request.user.has_perm(EDIT_SLICES)
+    selectable = pages.kind == "orchestrator" and can_edit
     context = {
         "pages": pages,
         "filterset": filterset,
@@ -155,10 +156,11 @@ def slice_list(request, kind):
         "page_sizes": PAGE_SIZES,
         "time_ranges": _TIME_RANGES,
         "more_filters_open": any(request.GET.get(name) for name in _MORE_FILTERS),
-        "saved_views": SavedView.objects.filter(kind=kind),
-        "sync_run": SyncRun.objects.filter(resource=pages.resource.path).first(),
-        "can_edit": request.user.has_perm(EDIT_SLICES),
+        "can_edit": can_edit,
     }
+    if not wants_fragment(request):  # the rest of the page: saved views and the sync panel
+        context["saved_views"] = SavedView.objects.filter(kind=kind)
+        context["sync_run"] = SyncRun.objects.filter(resource=pages.resource.path).first()
     return render_page_or_partial(request, "slices/list.html", "results", context)
 
 
@@ -367,6 +369,7 @@ def slice_detail(request, kind, slice_id):
     extra = outside_contract(pages.resource, row.raw)
     group_value = getattr(row, pages.group_field)
     now = timezone.now()
+    siblings = selectors.siblings(row, pages.group_field)
     context = {
         "pages": pages,
         "row": row,
@@ -377,11 +380,40 @@ def slice_detail(request, kind, slice_id):
         **_history(pages, row.id, Cursor()),
         "timeline": selectors.timeline(row, now),
         "traceback": selectors.readable_traceback(row.raw.get("errorDetails")),
-        "siblings": selectors.siblings(row, pages.group_field),
+        "siblings": siblings,
+        "sibling_rows": _sibling_rows(pages, siblings, row.id, now),
         "lease_expired": bool(row.lease_expires_at and row.completed_at is None and row.lease_expires_at < now),
         "can_edit": request.user.has_perm(EDIT_SLICES),
     }
     return render(request, "slices/detail.html", context)
+
+
+def _sibling_rows(pages: SlicePages, siblings: list, current_id: str, now) -> list[SafeString]:
+    """The table of a slice's siblings, each row one escaped string (a pipeline execution may have hundreds)."""
+    detail = reverse("slices:detail", args=[pages.kind, "ID"]).removesuffix("ID/")
+    rows = []
+    for sibling in siblings:
+        value, current = escape(sibling.id), sibling.id == current_id
+        order = "—" if sibling.slice_order is None else str(sibling.slice_order)
+        attempt = "—" if sibling.attempt_number is None else str(sibling.attempt_number)
+        status, message = escape(sibling.status or ""), escape(sibling.error_message or "")
+        updated = ""
+        if sibling.updated_on is not None:
+            stamp, ago = escape(iso(sibling.updated_on)), escape(selectors.relative_time(sibling.updated_on, now))
+            updated = f'<time datetime="{stamp}" title="{stamp}">{ago}</time>'
+        href = escape(f"{detail}{quote(sibling.id, safe=_PATH_SAFE)}/")
+        opening = '<tr class="current" aria-current="true">' if current else "<tr>"
+        this_one = ' <span class="muted">(this one)</span>' if current else ""
+        rows.append(
+            mark_safe(  # noqa: S308 (every value is escaped)
+                f'{opening}<td class="col-number">{order}</td>'
+                f'<td><a class="mono" href="{href}" title="{value}" dir="auto">{escape(short_id(sibling.id))}</a>'
+                f'{this_one}</td><td><span class="badge {escape(status_class(sibling.status))}" title="{status}" '
+                f'dir="auto">{status or "—"}</span></td><td class="col-number">{attempt}</td>'
+                f'<td><span class="clip" title="{message}" dir="auto">{message}</span></td><td>{updated}</td></tr>'
+            )
+        )
+    return rows
 
 
 HISTORY_CHUNK = 20

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 import pytest
@@ -130,7 +131,7 @@ def test_a_fresh_stored_dashboard_is_served_without_computing(data):
     with CaptureQueriesContext(connection) as queries:
         served = current()
     assert len(queries) == 1 and not aggregates(queries)
-    assert served == refreshed == compute(now=refreshed.computed_at)
+    assert served == refreshed == replace(compute(now=refreshed.computed_at), compute_ms=refreshed.compute_ms)
 
 
 def test_the_stored_dashboard_is_read_once_a_while_per_process(data):
@@ -203,6 +204,28 @@ def test_refresh_computes_only_once_the_stored_dashboard_is_older_than_the_perio
     assert refreshed is not None and timezone.now() - refreshed.computed_at < dt.timedelta(seconds=30)
     snapshot = stored()
     assert from_json(snapshot.figures) == refreshed and snapshot.claimed_until is None
+
+
+def test_a_dashboard_slow_to_compute_is_recomputed_less_often(data, settings):
+    """At most DASHBOARD_MAX_LOAD of a core: a compute of 2 s waits 2 / 0.05 = 40 s, not the 15 s period."""
+    settings.DASHBOARD_REFRESH_SECONDS, settings.DASHBOARD_MAX_LOAD = 15, 0.05
+    store(computed_before(30))
+    DashboardSnapshot.objects.update(duration_ms=2000)
+    assert refresh() is None
+    store(computed_before(45))
+    assert refresh() is not None
+    assert stored().duration_ms < 2000  # this one's own time, for the next spacing
+
+
+def test_pages_do_not_compute_a_slow_dashboard_that_workers_keep_at_its_spacing(data, settings):
+    settings.DASHBOARD_REFRESH_SECONDS, settings.DASHBOARD_STALE_SECONDS, settings.DASHBOARD_MAX_LOAD = 15, 120, 0.05
+    store(replace(computed_before(150), compute_ms=10_000))  # spaced 200 s apart: stale only after 400 s
+    with CaptureQueriesContext(connection) as queries:
+        served = current()
+    assert not aggregates(queries) and served.compute_ms == 10_000
+    store(replace(computed_before(500), compute_ms=10_000))
+    cache.clear()
+    assert timezone.now() - current().computed_at < dt.timedelta(seconds=30)  # no worker: the page computes it
 
 
 def test_refresh_computes_when_nothing_is_stored(data):
