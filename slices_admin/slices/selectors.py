@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count as DbCount
+from django.db.models import QuerySet, Window
 
 from .filters import DEFAULT_PAGE_SIZE, PAGE_SIZES
 
@@ -68,9 +69,26 @@ def slice_page(queryset: QuerySet, number: int, size: int) -> SlicePage:
 
 
 def count_limit(*, searching: bool) -> int:
-    """How far a list counts its matches. A text search on SQLite reads every error message it counts, so it stops
-    sooner; PostgreSQL's trigram index (migration 0002) finds them without reading the rest."""
-    return COUNT_LIMIT if not searching or connection.vendor == "postgresql" else SEARCH_COUNT_LIMIT
+    """How far a list counts its matches before choosing how to page them. A text search reads every error message
+    it counts (on PostgreSQL the trigram index finds the candidates, each then read to check it), so it stops
+    sooner."""
+    return SEARCH_COUNT_LIMIT if searching else COUNT_LIMIT
+
+
+def sorts_search_matches() -> bool:
+    """Whether a text search with many matches is paged by sorting them all, counting them in the same pass
+    (PostgreSQL: the trigram index finds them, and they are correlated with the sorts people pick, errors with long
+    durations, so walking a sort's index would read most of the table), rather than by walking the sort's index
+    (SQLite, which has no such index and reads every row to find them, where a walk stops at its page)."""
+    return connection.vendor == "postgresql"
+
+
+def counted_page(queryset: QuerySet, number: int, size: int) -> tuple[SlicePage, Count]:
+    """A page of sorted matches and how many match in all, in one query (`COUNT(*) OVER ()`): the sort reads every
+    match anyway. A page past the end counts them separately."""
+    page = slice_page(queryset.annotate(total_matches=Window(DbCount("*"))), number, size)
+    total = page.rows[0].total_matches if page.rows else queryset.order_by().count()
+    return page, Count(total)
 
 
 def bounded_count(queryset: QuerySet, limit: int | None = None) -> Count:

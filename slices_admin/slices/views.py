@@ -126,8 +126,9 @@ def slice_list(request, kind):
     filtering = any(v for k, v in request.GET.items() if k not in {"sort", "page", "pageSize"})
     number, size = selectors.page_number_from(request.GET), selectors.page_size_from(request.GET)
 
+    columns = [column.attr for column in pages.columns]  # never the wide JSON columns
+
     def page_by(**plan) -> selectors.SlicePage:
-        columns = (column.attr for column in pages.columns)  # never the wide JSON columns
         return selectors.slice_page(ordered(filterset, **plan).only(*columns), number, size)
 
     if not filtering:
@@ -136,8 +137,13 @@ def slice_list(request, kind):
     else:
         searching = bool(request.GET.get("q"))
         count = selectors.bounded_count(filterset.qs, limit=selectors.count_limit(searching=searching))
-        # Few matches: read them and sort them. Many: a page comes fastest from the sort's own index.
-        page = page_by(sort_matches=True) if count.exact else page_by(walk_sort_index=True)
+        if count.exact:  # few matches: read them and sort them
+            page = page_by(sort_matches=True)
+        elif searching and selectors.sorts_search_matches():  # many found by text: sorted, and counted meanwhile
+            matches = ordered(filterset, sort_matches=True).only(*columns)
+            page, count = selectors.counted_page(matches, number, size)
+        else:  # many: a page comes fastest from the sort's own index
+            page = page_by(walk_sort_index=True)
     current_sort = request.GET.get("sort", "-updatedOn")
     can_edit = request.user.has_perm(EDIT_SLICES)
     selectable = pages.kind == "orchestrator" and can_edit

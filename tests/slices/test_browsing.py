@@ -218,3 +218,17 @@ def test_a_yes_no_filter_with_another_word_is_an_error_not_a_filter_dropped():
         with pytest.raises(BulkEditError):
             Selection.from_filter(QueryDict(f"leaseExpired={value}")).queryset()
     assert filtered_slices(OrchestratorSlice, QueryDict("hasError=true&leaseExpired=false"))[0].is_valid()
+
+
+@pytest.mark.django_db
+def test_a_text_search_with_many_matches_is_paged_in_order_and_counted(viewer):
+    from tests.factories import cache_orchestrator, orchestrator_record
+
+    cache_orchestrator(*(orchestrator_record(errorMessage=f"disk full on node {n}", durationMs=n) for n in range(620)))
+    response = viewer.get(reverse("slices:list", args=["orchestrator"]), {"q": "disk full", "sort": "durationMs"})
+    count, rows = response.context["count"], response.context["page"].rows
+    if connection.vendor == "postgresql":  # sorted all, counted in the same pass
+        assert (count.value, count.exact) == (620, True)
+    else:  # walked the sort's index: counted up to the search limit
+        assert (count.value, count.exact) == (500, False)
+    assert [row.duration_ms for row in rows] == list(range(50))
