@@ -393,18 +393,21 @@ def progress(job: BulkEditJob) -> Progress:
 
 
 def progress_of(jobs: list[BulkEditJob]) -> dict[int, Progress]:
-    """Each job's progress, in two queries however many jobs (lists of jobs would otherwise ask per job)."""
+    """Each job's progress, in one query however many jobs (lists of jobs would otherwise ask per job): items by
+    state, and of them the ones this run of the job worked on (a resumed or retried job counts from its latest
+    start), for its rate."""
     counts = {job.pk: dict.fromkeys(Item.values, 0) for job in jobs}
-    items = BulkEditItem.objects.filter(job__in=jobs).order_by()
-    for job_id, state, count in items.values_list("job", "state").annotate(n=Count("id")):
-        counts[job_id][state] = count
-    # Items this run of the job worked on (a resumed or retried job counts from its latest start).
-    worked = dict(
-        items.filter(job__started_at__isnull=False, finished_at__gte=F("job__started_at"))
-        .exclude(state=Item.CANCELLED)
-        .values_list("job")
-        .annotate(n=Count("id"))
+    worked = dict.fromkeys(counts, 0)
+    this_run = Q(job__started_at__isnull=False, finished_at__gte=F("job__started_at")) & ~Q(state=Item.CANCELLED)
+    rows = (
+        BulkEditItem.objects.filter(job__in=jobs)
+        .order_by()
+        .values_list("job", "state")
+        .annotate(n=Count("id"), worked=Count("id", filter=this_run))
     )
+    for job_id, state, count, in_this_run in rows:
+        counts[job_id][state] = count
+        worked[job_id] += in_this_run
     now = timezone.now()
     result = {}
     for job in jobs:

@@ -1,5 +1,7 @@
 """Values every page shows: which Kodexa the console talks to, whether it answers, and what the user may do."""
 
+import functools
+
 from django.conf import settings
 
 from slices_admin.accounts.roles import role_of
@@ -14,5 +16,6 @@ def console(request):
         "kodexa_target": get_client().target,
         "kodexa_is_sandbox": settings.KODEXA_SANDBOX,
         "kodexa_outage": kodexa_outage() if user is not None and user.is_authenticated else None,
-        "user_role": role_of(user) if user is not None and user.is_authenticated else None,
+        # Called by the template only where it shows the role (the page header): a fragment never asks.
+        "user_role": functools.partial(role_of, user) if user is not None and user.is_authenticated else None,
     }
