@@ -347,6 +347,9 @@ BULK_HEARTBEAT_SECONDS = float(env("BULK_HEARTBEAT_SECONDS", "2"))
 # A runner silent this long is dead; longer than the database's lock wait (20 s), so a slow heartbeat is not one.
 BULK_STALE_AFTER_SECONDS = float(env("BULK_STALE_AFTER_SECONDS", "30"))
 BULK_SWEEP_SECONDS = float(env("BULK_SWEEP_SECONDS", "5"))  # how often a worker looks for jobs to resume
+# How much lower the background workers' CPU priority is than the web's (os.nice, 0-19; 0: the same): where they
+# share a machine, pages people wait for go first.
+WORKER_NICENESS = int(env("WORKER_NICENESS", "10"))
 # Read each slice from Kodexa before its PUT (two requests per slice). Off: the PUT carries the changeSequence the
 # operator selected and Kodexa's optimistic lock refuses it if the slice changed; the slice is read only then.
 BULK_READ_BEFORE_WRITE = env_bool("BULK_READ_BEFORE_WRITE", False)

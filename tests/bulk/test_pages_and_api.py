@@ -284,3 +284,18 @@ def test_job_lists_ask_the_same_few_queries_however_many_jobs(api, make_user, as
     assert all((d["total"], d["done"], d["counts"]["succeeded"]) == (2, 1, 1) for d in documents)
     assert all(d["ratePerSecond"] for d in documents)
     assert "2 slices · 1 succeeded" in viewer.get("/bulk/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_runs_at_a_lower_cpu_priority_than_the_web(start_worker, settings):
+    """Where workers share a machine with the web processes, the pages people wait for go first."""
+    import os
+    import time
+
+    worker = start_worker()
+    deadline = time.monotonic() + 30
+    while os.getpriority(os.PRIO_PROCESS, worker.pid) == os.getpriority(os.PRIO_PROCESS, 0):
+        assert time.monotonic() < deadline, "the worker never lowered its priority"
+        assert worker.poll() is None, "the worker exited"
+        time.sleep(0.1)
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == os.getpriority(os.PRIO_PROCESS, 0) + settings.WORKER_NICENESS

@@ -6,11 +6,15 @@ beat it records that it is alive (`WorkerHeartbeat`, read by `/readyz`) and whet
 pages show a banner while it does not), and recomputes the dashboard's figures once they are
 `DASHBOARD_REFRESH_SECONDS` old (one worker at a time), so no page view pays for them. And the database going away
 (a PostgreSQL restart, a locked SQLite file) does not end it: it waits, reconnects and goes on.
+
+It runs at a lower CPU priority (`WORKER_NICENESS`): on a machine it shares with the web processes, a page someone
+waits for goes before background work, which waits on Kodexa most of the time anyway.
 """
 
 import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +35,8 @@ class Command(db_worker.Command):
     help = db_worker.Command.help.rstrip(".") + ", and resume bulk edits whose worker stopped."
 
     def handle(self, *args, **options):
+        if settings.WORKER_NICENESS:
+            os.nice(settings.WORKER_NICENESS)
         worker_id = this_worker_id()
         beat = functools.partial(_heartbeat, worker_id, timezone.now())
         beat()
