@@ -6,8 +6,9 @@ put in the cache, as a sync would), vacuums the slice and audit tables (as autov
 starts from the same state), then starts `manage.py serve` as a child (gunicorn, the background workers,
 the sandbox) and waits for `/readyz`. It sets the sandbox's latency so that the bulk edit lasts about the measured
 window and runs Locust headless in a second process (`bench/locustfile.py`): 50 people sign in through the login
-form, and once the last has, the 60-second window begins: they browse lists, filters, details, the audit log and
-the bulk edit's page, while the driver starts the edit through `POST /api/v1/bulk-edits` with an operator's token.
+form, and once the last has, they browse lists, filters, details, the audit log and the bulk edit's page: the
+first 15 seconds warm the server (not measured), then the 60-second window begins, and the driver starts the edit
+through `POST /api/v1/bulk-edits` with an operator's token.
 After the window it waits for the edit to end, stops everything, and prints requests/s, p50/p95/p99 (overall and
 per page type), the errors (sign-ins included), the sign-ins' own figures and the bulk edit's progress and outcome,
 with PASS/FAIL against the target (no errors, p95 <= 300 ms); the figures go to the "load" section of
@@ -55,6 +56,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=50, help="concurrent Locust users")
     parser.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
     parser.add_argument("--seconds", type=int, default=60, help="length of the measured run")
+    parser.add_argument("--warmup", type=int, default=15, help="seconds of browsing before it, not measured")
     parser.add_argument("--web-workers", type=int, help="gunicorn worker processes (default: serve's)")
     parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: serve's)")
     parser.add_argument("--workers", type=int, default=2, help="background worker processes")
@@ -471,7 +473,7 @@ class Locust:
             "--headless",
             "-u", str(options.users),
             "-r", str(options.spawn_rate),
-            "-t", f"{options.seconds + SIGN_IN_TIMEOUT}s",  # a bound: the locustfile ends the run after the window
+            "-t", f"{options.warmup + options.seconds + SIGN_IN_TIMEOUT}s",  # a bound: the locustfile ends the run
             "--host", url,
             "--csv", str(WORK / "locust"),
             "--only-summary",
@@ -483,8 +485,9 @@ class Locust:
             "LOAD_STATE_DIR": str(WORK),
             "LOAD_USERS": str(options.users),
             "LOAD_WINDOW_SECONDS": str(options.seconds),
+            "LOAD_WARMUP_SECONDS": str(options.warmup),
         }
-        self.command = command
+        self.command, self.warmup = command, options.warmup
         self.output = (WORK / "locust.log").open("w")
         self.process = subprocess.Popen(  # noqa: S603 (Locust from this virtualenv, fixed arguments)
             command, cwd=ROOT, env=env, stdout=self.output, stderr=subprocess.STDOUT
@@ -492,7 +495,7 @@ class Locust:
 
     def wait_window(self) -> None:
         """Until everyone has signed in and the measured window has begun."""
-        deadline = time.monotonic() + SIGN_IN_TIMEOUT
+        deadline = time.monotonic() + SIGN_IN_TIMEOUT + self.warmup
         while not (WORK / "window.json").exists():
             if self.process.poll() is not None:
                 raise RuntimeError(f"Locust exited with {self.process.returncode} before the window:\n{self.tail()}")
@@ -693,8 +696,9 @@ def main() -> None:
             started = bulk.start(prepared["bulk_ids"])
             began = time.perf_counter()
             (WORK / "bulk-job").write_text(str(bulk.job))
-            log(f"  all signed in: {options.seconds} s of browsing begin, and bulk edit {bulk.job} of "
-                f"{started['total']:,} slices (the sandbox answering after {options.bulk_latency_ms} ms)")  # fmt: skip
+            log(f"  all signed in and warmed up ({options.warmup} s): {options.seconds} s of browsing begin, and bulk "
+                f"edit {bulk.job} of {started['total']:,} slices (the sandbox answering after "
+                f"{options.bulk_latency_ms} ms)")  # fmt: skip
             time.sleep(options.seconds)
             cpu_after = _cpu_by_part(stack.process.pid, locust.process.pid)
             locust_exit = locust.wait(60)
@@ -731,6 +735,7 @@ def main() -> None:
             "users": options.users,
             "spawn_rate": options.spawn_rate,
             "window_seconds": round(window["ended"] - window["started"], 1),
+            "warmup_seconds": options.warmup,
             "think_seconds": list(THINK_SECONDS),
             "locust_exit_code": locust_exit,
             "load_average_before": [round(x, 2) for x in load_before],

@@ -9,11 +9,13 @@ and older pages, audit entries, and the bulk edit's page with its progress polls
 status and a marker of the right page, so a wrong page counts as an error. Request names are the page types the
 report groups by.
 
-The measured window starts when the last person has signed in (sign-ins hash a password on purpose and would
-otherwise dominate the first seconds): the sign-in figures go to `signin.json` in `LOAD_STATE_DIR`, the statistics
-are reset, `window.json` there says when the window started, and `LOAD_WINDOW_SECONDS` later the people stop and
-Locust quits, its CSV files holding the window alone. The bulk edit is started by the driver when the window
-starts; it writes the job's id to `bulk-job` there.
+Nobody browses before the last person has signed in (sign-ins hash a password on purpose; people signed in early
+wait for the others, then begin after a think time, so no page queues behind a sign-in); the sign-in figures then
+go to `signin.json` in `LOAD_STATE_DIR`. The first `LOAD_WARMUP_SECONDS` of browsing warm the server as any
+running deployment is warm (each web process compiles the page templates and opens its database connections on
+first use) and are not measured: then the statistics are reset, `window.json` there says when the window started,
+and `LOAD_WINDOW_SECONDS` later the people stop and Locust quits, its CSV files holding the window alone. The
+bulk edit is started by the driver when the window starts; it writes the job's id to `bulk-job` there.
 """
 
 import itertools
@@ -27,11 +29,13 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import gevent
+from gevent.event import Event
 from locust import FastHttpUser, between, task
 
 TARGETS = json.loads(Path(os.environ["LOAD_TARGETS"]).read_text())
 STATE = Path(os.environ["LOAD_STATE_DIR"])
 WINDOW_SECONDS = float(os.environ.get("LOAD_WINDOW_SECONDS", "60"))
+WARMUP_SECONDS = float(os.environ.get("LOAD_WARMUP_SECONDS", "15"))
 USERS = int(os.environ["LOAD_USERS"])
 
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -46,6 +50,7 @@ def _iso(moment: datetime) -> str:
 
 
 _signed_in = 0
+_everyone_signed_in = Event()
 _bulk_job: int | None = None
 
 
@@ -58,8 +63,8 @@ def _summary(entry) -> dict:
     }
 
 
-def _start_window(environment) -> None:
-    """Everyone is signed in: keep the sign-in figures, reset the statistics, and stop the run after the window."""
+def _record_sign_ins(environment) -> None:
+    """Everyone is signed in: keep the sign-in figures, then warm up before the window."""
     stats = environment.stats
     signin = {
         "seconds": round(time.time() - stats.total.start_time, 1),
@@ -70,7 +75,12 @@ def _start_window(environment) -> None:
         ],
     }
     (STATE / "signin.json").write_text(json.dumps(signin))
-    stats.reset_all()
+    gevent.spawn_later(WARMUP_SECONDS, _start_window, environment)
+
+
+def _start_window(environment) -> None:
+    """Warm: reset the statistics (the warm-up's are not measured), and stop the run after the window."""
+    environment.stats.reset_all()
     (STATE / "window.json").write_text(json.dumps({"started": time.time(), "seconds": WINDOW_SECONDS}))
     gevent.spawn_later(WINDOW_SECONDS, _end_window, environment)
 
@@ -109,7 +119,10 @@ class Operator(FastHttpUser):
             global _signed_in
             _signed_in += 1
             if _signed_in == USERS:
-                _start_window(self.environment)
+                _record_sign_ins(self.environment)
+                _everyone_signed_in.set()
+        _everyone_signed_in.wait()
+        gevent.sleep(self.wait_time())  # people start at their own pace, not all in the same instant
 
     def _sign_in(self) -> None:
         form = self.client.get("/login/", name="login form")
