@@ -92,7 +92,7 @@ def test_with_drop_the_put_carries_the_contracts_fields_alone(newer_kodexa, reco
     response = api("operator").patch(f"/api/v1/{ORCH}/{record['id']}", {"status": "PENDING"}, format="json")
     assert response.status_code == 200, response.content
     [body] = sent_bodies(record)
-    assert list(body) == list(ORCHESTRATOR_SLICE.wire_names)  # the 26, in contract order
+    assert sorted(body) == sorted(ORCHESTRATOR_SLICE.wire_names)  # the 26 (PostgreSQL's jsonb keeps no key order)
     assert not set(EXTRA) & set(stored(newer_kodexa, record))  # a whole replacement without them: gone
 
 
