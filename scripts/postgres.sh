@@ -17,7 +17,9 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# As root, the server runs as `postgres`, which may not be able to reach a checkout under a private home.
+# As root, the server runs as `postgres`, which may not be able to reach a checkout under a private home. (var/ made
+# first: whether it exists must not change the answer between `start` and `stop`.)
+mkdir -p "$PWD/var"
 if [ -z "${PG_DATA:-}" ] && [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD/var" 2>/dev/null; then
   DATA=/var/tmp/slices-console-postgres-$PORT
 fi
