@@ -6,8 +6,6 @@ the admin as an admin. Requests alternate between the two, in alternating order,
 alike. Both show 100 rows a page: admin's `list_per_page`, asked of the console with `pageSize=100`.
 """
 
-import math
-import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +22,8 @@ from django.urls import reverse
 from slices_admin.accounts.roles import assign_role
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice
+
+from .support import check_fragment, iso, summary
 
 TARGET_P95_MS = 100.0
 PAGE_SIZE = 100
@@ -52,17 +52,13 @@ class Combination:
         return f"{url}?{urlencode(self.admin)}" if self.admin else url
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
 def combinations() -> list[Combination]:
     """The searches measured, with values taken from the seeded data (a real id, execution, organization...)."""
     sample = OrchestratorSlice.objects.filter(id__gte="8").order_by("id").first()
     newest = OrchestratorSlice.objects.aggregate(newest=Max("updated_on"))["newest"]
     day_start = datetime.combine(newest.date() - timedelta(days=7), datetime.min.time(), tzinfo=UTC)
     day_end = day_start + timedelta(days=1) - timedelta(microseconds=1)
-    now = _iso(datetime.now(UTC))
+    now = iso(datetime.now(UTC))
     no_sort = "not a changelist column, so admin cannot sort by it: its default order (-updated_on)"
     return [
         Combination("default sort (-updatedOn)", [], []),
@@ -105,8 +101,8 @@ def combinations() -> list[Combination]:
         Combination(f"q={ERROR_TEXT}", [("q", ERROR_TEXT)], [("q", ERROR_TEXT)]),
         Combination(
             "updatedOn one day",
-            [("updatedOn_after", _iso(day_start)), ("updatedOn_before", _iso(day_end))],
-            [("updated_on__gte", _iso(day_start)), ("updated_on__lte", _iso(day_end))],
+            [("updatedOn_after", iso(day_start)), ("updatedOn_before", iso(day_end))],
+            [("updated_on__gte", iso(day_start)), ("updated_on__lte", iso(day_end))],
         ),
         Combination("sort=durationMs", [("sort", "durationMs")], [], f"duration_ms is {no_sort}"),
         Combination("sort=status", [("sort", "status")], [("o", "2")]),
@@ -118,7 +114,7 @@ def combinations() -> list[Combination]:
     ]
 
 
-def _user(username: str, role: str):
+def bench_user(username: str, role: str):
     user, _ = get_user_model().objects.get_or_create(username=username)
     assign_role(user, role)
     return user
@@ -127,39 +123,17 @@ def _user(username: str, role: str):
 def logged_in(role: str) -> Client:
     """A test client with a session for a benchmark user of `role` (`localhost`, a host the settings allow)."""
     client = Client(SERVER_NAME="localhost")
-    client.force_login(_user(f"bench-{role}", role))
+    client.force_login(bench_user(f"bench-{role}", role))
     return client
 
 
-def _get_ms(client: Client, url: str, **headers) -> float:
+def get_ms(client: Client, url: str, **headers) -> float:
     began = time.perf_counter()
     response = client.get(url, **headers)
     elapsed = (time.perf_counter() - began) * 1000
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} answered {response.status_code}")
     return elapsed
-
-
-def _check_fragment(client: Client, url: str) -> None:
-    """Fail loudly if the console answered the whole page: that would time the wrong thing."""
-    body = client.get(url, HTTP_HX_REQUEST="true").content
-    if b"<html" in body or b'id="slice-table"' not in body:
-        raise RuntimeError(f"{url} did not answer the results fragment")
-
-
-def percentile(samples: list[float], share: float) -> float:
-    """Nearest-rank percentile: the smallest sample at least `share` of the samples are not above."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-def _summary(samples: list[float]) -> dict:
-    return {
-        "median": round(statistics.median(samples), 2),
-        "p95": round(percentile(samples, 0.95), 2),
-        "min": round(min(samples), 2),
-        "max": round(max(samples), 2),
-    }
 
 
 def slow_queries(client: Client, url: str) -> list[dict]:
@@ -183,19 +157,19 @@ def measure(rounds: int, warmup: int, log=print) -> list[dict]:
     operator, admin = logged_in("operator"), logged_in("admin")
     measured = combinations()
     for combination in measured:
-        _check_fragment(operator, combination.console_url)
+        check_fragment(operator, combination.console_url, b'id="slice-table"')
     for number in range(warmup + rounds):
         for combination in measured:
             console = (operator, combination.console_url, combination.console_ms, {"HTTP_HX_REQUEST": "true"})
             changelist = (admin, combination.admin_url, combination.admin_ms, {})
             for client, url, samples, headers in (console, changelist) if number % 2 else (changelist, console):
-                elapsed = _get_ms(client, url, **headers)
+                elapsed = get_ms(client, url, **headers)
                 if number >= warmup:
                     samples.append(elapsed)
         log(f"  round {number + 1}/{warmup + rounds}{' (warm-up)' if number < warmup else ''}")
     results = []
     for combination in measured:
-        console, changelist = _summary(combination.console_ms), _summary(combination.admin_ms)
+        console, changelist = summary(combination.console_ms), summary(combination.admin_ms)
         _filterset, queryset = filtered_slices(OrchestratorSlice, QueryDict(urlencode(combination.console)))
         fast = console["p95"] <= TARGET_P95_MS
         ahead = console["median"] < changelist["median"]

@@ -19,23 +19,22 @@ A benchmark, not a test: a missed target is reported, and the exit status is 0 u
 
 import argparse
 import csv
-import fcntl
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
 from bench import ROOT, VAR
+from bench.support import ensure_database, free_port, log, one_at_a_time, percentiles, postgres_version
 
 TARGET_P95_MS = 300.0
 RESULTS = ROOT / "bench" / "results.json"
@@ -70,44 +69,7 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def log(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def _one_at_a_time() -> object:
-    """Hold the benchmark lock `make bench` holds too: two runs at once share the CPU and spoil each other."""
-    VAR.mkdir(exist_ok=True)
-    lock = (VAR / "bench.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log("Another benchmark is running: waiting for it to finish ...")
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # --- the database --------------------------------------------------------------------------------------------------
-def _database_url(server: str, name: str) -> str:
-    parts = urlsplit(server)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _ensure_database(server: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            log(f"Creating the database {name} ...")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def _setup_django(database_url: str, sandbox_port: int) -> dict[str, str]:
     """Point this process (and the environment of the stack it starts) at the load database and its sandbox."""
     import django
@@ -208,7 +170,7 @@ def targets(bulk_ids: list[str]) -> dict:
 
     from django.db import connection
 
-    from bench.audit import PEOPLE
+    from bench.audit_events import PEOPLE
     from slices_admin.accounts.management.commands.add_demo_users import DEMO_PASSWORD_SUFFIX
     from slices_admin.accounts.roles import ROLES
     from slices_admin.audit.models import ACCOUNT, AuditEntry
@@ -435,18 +397,9 @@ def server_times(log_path: Path, started: float, ended: float) -> dict:
             page = next((name for pattern, name in _PAGE_TYPES if pattern.match(entry["path"])), "other")
             durations.setdefault(page, []).append(float(entry["duration_ms"]))
     return {
-        page: {"requests": len(values), **_percentiles(values), "seconds": round(sum(values) / 1000, 1)}
+        page: {"requests": len(values), **percentiles(values), "seconds": round(sum(values) / 1000, 1)}
         for page, values in sorted(durations.items(), key=lambda item: -sum(item[1]))
     }
-
-
-def _percentiles(values: list[float]) -> dict:
-    ordered = sorted(values)
-
-    def at(fraction: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
-
-    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": ordered[-1]}
 
 
 # --- Locust --------------------------------------------------------------------------------------------------------
@@ -634,14 +587,6 @@ def _shown(argument: str) -> str:
     return Path(argument).name if argument.startswith("/") else argument
 
 
-def _postgres_version() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return cursor.fetchone()[0]
-
-
 def _database_mib() -> int:
     from django.db import connection
 
@@ -652,12 +597,12 @@ def _database_mib() -> int:
 
 def main() -> None:
     options = _arguments()
-    _lock = _one_at_a_time()  # held until the process ends
+    _lock = one_at_a_time()  # held until the process ends
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the stack
     WORK.mkdir(parents=True, exist_ok=True)
-    _ensure_database(options.server, options.database)
-    sandbox_port = _free_port()
-    environment = _setup_django(_database_url(options.server, options.database), sandbox_port)
+    database = ensure_database(options.server, options.database)
+    sandbox_port = free_port()
+    environment = _setup_django(database, sandbox_port)
     from django.conf import settings
 
     from bench import report
@@ -678,7 +623,7 @@ def main() -> None:
         log(f"Seeded: {dataset}")
         return
 
-    stack = Stack(options, environment, _free_port())
+    stack = Stack(options, environment, free_port())
     log(f"Starting {' '.join(stack.command[1:])} (log: {stack.log_path.relative_to(ROOT)}) ...")
     try:
         ready_seconds = stack.wait_ready()
@@ -726,7 +671,7 @@ def main() -> None:
     passed = errors == 0 and overall["p95_ms"] is not None and overall["p95_ms"] <= TARGET_P95_MS
     figures = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {**report.machine(), "postgresql": _postgres_version()},
+        "machine": {**report.machine(), "postgresql": postgres_version()},
         "code": code,
         "dataset": dataset,
         "run": {

@@ -45,7 +45,8 @@ _HTMX = {"HX-Request": "true"}
 _OLD_PAGE_AFTER = 5  # pages deeper than this are rare: people refine the filter instead
 
 
-def _iso(moment: datetime) -> str:
+def _minute(moment: datetime) -> str:
+    """As a datetime-local field holds it (the form the pages send)."""
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
@@ -174,8 +175,8 @@ class Operator(FastHttpUser):
             {"q": rng.choice(t["slice_ids"])},
             {"q": rng.choice(t["error_words"])},
             {"attemptAtLeast": "3", "status": "FAILED"},
-            {"updatedOn_after": _iso(now - timedelta(days=rng.randint(1, 7)))},
-            {"queuedAt_after": _iso(now - timedelta(days=20)), "queuedAt_before": _iso(now - timedelta(days=19))},
+            {"updatedOn_after": _minute(now - timedelta(days=rng.randint(1, 7)))},
+            {"queuedAt_after": _minute(now - timedelta(days=20)), "queuedAt_before": _minute(now - timedelta(days=19))},
             {"status": "SUCCEEDED", "organizationId": rng.choice(t["organizations"]), "sort": "-durationMs"},
         )
         params = dict(rng.choice(choices))
@@ -199,8 +200,8 @@ class Operator(FastHttpUser):
             {"action": "patch"},
             {
                 "resource": "orchestrator-execution-slices",
-                "since": _iso(since),
-                "until": _iso(since + timedelta(days=30)),
+                "since": _minute(since),
+                "until": _minute(since + timedelta(days=30)),
             },
             {"objectId": rng.choice(t["audited_slices"])},
             {"bulkJob": str(bulk_job() or 1)},

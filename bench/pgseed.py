@@ -1,4 +1,4 @@
-"""The benchmark data of `seed.py` (slices) and `audit.py` (audit entries), written into PostgreSQL by COPY.
+"""The benchmark data of `seed.py` (slices) and `audit_seed.py` (audit entries), written into PostgreSQL by COPY.
 
 The rows are the same generators' (the same distributions, the audit entries the same valid hash chain continuing
 from the log's head); only the writing differs: one COPY per table, in one transaction with the model's secondary
@@ -19,7 +19,7 @@ from slices_admin.audit import chain
 from slices_admin.audit.models import AuditEntry
 from slices_admin.slices.models import OrchestratorSlice
 
-from . import audit, seed
+from . import audit_seed, seed
 
 _PROGRESS_EVERY = 100_000
 
@@ -93,11 +93,11 @@ def ensure_entries(target: int, log=print) -> float | None:
     log(f"Audit log holds {present:,} entries: adding {missing:,} ...")
     head = AuditEntry.objects.order_by("-id").values("occurred_at", "entry_hash").first()
     end_us = int(time.time() * 1_000_000)
-    start_us = end_us - audit.HISTORY_US
+    start_us = end_us - audit_seed.HISTORY_US
     if head is not None:
-        start_us = max(start_us, int((head["occurred_at"] - audit._EPOCH) / timedelta(microseconds=1)) + 1)
+        start_us = max(start_us, int((head["occurred_at"] - audit_seed.EPOCH) / timedelta(microseconds=1)) + 1)
     first_bulk_job = (AuditEntry.objects.aggregate(job=Max("bulk_job_id"))["job"] or 0) + 1
-    rows = audit.entry_rows(
+    rows = audit_seed.entry_rows(
         missing,
         f"load-audit:{present}",
         start_us,
@@ -113,4 +113,4 @@ def ensure_entries(target: int, log=print) -> float | None:
         if now != (head["entry_hash"] if head else None):
             raise RuntimeError("Someone else wrote audit entries before the load: the chain would fork.")
 
-    return _load(AuditEntry, audit.COLUMNS, rows, log, "entries", before=hold_the_chain)
+    return _load(AuditEntry, audit_seed.COLUMNS, rows, log, "entries", before=hold_the_chain)

@@ -15,7 +15,6 @@ benchmarks, not tests.
 """
 
 import argparse
-import fcntl
 import signal
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
 import bench
-from bench import ROOT, VAR, setup_django, sync
+from bench import ROOT, VAR, setup_django, support, sync
 
 RESULTS = ROOT / "bench" / "results.json"
 SYNC_ROWS = 100_000
@@ -42,18 +41,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
     return parser.parse_args()
-
-
-def _one_at_a_time() -> object:
-    """Hold the benchmark lock: two runs at once share the CPU and the cache database and spoil each other's figures."""
-    VAR.mkdir(exist_ok=True)
-    lock = (VAR / "bench.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("Another make bench is running: waiting for it to finish ...", flush=True)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
 
 
 def _dataset(database: Path, seed_seconds: float | None, **counts: int) -> dict:
@@ -143,11 +130,11 @@ def _bulk(code: dict, results: Path) -> None:
 
 def main() -> None:
     options = _arguments()
-    _lock = _one_at_a_time()  # held until the process ends
+    _lock = support.one_at_a_time()  # held until the process ends
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
     sections = [options.only] if options.only else list(SECTIONS)
     setup_django(options.database)
-    from bench import audit, indexes, report, seed
+    from bench import audit_seed, indexes, report, seed
 
     code = report.code_version(ROOT)  # what this process loaded, before anyone commits again
     print(f"Cache database {options.database}; the console's log lines go to {bench.LOG.relative_to(ROOT)}")
@@ -156,7 +143,7 @@ def main() -> None:
     if "browsing" in sections:
         seeded["browsing"] = seed.ensure_rows(options.rows)
     if "audit" in sections:  # before the benchmark users sign in (audited): the seeded year then ends now
-        seeded["audit"] = audit.ensure_entries(options.audit_rows)
+        seeded["audit"] = audit_seed.ensure_entries(options.audit_rows)
     if "browsing" in sections or "audit" in sections:
         indexes.check()  # after seeding, before measuring: the indexes a fresh migrate builds, or no figures
     if "browsing" in sections:

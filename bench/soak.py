@@ -21,7 +21,6 @@ created anew, or with `--sqlite` a fresh file. Logs of the sandbox and the worke
 """
 
 import argparse
-import fcntl
 import os
 import random
 import secrets
@@ -34,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
 from bench import ROOT, VAR
+from bench.support import ensure_database, log, one_at_a_time, postgres_version
 
 RESULTS = ROOT / "bench" / "results.json"
 WORK = VAR / "soak"
@@ -82,22 +81,6 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def log(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def _one_at_a_time() -> object:
-    """Two soaks at once would drop each other's database."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    lock = (WORK / "soak.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log("Another soak is running: waiting for it to finish ...")
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
-
-
 # --- the database --------------------------------------------------------------------------------------------------
 def _fresh_database(options: argparse.Namespace) -> str:
     """A new, empty database for this run; its DATABASE_URL."""
@@ -105,14 +88,7 @@ def _fresh_database(options: argparse.Namespace) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{SQLITE_DATABASE}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{SQLITE_DATABASE}"
-    import psycopg
-    from psycopg import sql
-
-    name = sql.Identifier(options.database)
-    with psycopg.connect(options.server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    return urlunsplit(urlsplit(options.server)._replace(path=f"/{options.database}"))
+    return ensure_database(options.server, options.database, fresh=True)
 
 
 def _slices(items: int) -> tuple[list[dict], list[str]]:
@@ -626,19 +602,9 @@ def table(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def _postgres_version() -> str | None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return cursor.fetchone()[0]
-
-
 def main() -> int:
     options = _arguments()
-    _lock = _one_at_a_time()  # held until the process ends
+    _lock = one_at_a_time("soak.lock")  # held until the process ends: two soaks at once drop each other's database
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the children
     if "KODEXA_BASE_URL" in os.environ:
         raise SystemExit("make soak drives the sandbox: unset KODEXA_BASE_URL.")
@@ -724,7 +690,7 @@ def main() -> int:
     )
     figures = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {**report.machine(), "postgresql": _postgres_version()},
+        "machine": {**report.machine(), "postgresql": postgres_version()},
         "code": code,
         "run": {
             "database": "SQLite" if options.sqlite else f"PostgreSQL {options.database}",
