@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.bulk.models import BulkEditJob
+from tests.support import wait_for
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ORCH = "orchestrator-execution-slices"
@@ -22,14 +23,6 @@ def form_data(records, **extra) -> dict:
         "reason": "re-queue after the outage",
         **extra,
     }
-
-
-def wait_for(condition, timeout: float = 60, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(every)
 
 
 # --- pages --------------------------------------------------------------------------------------------------------
@@ -290,7 +283,6 @@ def test_job_lists_ask_the_same_few_queries_however_many_jobs(api, make_user, as
 def test_a_worker_runs_at_a_lower_cpu_priority_than_the_web(start_worker, settings):
     """Where workers share a machine with the web processes, the pages people wait for go first."""
     import os
-    import time
 
     worker = start_worker()
     deadline = time.monotonic() + 30

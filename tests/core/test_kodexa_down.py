@@ -1,11 +1,10 @@
 """Kodexa down entirely: every page still renders from the cache under a banner saying so, writes fail with a
 message a person can act on and are audited, and the cache is left as it was."""
 
-import socket
-
 import pytest
 from django.urls import reverse
 
+from bench.support import free_port  # nothing listens there once it is free
 from slices_admin.audit.models import AuditEntry
 from slices_admin.core.models import KodexaStatus
 from slices_admin.core.services import forget_kodexa_outage, probe_kodexa
@@ -17,16 +16,10 @@ pytestmark = pytest.mark.django_db
 BANNER = "Kodexa is not answering"
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def kodexa_down(kodexa, settings):
     """Kodexa stops answering: the console's address for it now refuses connections; a worker's probe sees it."""
-    settings.KODEXA_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.KODEXA_BASE_URL = f"http://127.0.0.1:{free_port()}"
     status = probe_kodexa()
     assert not status.reachable
     return status

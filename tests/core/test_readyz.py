@@ -1,7 +1,6 @@
 """`/readyz`: ready only when the database answers, its migrations are applied, Kodexa answers and a background
 worker is alive; otherwise 503 naming the check that failed, with a short reason and nothing secret."""
 
-import socket
 import time
 from datetime import timedelta
 
@@ -10,6 +9,7 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
+from bench.support import free_port  # nothing listens there once it is free
 from slices_admin.core import readiness
 from slices_admin.core.models import WorkerHeartbeat
 from slices_admin.core.services import forget_worker, record_worker_heartbeat, this_worker_id
@@ -31,12 +31,6 @@ def worker_alive(db):
     record_worker_heartbeat("test-host:1", timezone.now())
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens once the socket is closed
-
-
 def test_ready_when_every_check_passes(client, kodexa, worker_alive):
     response = client.get(reverse("readyz"))
     assert response.status_code == 200
@@ -45,7 +39,7 @@ def test_ready_when_every_check_passes(client, kodexa, worker_alive):
 
 
 def test_kodexa_down_is_not_ready_and_says_so_without_its_address(client, kodexa, worker_alive, settings):
-    port = closed_port()
+    port = free_port()
     settings.KODEXA_BASE_URL = f"http://127.0.0.1:{port}"
     response = client.get(reverse("readyz"))
     assert response.status_code == 503

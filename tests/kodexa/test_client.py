@@ -1,9 +1,8 @@
 """The Kodexa client against a real HTTP server on 127.0.0.1 that answers with the fault under test."""
 
-import socket
-
 import pytest
 
+from bench.support import free_port
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
@@ -148,9 +147,7 @@ def test_read_timeout_on_a_post_is_not_retried_and_is_a_timeout(scripted):
 
 
 def test_unreachable_host_is_reported_as_unreachable():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again when the block ends: nothing listens there
+    port = free_port()  # nothing listens there
 
     class Nowhere:
         url = f"http://127.0.0.1:{port}"

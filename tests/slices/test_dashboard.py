@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 from dataclasses import replace
 from urllib.parse import parse_qs
 
@@ -24,6 +23,7 @@ from slices_admin.slices.dashboard import SNAPSHOT_KEY, compute, current, from_j
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import DashboardSnapshot, OrchestratorSlice
 from tests.factories import cache_orchestrator, orchestrator_record
+from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -286,13 +286,6 @@ def test_a_failed_refresh_is_logged_releases_its_claim_and_does_not_stop_the_wor
     assert stored().claimed_until is None and stored().computed_at is None
     monkeypatch.undo()
     assert refresh(0).total == 17  # the next beat computes it
-
-
-def wait_for(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.1)
 
 
 @pytest.mark.django_db(transaction=True)
