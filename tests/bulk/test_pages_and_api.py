@@ -1,7 +1,7 @@
 """Bulk edits through the pages and the JSON API, and worked by real `db_worker` processes (one killed mid-job)."""
 
+import os
 import signal
-import time
 
 import pytest
 from django.urls import reverse
@@ -282,12 +282,10 @@ def test_job_lists_ask_the_same_few_queries_however_many_jobs(api, make_user, as
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_runs_at_a_lower_cpu_priority_than_the_web(start_worker, settings):
     """Where workers share a machine with the web processes, the pages people wait for go first."""
-    import os
-
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    lowered = min(19, ours + settings.WORKER_NICENESS)  # the kernel's lowest priority is 19
+    assert lowered > ours, "run the tests at a niceness below 19 to see the worker lower its own"
     worker = start_worker()
-    deadline = time.monotonic() + 30
-    while os.getpriority(os.PRIO_PROCESS, worker.pid) == os.getpriority(os.PRIO_PROCESS, 0):
-        assert time.monotonic() < deadline, "the worker never lowered its priority"
-        assert worker.poll() is None, "the worker exited"
-        time.sleep(0.1)
-    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == os.getpriority(os.PRIO_PROCESS, 0) + settings.WORKER_NICENESS
+    wait_for(lambda: worker.poll() is not None or os.getpriority(os.PRIO_PROCESS, worker.pid) == lowered, timeout=30)
+    assert worker.poll() is None, "the worker exited"
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == lowered
