@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.test import Client
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -287,6 +288,22 @@ def as_role(client, make_user):
 
 
 @pytest.fixture
+def viewer_client(as_role) -> Client:
+    return as_role("viewer")
+
+
+@pytest.fixture
+def operator_client(as_role) -> Client:
+    return as_role("operator")
+
+
+@pytest.fixture
+def admin_client(as_role) -> Client:
+    """Signed in with the console's admin role (in place of pytest-django's superuser, whom the console never has)."""
+    return as_role("admin")
+
+
+@pytest.fixture
 def api(make_user):
     """An API client authenticated with a real token for a user of the given role."""
 
@@ -297,3 +314,18 @@ def api(make_user):
         return client
 
     return client_for
+
+
+@pytest.fixture
+def viewer_api(api) -> APIClient:
+    return api("viewer")
+
+
+@pytest.fixture
+def operator_api(api) -> APIClient:
+    return api("operator")
+
+
+@pytest.fixture
+def admin_api(api) -> APIClient:
+    return api("admin")

@@ -44,12 +44,6 @@ def test_a_key_kodexa_echoes_never_reaches_a_page(kodexa_echoing_the_key, client
     assert ECHOED_KEY not in refreshed.content.decode()
 
 
-@pytest.fixture
-def operator_client(client, make_user):
-    client.force_login(make_user("operator"))
-    return client
-
-
 def main_pages() -> list[str]:
     orchestrator = cache_orchestrator(orchestrator_record(id="a/b ✓", errorMessage="<script>x</script>"))[0]
     from slices_admin.kodexa.contract import EXECUTION_SLICE

@@ -16,38 +16,33 @@ def post_raw(client, path: str, body: bytes | str, content_type: str = "applicat
     return client.generic("POST", path, body, content_type=content_type)
 
 
-@pytest.fixture
-def operator(api):
-    return api("operator")
-
-
 def assert_nothing_happened(kodexa, requests_before: int) -> None:
     assert kodexa.request_count() == requests_before
     assert not AuditEntry.objects.slice_changes().exists() and not ExecutionSlice.objects.exists()
 
 
-def test_a_body_over_the_limit_is_a_413_that_names_the_limit(kodexa, operator, settings):
+def test_a_body_over_the_limit_is_a_413_that_names_the_limit(kodexa, operator_api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     before = kodexa.request_count()
     body = '{"status": "PENDING", "inputEvent": {"blob": "' + "x" * 4000 + '"}}'
-    response = post_raw(operator, CREATE, body)
+    response = post_raw(operator_api, CREATE, body)
     assert response.status_code == 413
     assert response.json() == {"detail": "The request body is larger than the 2,048 bytes (2 KiB) the API accepts."}
     assert_nothing_happened(kodexa, before)
 
 
-def test_the_limit_applies_to_bulk_edits_too(kodexa, operator, settings):
+def test_the_limit_applies_to_bulk_edits_too(kodexa, operator_api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     body = {"ids": [f"slice-{n:06d}" for n in range(400)], "targetStatus": "PENDING", "reason": "too many"}
-    response = operator.post("/api/v1/bulk-edits", body, format="json")
+    response = operator_api.post("/api/v1/bulk-edits", body, format="json")
     assert response.status_code == 413 and "2,048 bytes" in response.json()["detail"]
     assert not BulkEditJob.objects.exists()
 
 
-def test_a_body_just_under_the_limit_is_read(kodexa, operator, settings):
+def test_a_body_just_under_the_limit_is_read(kodexa, operator_api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     body = '{"status": "PENDING", "inputEvent": {"blob": "' + "x" * 1900 + '"}}'
-    assert post_raw(operator, CREATE, body).status_code == 201
+    assert post_raw(operator_api, CREATE, body).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -63,9 +58,9 @@ def test_a_body_just_under_the_limit_is_read(kodexa, operator, settings):
     ],
     ids=["trailing-comma", "nan", "infinity", "huge-number", "deep-nesting", "not-utf8", "truncated"],
 )
-def test_malformed_json_is_a_400_with_a_field_level_message(kodexa, operator, body, says):
+def test_malformed_json_is_a_400_with_a_field_level_message(kodexa, operator_api, body, says):
     before = kodexa.request_count()
-    response = post_raw(operator, CREATE, body)
+    response = post_raw(operator_api, CREATE, body)
     assert response.status_code == 400
     errors = response.json()
     assert list(errors) == ["nonFieldErrors"] and errors["nonFieldErrors"][0].startswith(says), errors
@@ -73,27 +68,27 @@ def test_malformed_json_is_a_400_with_a_field_level_message(kodexa, operator, bo
 
 
 @pytest.mark.parametrize("body", ["[]", '"PENDING"', "42", "null"])
-def test_json_that_is_not_an_object_is_a_400_for_the_body_as_a_whole(kodexa, operator, body):
-    response = post_raw(operator, CREATE, body)
+def test_json_that_is_not_an_object_is_a_400_for_the_body_as_a_whole(kodexa, operator_api, body):
+    response = post_raw(operator_api, CREATE, body)
     assert response.status_code == 400
     assert list(response.json()) == ["nonFieldErrors"], response.json()
 
 
-def test_a_filter_that_is_not_an_object_names_the_filter(kodexa, operator):
+def test_a_filter_that_is_not_an_object_names_the_filter(kodexa, operator_api):
     body = {"filter": "FAILED", "targetStatus": "PENDING", "reason": "r"}
-    response = operator.post("/api/v1/bulk-edits", body, format="json")
+    response = operator_api.post("/api/v1/bulk-edits", body, format="json")
     assert response.status_code == 400
     assert list(response.json()["filter"]) == ["nonFieldErrors"], response.json()
 
 
-def test_malformed_json_to_a_bulk_edit_is_a_400_too(kodexa, operator):
-    response = post_raw(operator, "/api/v1/bulk-edits", '{"ids": ["a"], "targetStatus": ')
+def test_malformed_json_to_a_bulk_edit_is_a_400_too(kodexa, operator_api):
+    response = post_raw(operator_api, "/api/v1/bulk-edits", '{"ids": ["a"], "targetStatus": ')
     assert response.status_code == 400 and "nonFieldErrors" in response.json()
     assert not BulkEditJob.objects.exists()
 
 
-def test_a_body_that_is_not_json_is_a_415(kodexa, operator):
-    response = post_raw(operator, CREATE, "status=PENDING", "application/x-www-form-urlencoded")
+def test_a_body_that_is_not_json_is_a_415(kodexa, operator_api):
+    response = post_raw(operator_api, CREATE, "status=PENDING", "application/x-www-form-urlencoded")
     assert response.status_code == 415
     assert "application/x-www-form-urlencoded" in response.json()["detail"]
 
@@ -110,8 +105,8 @@ def test_a_body_that_is_not_json_is_a_415(kodexa, operator):
     ],
     ids=["misspelt-dry-run", "number-as-reason", "string-as-boolean", "string-as-count", "bad-boolean", "bad-number"],
 )
-def test_a_bulk_edit_with_a_wrong_type_or_unknown_key_is_refused_not_guessed(kodexa, operator, body, field):
-    response = operator.post("/api/v1/bulk-edits", body, format="json")
+def test_a_bulk_edit_with_a_wrong_type_or_unknown_key_is_refused_not_guessed(kodexa, operator_api, body, field):
+    response = operator_api.post("/api/v1/bulk-edits", body, format="json")
     assert response.status_code == 400 and field in response.json(), response.json()
     assert not BulkEditJob.objects.exists()
 
@@ -131,11 +126,11 @@ def test_an_audit_page_parameter_that_is_not_a_cursor_is_a_400(kodexa, api, quer
     assert response.status_code == 400 and set(response.json()) == set(query), response.json()
 
 
-def test_a_post_to_no_route_is_a_json_404_not_the_csrf_page(kodexa, operator):
-    response = operator.post("/api/v1/bulk-edits/not-a-job/cancel", {}, format="json")
+def test_a_post_to_no_route_is_a_json_404_not_the_csrf_page(kodexa, operator_api):
+    response = operator_api.post("/api/v1/bulk-edits/not-a-job/cancel", {}, format="json")
     assert response.status_code == 404 and response.json() == {"detail": "Not found."}
 
 
-def test_options_is_refused_like_any_undocumented_method(kodexa, operator):
-    response = operator.options("/api/v1/orchestrator-execution-slices")
+def test_options_is_refused_like_any_undocumented_method(kodexa, operator_api):
+    response = operator_api.options("/api/v1/orchestrator-execution-slices")
     assert response.status_code == 405 and response["Content-Type"] == "application/json"

@@ -37,11 +37,6 @@ def ids(entries) -> list[int]:
     return [e.pk for e in entries]
 
 
-@pytest.fixture
-def viewer(as_role):
-    return as_role("viewer")
-
-
 # --- keyset pages -----------------------------------------------------------------------------------------------
 def test_walking_older_then_newer_visits_every_entry_once_in_order():
     written = [add(remote_id=f"s-{i}") for i in range(23)]
@@ -77,21 +72,23 @@ def test_entries_written_in_the_same_microsecond_are_neither_skipped_nor_repeate
     assert ids(first.entries) + ids(second.entries) + ids(third.entries) == written[::-1]
 
 
-def test_the_audit_page_never_counts_the_log(viewer):
+def test_the_audit_page_never_counts_the_log(viewer_client):
     for i in range(3):
         add(remote_id=f"s-{i}")
     with CaptureQueriesContext(connection) as queries:
-        response = viewer.get(reverse("audit:list"), {"outcome": "succeeded", "before": AuditEntry.objects.last().pk})
+        response = viewer_client.get(
+            reverse("audit:list"), {"outcome": "succeeded", "before": AuditEntry.objects.last().pk}
+        )
     assert response.status_code == 200
     assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "audit_auditentry" in q["sql"]]
 
 
-def test_repeatable_filters_do_not_deduplicate_the_log(viewer):
+def test_repeatable_filters_do_not_deduplicate_the_log(viewer_client):
     """Several actions or outcomes at once match each entry once: a DISTINCT over every column (JSON included)
     would read and sort all matches before the first page."""
     add(remote_id="s-1")
     with CaptureQueriesContext(connection) as queries:
-        response = viewer.get(reverse("audit:list"), {"outcome": ["succeeded", "failed"], "action": ["update"]})
+        response = viewer_client.get(reverse("audit:list"), {"outcome": ["succeeded", "failed"], "action": ["update"]})
     assert response.status_code == 200 and "s-1" in response.content.decode()
     listed = [q["sql"] for q in queries if "audit_auditentry" in q["sql"] and "ORDER BY" in q["sql"]]
     assert listed and not [sql for sql in listed if "DISTINCT" in sql.upper()]
@@ -128,10 +125,10 @@ def test_the_search_looks_in_every_text_of_an_entry_through_one_index():
         assert "audit_search_trgm" in found.explain()
 
 
-def test_pager_links_keep_the_filters(viewer):
+def test_pager_links_keep_the_filters(viewer_client):
     for i in range(30):
         add(remote_id=f"s-{i}", actor="ann")
-    body = viewer.get(reverse("audit:list"), {"actor": "ann", "pageSize": "25"}, **HTMX).content.decode()
+    body = viewer_client.get(reverse("audit:list"), {"actor": "ann", "pageSize": "25"}, **HTMX).content.decode()
     assert "actor=ann&amp;pageSize=25&amp;before=" in body and "last=1" in body
     assert "Newest entries" in body  # the first page says there is nothing newer
 
@@ -172,28 +169,28 @@ def test_each_filter_finds_exactly_its_entries(as_role, assorted, params, expect
     assert sorted(found) == sorted(assorted[name].pk for name in expected)
 
 
-def test_security_events_are_shown_to_administrators_only(viewer, assorted, api):
+def test_security_events_are_shown_to_administrators_only(viewer_client, assorted, api):
     login = assorted["login"]
-    assert login.pk not in ids(viewer.get(reverse("audit:list")).context["page"].entries)
-    assert viewer.get(reverse("audit:detail", args=[login.pk])).status_code == 404
+    assert login.pk not in ids(viewer_client.get(reverse("audit:list")).context["page"].entries)
+    assert viewer_client.get(reverse("audit:detail", args=[login.pk])).status_code == 404
     assert all(d["resource"] != "account" for d in api("viewer").get("/api/v1/audit").json()["results"])
-    exported = b"".join(viewer.get(reverse("audit:export", args=["jsonl"])).streaming_content).decode()
+    exported = b"".join(viewer_client.get(reverse("audit:export", args=["jsonl"])).streaming_content).decode()
     assert '"account"' not in exported and exported
 
 
-def test_a_time_range_finds_the_entries_inside_it(viewer):
+def test_a_time_range_finds_the_entries_inside_it(viewer_client):
     add(remote_id="early")
     since = timezone.now()
     inside = add(remote_id="inside")
     until = timezone.now()
     add(remote_id="late")
     params = {"since": since.isoformat(), "until": until.isoformat()}
-    assert ids(viewer.get(reverse("audit:list"), params).context["page"].entries) == [inside.pk]
+    assert ids(viewer_client.get(reverse("audit:list"), params).context["page"].entries) == [inside.pk]
 
 
-def test_invalid_filters_are_field_errors_not_an_empty_or_broken_page(viewer):
+def test_invalid_filters_are_field_errors_not_an_empty_or_broken_page(viewer_client):
     add()
-    response = viewer.get(
+    response = viewer_client.get(
         reverse("audit:list"), {"bulkJob": "seven", "since": "2026-02-01T00:00", "until": "2026-01-01"}
     )
     body = response.content.decode()
@@ -203,7 +200,7 @@ def test_invalid_filters_are_field_errors_not_an_empty_or_broken_page(viewer):
 
 
 # --- one entry ------------------------------------------------------------------------------------------------
-def test_an_entry_page_shows_who_where_what_was_sent_and_a_key_path_diff(viewer):
+def test_an_entry_page_shows_who_where_what_was_sent_and_a_key_path_diff(viewer_client):
     before = {"status": "FAILED", "inputEvent": {"retries": [1, 2], "family": "f-1"}, "errorMessage": "boom"}
     after = {"status": "PENDING", "inputEvent": {"retries": [1, 3], "family": "f-1", "note": "<script>x</script>"}}
     entry = add(
@@ -215,7 +212,7 @@ def test_an_entry_page_shows_who_where_what_was_sent_and_a_key_path_diff(viewer)
         duration_ms=37,
         reason="re-queue after the outage",
     )
-    response = viewer.get(reverse("audit:detail", args=[entry.pk]))
+    response = viewer_client.get(reverse("audit:detail", args=[entry.pk]))
     body = response.content.decode()
     for text in ("10.0.0.7", "curl/8", "req-s-1", "HTTP 200", "in 37 ms", "re-queue after the outage"):
         assert text in body
@@ -230,15 +227,15 @@ def test_an_entry_page_shows_who_where_what_was_sent_and_a_key_path_diff(viewer)
     assert "Content matches its hash" in body
 
 
-def test_a_failed_update_shows_what_it_would_have_changed(viewer):
+def test_a_failed_update_shows_what_it_would_have_changed(viewer_client):
     entry = add(action="patch", outcome="conflict", before={"status": "FAILED", "attemptNumber": 2},
                 request_body={"status": "PENDING"}, response_status=409)  # fmt: skip
-    response = viewer.get(reverse("audit:detail", args=[entry.pk]))
+    response = viewer_client.get(reverse("audit:detail", args=[entry.pk]))
     assert "Intended change, not applied" in response.content.decode()
     assert [(c.path, c.before, c.after) for c in response.context["changes"]] == [("status", "FAILED", "PENDING")]
 
 
-def test_an_entry_page_flags_an_entry_edited_behind_the_triggers(viewer):
+def test_an_entry_page_flags_an_entry_edited_behind_the_triggers(viewer_client):
     from slices_admin.audit import triggers
 
     entry = add()
@@ -246,7 +243,7 @@ def test_an_entry_page_flags_an_entry_edited_behind_the_triggers(viewer):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditentry SET actor_username = 'mallory' WHERE id = %s", [entry.pk])
     triggers.install(connection)
-    body = viewer.get(reverse("audit:detail", args=[entry.pk])).content.decode()
+    body = viewer_client.get(reverse("audit:detail", args=[entry.pk])).content.decode()
     assert "This entry was changed after it was written." in body
 
 
@@ -256,9 +253,9 @@ def test_key_path_diff_treats_a_type_change_as_a_change():
 
 
 # --- exports --------------------------------------------------------------------------------------------------
-def test_csv_export_holds_exactly_the_filtered_entries_and_neutralises_formulas(viewer, assorted):
+def test_csv_export_holds_exactly_the_filtered_entries_and_neutralises_formulas(viewer_client, assorted):
     add(actor="bob", outcome="failed", remote_id="s-9", error='=HYPERLINK("http://evil")')
-    response = viewer.get(reverse("audit:export", args=["csv"]), {"actor": "bob"})
+    response = viewer_client.get(reverse("audit:export", args=["csv"]), {"actor": "bob"})
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     expected = AuditEntry.objects.filter(actor_username="bob").order_by("-occurred_at", "-id")
@@ -266,8 +263,8 @@ def test_csv_export_holds_exactly_the_filtered_entries_and_neutralises_formulas(
     assert rows[0]["error"].startswith("'=HYPERLINK")
 
 
-def test_json_lines_export_carries_every_field_and_the_hashes(viewer, assorted):
-    response = viewer.get(reverse("audit:export", args=["jsonl"]), {"bulkJob": "7"})
+def test_json_lines_export_carries_every_field_and_the_hashes(viewer_client, assorted):
+    response = viewer_client.get(reverse("audit:export", args=["jsonl"]), {"bulkJob": "7"})
     lines = b"".join(response.streaming_content).decode().splitlines()
     documents = [json.loads(line) for line in lines]
     assert [d["id"] for d in documents] == [assorted["bulk"].pk]
@@ -275,8 +272,8 @@ def test_json_lines_export_carries_every_field_and_the_hashes(viewer, assorted):
     assert documents[0]["entryHash"] == assorted["bulk"].entry_hash and documents[0]["prevHash"]
 
 
-def test_export_of_an_unknown_format_is_404(viewer):
-    assert viewer.get("/audit/export.xlsx").status_code == 404
+def test_export_of_an_unknown_format_is_404(viewer_client):
+    assert viewer_client.get("/audit/export.xlsx").status_code == 404
 
 
 # --- JSON API -------------------------------------------------------------------------------------------------
@@ -307,16 +304,16 @@ def test_api_rejects_invalid_filters_with_field_errors(api):
 
 
 # --- a slice's history ----------------------------------------------------------------------------------------
-def test_a_slice_page_shows_its_history_and_loads_older_entries_in_place(viewer, kodexa):
+def test_a_slice_page_shows_its_history_and_loads_older_entries_in_place(viewer_client, kodexa):
     from tests.factories import cache_orchestrator, orchestrator_record
 
     [record] = cache_orchestrator(orchestrator_record())
     written = [add(remote_id=record["id"], before={"status": "A"}, after={"status": f"S{i}"}) for i in range(25)]
     add(remote_id="someone-else")
-    page = viewer.get(reverse("slices:detail", args=["orchestrator", record["id"]]))
+    page = viewer_client.get(reverse("slices:detail", args=["orchestrator", record["id"]]))
     history = page.context["history"]
     assert ids(history.entries) == ids(reversed(written))[:20] and history.has_older
-    older = viewer.get(page.context["history_url"], {"before": history.older_cursor}, **HTMX)
+    older = viewer_client.get(page.context["history_url"], {"before": history.older_cursor}, **HTMX)
     body = older.content.decode()
     assert "<html" not in body and body.count("<li>") == 5 and "Show older entries" not in body
 

@@ -20,34 +20,28 @@ pytestmark = pytest.mark.django_db
 LIST = "/slices/orchestrator/"
 
 
-@pytest.fixture
-def viewer(client, make_user):
-    client.force_login(make_user("viewer"))
-    return client
-
-
 def queries_for(client, url) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200
     return len(captured)
 
 
-def test_the_list_makes_the_same_few_queries_for_5_or_200_rows(viewer):
+def test_the_list_makes_the_same_few_queries_for_5_or_200_rows(viewer_client):
     cache_orchestrator(*(orchestrator_record() for _ in range(5)))
-    viewer.get(LIST)  # the session's first request also records its activity (then once a minute at most)
-    few = queries_for(viewer, f"{LIST}?pageSize=200")
+    viewer_client.get(LIST)  # the session's first request also records its activity (then once a minute at most)
+    few = queries_for(viewer_client, f"{LIST}?pageSize=200")
     cache_orchestrator(*(orchestrator_record() for _ in range(195)))
-    many = queries_for(viewer, f"{LIST}?pageSize=200")
+    many = queries_for(viewer_client, f"{LIST}?pageSize=200")
     assert few == many <= 10  # session, user, role, permissions, the page, its count, the panels
 
 
-def test_the_detail_page_makes_a_fixed_number_of_queries(viewer):
+def test_the_detail_page_makes_a_fixed_number_of_queries(viewer_client):
     records = cache_orchestrator(*(orchestrator_record(pipelineExecutionId="p") for _ in range(30)))
-    viewer.get(LIST)  # the session's first request also records its activity
-    assert queries_for(viewer, reverse("slices:detail", args=["orchestrator", records[0]["id"]])) <= 10
+    viewer_client.get(LIST)  # the session's first request also records its activity
+    assert queries_for(viewer_client, reverse("slices:detail", args=["orchestrator", records[0]["id"]])) <= 10
 
 
-def test_every_bit_of_list_state_round_trips_through_the_url(viewer):
+def test_every_bit_of_list_state_round_trips_through_the_url(viewer_client):
     cache_orchestrator(
         *(orchestrator_record(status="FAILED", attemptNumber=3, organizationId="org-z") for _ in range(30))
     )
@@ -56,7 +50,7 @@ def test_every_bit_of_list_state_round_trips_through_the_url(viewer):
         "&leaseExpired=true&attemptAtLeast=2&queuedAt_after=2026-11-01T10:00&updatedOn_before=2026-12-01T00:00"
         "&sort=-attemptNumber&pageSize=25&page=1"
     )
-    body = viewer.get(f"{LIST}?{query}").content.decode()
+    body = viewer_client.get(f"{LIST}?{query}").content.decode()
     for fragment in [
         'name="q" value="Timeout"',
         'value="FAILED" checked',
@@ -76,9 +70,9 @@ def test_every_bit_of_list_state_round_trips_through_the_url(viewer):
     assert '<details class="more" open>' in body  # the extra filters in use are shown, not hidden
 
 
-def test_sort_and_page_links_keep_the_filters(viewer):
+def test_sort_and_page_links_keep_the_filters(viewer_client):
     cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(30)))
-    body = viewer.get(f"{LIST}?status=FAILED&pageSize=25").content.decode()
+    body = viewer_client.get(f"{LIST}?status=FAILED&pageSize=25").content.decode()
     assert 'href="?status=FAILED&amp;pageSize=25&amp;page=2"' in body
     assert 'href="?status=FAILED&amp;pageSize=25&amp;sort=attemptNumber"' in body
 
@@ -97,13 +91,13 @@ def test_a_saved_view_is_shared_and_restores_the_filter(client, make_user):
     assert SavedView.objects.get().created_by == author
 
 
-def test_counts_are_exact_when_cheap_and_bounded_beyond(viewer, monkeypatch):
+def test_counts_are_exact_when_cheap_and_bounded_beyond(viewer_client, monkeypatch):
     cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(12)))
     assert str(selectors.bounded_count(OrchestratorSlice.objects.all())) == "12"
     monkeypatch.setattr(selectors, "COUNT_LIMIT", 10)
     count = selectors.bounded_count(OrchestratorSlice.objects.all(), limit=10)
     assert (count.value, count.exact, str(count)) == (10, False, "10+")
-    body = viewer.get(f"{LIST}?status=FAILED").content.decode()
+    body = viewer_client.get(f"{LIST}?status=FAILED").content.decode()
     assert "10+</strong>" in body and "counting stops there" in body  # labelled as a bound, not a total
 
 
@@ -126,12 +120,12 @@ def test_pages_know_whether_a_next_one_exists_without_counting():
     assert (last.first_index, last.last_index) == (26, 30)
 
 
-def test_the_export_is_exactly_the_filtered_list_in_its_order(viewer):
+def test_the_export_is_exactly_the_filtered_list_in_its_order(viewer_client):
     cache_orchestrator(
         *(orchestrator_record(status="FAILED", errorMessage='=HYPERLINK("x")', attemptNumber=n) for n in range(5)),
         *(orchestrator_record(status="SUCCEEDED") for _ in range(3)),
     )
-    response = viewer.get(
+    response = viewer_client.get(
         reverse("slices:export", args=["orchestrator"]), {"status": "FAILED", "sort": "attemptNumber"}
     )
     assert response.streaming and response["Content-Type"].startswith("text/csv")
@@ -162,36 +156,36 @@ def test_the_timeline_is_to_scale_and_marks_an_expired_lease():
     assert timeline.ends_now
 
 
-def test_the_detail_page_lists_siblings_in_slice_order(viewer):
+def test_the_detail_page_lists_siblings_in_slice_order(viewer_client):
     cache_orchestrator(*(orchestrator_record(pipelineExecutionId="p-9", sliceOrder=n, id=f"s{n}") for n in (2, 0, 1)))
     cache_orchestrator(orchestrator_record(pipelineExecutionId="other"))
     row = OrchestratorSlice.objects.get(id="s1")
     assert [s.id for s in selectors.siblings(row, "pipeline_execution_id")] == ["s0", "s1", "s2"]
-    body = viewer.get(reverse("slices:detail", args=["orchestrator", "s1"])).content.decode()
+    body = viewer_client.get(reverse("slices:detail", args=["orchestrator", "s1"])).content.decode()
     assert "(this one)" in body and body.index('"/slices/orchestrator/s0/"') < body.index('"/slices/orchestrator/s2/"')
 
 
-def test_refresh_reads_kodexa_and_says_what_changed(kodexa, viewer):
+def test_refresh_reads_kodexa_and_says_what_changed(kodexa, viewer_client):
     record = kodexa.new_orchestrator_slice(status="FAILED")
     cache_orchestrator(record)
     kodexa.put(record, status="PENDING")
-    response = viewer.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
+    response = viewer_client.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
     assert "status: FAILED → PENDING" in response.content.decode()
     assert OrchestratorSlice.objects.get(id=record["id"]).status == "PENDING"
 
 
-def test_refresh_of_a_slice_kodexa_no_longer_has_flags_it_gone(kodexa, viewer):
+def test_refresh_of_a_slice_kodexa_no_longer_has_flags_it_gone(kodexa, viewer_client):
     record = orchestrator_record(updatedOn=at(1))
     cache_orchestrator(record)
-    response = viewer.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
+    response = viewer_client.post(reverse("slices:refresh", args=["orchestrator", record["id"]]), follow=True)
     assert "no longer has this slice" in response.content.decode()
     assert OrchestratorSlice.objects.get().gone_at is not None
 
 
-def test_a_traceback_in_error_details_is_shown_as_text(viewer):
+def test_a_traceback_in_error_details_is_shown_as_text(viewer_client):
     lines = ["Traceback (most recent call last):\n", '  File "x.py", line 1, in <module>\n', "KeyError: 'a'"]
     record = cache_orchestrator(orchestrator_record(status="FAILED", errorDetails={"traceback": lines}))[0]
-    body = viewer.get(reverse("slices:detail", args=["orchestrator", record["id"]])).content.decode()
+    body = viewer_client.get(reverse("slices:detail", args=["orchestrator", record["id"]])).content.decode()
     assert "Traceback (most recent call last):\n  File &quot;x.py&quot;, line 1, in &lt;module&gt;\nKeyError" in body
     assert selectors.readable_traceback({"traceback": 5}) == ""
 
@@ -221,11 +215,13 @@ def test_a_yes_no_filter_with_another_word_is_an_error_not_a_filter_dropped():
 
 
 @pytest.mark.django_db
-def test_a_text_search_with_many_matches_is_paged_in_order_and_counted(viewer):
+def test_a_text_search_with_many_matches_is_paged_in_order_and_counted(viewer_client):
     from tests.factories import cache_orchestrator, orchestrator_record
 
     cache_orchestrator(*(orchestrator_record(errorMessage=f"disk full on node {n}", durationMs=n) for n in range(620)))
-    response = viewer.get(reverse("slices:list", args=["orchestrator"]), {"q": "disk full", "sort": "durationMs"})
+    response = viewer_client.get(
+        reverse("slices:list", args=["orchestrator"]), {"q": "disk full", "sort": "durationMs"}
+    )
     count, rows = response.context["count"], response.context["page"].rows
     if connection.vendor == "postgresql":  # sorted all, counted in the same pass
         assert (count.value, count.exact) == (620, True)

@@ -55,12 +55,6 @@ def local_state() -> tuple:
     )
 
 
-@pytest.fixture
-def operator(client, make_user):
-    client.force_login(make_user("operator"))
-    return client
-
-
 def check_post(client, kodexa, url: str, data: dict[str, str], resource: Resource, *, partial: bool) -> None:
     requests_before, state_before = kodexa.request_count(), local_state()
     entries_before = set(AuditEntry.objects.values_list("id", flat=True))
@@ -84,11 +78,11 @@ def check_post(client, kodexa, url: str, data: dict[str, str], resource: Resourc
 
 @given(data=st.data())
 @THROUGH_THE_CLIENT
-def test_the_create_form_sends_only_what_validates(kodexa, operator, data):
+def test_the_create_form_sends_only_what_validates(kodexa, operator_client, data):
     fields = data.draw(form_data(EXECUTION_SLICE))
     if data.draw(st.booleans()):
         fields["_validate"] = "1"  # a re-validation as a field changes: never sent, valid or not
-    check_post(operator, kodexa, reverse("slices:execution-create"), fields, EXECUTION_SLICE, partial=True)
+    check_post(operator_client, kodexa, reverse("slices:execution-create"), fields, EXECUTION_SLICE, partial=True)
 
 
 @pytest.fixture
@@ -99,14 +93,14 @@ def edited(kodexa) -> dict:
 
 @given(data=st.data())
 @THROUGH_THE_CLIENT
-def test_the_edit_form_sends_only_what_validates(kodexa, operator, edited, data):
+def test_the_edit_form_sends_only_what_validates(kodexa, operator_client, edited, data):
     record = kodexa.get("orchestrator-execution-slices", edited["id"])  # its current version
     fields = SliceRecordForm.initial_from_record(record)
     for name in data.draw(st.lists(st.sampled_from(ORCHESTRATOR_SLICE.wire_names), min_size=1, max_size=3)):
         fields[name] = data.draw(typed_text)
     fields["id"] = record["id"]
     url = reverse("slices:orchestrator-edit", args=[record["id"]])
-    check_post(operator, kodexa, url, fields, ORCHESTRATOR_SLICE, partial=False)
+    check_post(operator_client, kodexa, url, fields, ORCHESTRATOR_SLICE, partial=False)
 
 
 def normalised(resource: Resource, record: dict) -> dict:

@@ -32,12 +32,6 @@ def records(kodexa):
     return made
 
 
-@pytest.fixture
-def viewer(client, make_user):
-    client.force_login(make_user("admin"))
-    return client
-
-
 def page(client, url: str, params=None, **extra) -> str:
     response = client.get(url, params or {}, **extra)
     assert response.status_code == 200, (url, params, response.status_code)
@@ -53,17 +47,17 @@ def detail_url(resource, record) -> str:
     return reverse("slices:detail", args=[KINDS[resource], record["id"]])
 
 
-def test_the_dashboard_shows_nasty_statuses_and_errors_escaped(records, viewer):
-    body = page(viewer, reverse("slices:dashboard"))
+def test_the_dashboard_shows_nasty_statuses_and_errors_escaped(records, admin_client):
+    body = page(admin_client, reverse("slices:dashboard"))
     assert ESCAPED_SCRIPT in body
 
 
 @pytest.mark.parametrize("resource", nasty.RESOURCES, ids=lambda r: r.label)
-def test_the_list_shows_every_nasty_record_escaped(records, viewer, resource):
+def test_the_list_shows_every_nasty_record_escaped(records, admin_client, resource):
     url = reverse("slices:list", args=[KINDS[resource]])
-    body = page(viewer, url, {"pageSize": 200})
+    body = page(admin_client, url, {"pageSize": 200})
     assert ESCAPED_SCRIPT in body
-    page(viewer, url, {"pageSize": 200}, **HTMX)
+    page(admin_client, url, {"pageSize": 200}, **HTMX)
 
 
 SEARCHED = [*nasty.STRINGS.values(), *nasty.ID_STRINGS.values(), "\x00", "%", "_", "\\"]
@@ -72,92 +66,94 @@ FILTERED.append("\x00")  # PostgreSQL takes no NUL in a query parameter
 
 
 @pytest.mark.parametrize("resource", nasty.RESOURCES, ids=lambda r: r.label)
-def test_the_list_filters_and_searches_for_nasty_values(records, viewer, resource):
+def test_the_list_filters_and_searches_for_nasty_values(records, admin_client, resource):
     url = reverse("slices:list", args=[KINDS[resource]])
     for value in SEARCHED:
-        body = page(viewer, url, {"q": value, "pageSize": 25}, **HTMX)
+        body = page(admin_client, url, {"q": value, "pageSize": 25}, **HTMX)
         if value == nasty.SCRIPT:
             assert "matching slice" in body and ESCAPED_SCRIPT in body
     for value in FILTERED:
         params = {"status": value, "organizationId": value, nasty.pipeline_of(resource): value}
         for name, param in params.items():
-            page(viewer, url, {name: param, "pageSize": 25}, **HTMX)
-        page(viewer, url, {**params, "q": value})  # the whole page: filters echoed in the form
+            page(admin_client, url, {name: param, "pageSize": 25}, **HTMX)
+        page(admin_client, url, {**params, "q": value})  # the whole page: filters echoed in the form
 
 
-def test_the_list_answers_odd_filter_values_with_a_clear_note_not_an_error(records, viewer):
+def test_the_list_answers_odd_filter_values_with_a_clear_note_not_an_error(records, admin_client):
     url = reverse("slices:list", args=["orchestrator"])
     odd = ["NaN", "Infinity", "-0.0", "1e308", "2147483648", "-9223372036854775809", "1e99999", "99" * 20, "abc"]
     for value in [*odd, nasty.SCRIPT]:
         params = {name: value for name in ("attemptAtLeast", "page", "pageSize", "sort", "hasError", "leaseExpired")}
-        page(viewer, url, params, **HTMX)
+        page(admin_client, url, params, **HTMX)
     for date in nasty.DATES:
-        body = page(viewer, url, {"queuedAt_after": date, "updatedOn_before": date}, **HTMX)
+        body = page(admin_client, url, {"queuedAt_after": date, "updatedOn_before": date}, **HTMX)
         if date != "2026-01-01T00:00:00":  # a date-time without offset means UTC
             assert "Some filters were ignored" in body, date
 
 
 @pytest.mark.parametrize("resource", nasty.RESOURCES, ids=lambda r: r.label)
-def test_each_nasty_record_has_a_readable_detail_page(records, viewer, resource):
+def test_each_nasty_record_has_a_readable_detail_page(records, admin_client, resource):
     for record in records[resource]:
-        body = page(viewer, detail_url(resource, record))
+        body = page(admin_client, detail_url(resource, record))
         if record["errorMessage"] == nasty.SCRIPT:
             assert ESCAPED_SCRIPT in body
         if record["status"] == nasty.TEMPLATE_SYNTAX:
             assert "{{ 7|add:7 }}" in body  # shown as typed, never evaluated
         history = reverse("slices:history", args=[KINDS[resource], record["id"]])
-        page(viewer, history, **HTMX)
+        page(admin_client, history, **HTMX)
 
 
-def test_deep_and_wide_json_render_without_recursion_errors(records, viewer):
+def test_deep_and_wide_json_render_without_recursion_errors(records, admin_client):
     for record in records[ORCHESTRATOR_SLICE]:
         if record["id"].startswith(("deep", "deeper", "wide")):
-            body = page(viewer, detail_url(ORCHESTRATOR_SLICE, record))
+            body = page(admin_client, detail_url(ORCHESTRATOR_SLICE, record))
             if record["id"].startswith("wide"):
                 assert "key-0-" in body and "more characters not shown here" in body  # cut, and says so
             else:  # the innermost value, as a JSON string, escaped
                 assert "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in body
 
 
-def test_refreshing_a_deep_or_wide_record_is_audited_and_says_what_happened(records, viewer):
+def test_refreshing_a_deep_or_wide_record_is_audited_and_says_what_happened(records, admin_client):
     """The sandbox has none of these records: each refresh is a NotFound, audited with the deep cached copy."""
     for record in records[ORCHESTRATOR_SLICE]:
         if record["id"].startswith(("deep", "deeper", "wide", nasty.SCRIPT)):
             url = reverse("slices:refresh", args=["orchestrator", record["id"]])
-            response = viewer.post(url, follow=True)
+            response = admin_client.post(url, follow=True)
             assert response.status_code == 200
             body = response.content.decode()
             nasty.assert_safe_html(body)
             assert "no longer has this slice" in body and not nasty.bidi_leaks(body)
             entry = AuditEntry.objects.filter(remote_id=record["id"]).get()
             assert entry.action == "refresh" and entry.outcome == "rejected"
-            page(viewer, reverse("audit:detail", args=[entry.pk]))
+            page(admin_client, reverse("audit:detail", args=[entry.pk]))
 
 
-def test_the_edit_form_shows_nasty_values_escaped_and_inside_their_fields(records, viewer):
+def test_the_edit_form_shows_nasty_values_escaped_and_inside_their_fields(records, admin_client):
     for record in records[ORCHESTRATOR_SLICE]:
-        body = page(viewer, reverse("slices:orchestrator-edit", args=[record["id"]]))
+        body = page(admin_client, reverse("slices:orchestrator-edit", args=[record["id"]]))
         if record["errorMessage"] == nasty.STRINGS["textarea-breakout"]:
             assert "&lt;/textarea&gt;" in body
 
 
-def test_the_bulk_edit_pages_show_a_nasty_selection_escaped(records, viewer):
+def test_the_bulk_edit_pages_show_a_nasty_selection_escaped(records, admin_client):
     ids = [record["id"] for record in records[ORCHESTRATOR_SLICE]]
-    response = viewer.post(reverse("bulk:new"), {"scope": "ids", "ids": ids})
+    response = admin_client.post(reverse("bulk:new"), {"scope": "ids", "ids": ids})
     assert response.status_code == 200
     nasty.assert_safe_html(response.content.decode())
     assert not nasty.bidi_leaks(response.content.decode())
     for text in (nasty.SCRIPT, nasty.STRINGS["rlo"], nasty.LONG_WORD):
         form = {"scope": "ids", "ids": ids, "step": "preview", "target_status": "PENDING", "reason": text}
         for mode in ("keep", "set"):
-            response = viewer.post(reverse("bulk:new"), {**form, "error_mode": mode, "error_message": text[:9000]})
+            response = admin_client.post(
+                reverse("bulk:new"), {**form, "error_mode": mode, "error_message": text[:9000]}
+            )
             assert response.status_code == 200
             body = response.content.decode()
             nasty.assert_safe_html(body)
             assert not nasty.bidi_leaks(body)
             assert "Preview" in body
     for text in (nasty.SCRIPT, nasty.STRINGS["rlo"], nasty.LONG_WORD[:2000]):
-        page(viewer, reverse("bulk:new"), {"scope": "filter", "filter": f"q={text}&status={text}"})
+        page(admin_client, reverse("bulk:new"), {"scope": "filter", "filter": f"q={text}&status={text}"})
 
 
 @pytest.fixture
@@ -205,16 +201,16 @@ def nasty_entries(records):
     return entries
 
 
-def test_audit_pages_show_nasty_diffs_escaped(nasty_entries, viewer):
-    body = page(viewer, reverse("audit:list"), {"pageSize": 200})
+def test_audit_pages_show_nasty_diffs_escaped(nasty_entries, admin_client):
+    body = page(admin_client, reverse("audit:list"), {"pageSize": 200})
     assert ESCAPED_SCRIPT in body or "&lt;script" in body
     for text in (nasty.SCRIPT, nasty.STRINGS["rlo"], nasty.LONG_WORD, "\x00"):
-        page(viewer, reverse("audit:list"), {"q": text, "actor": text, "objectId": text}, **HTMX)
+        page(admin_client, reverse("audit:list"), {"q": text, "actor": text, "objectId": text}, **HTMX)
     for date in nasty.DATES:
-        body = page(viewer, reverse("audit:list"), {"since": date, "until": date}, **HTMX)
+        body = page(admin_client, reverse("audit:list"), {"since": date, "until": date}, **HTMX)
         assert "cannot be applied" in body
     for entry in nasty_entries:
-        body = page(viewer, reverse("audit:detail", args=[entry.pk]))
+        body = page(admin_client, reverse("audit:detail", args=[entry.pk]))
         assert len(body) < 5_000_000, (entry.remote_id[:40], len(body))
 
 
@@ -234,8 +230,8 @@ def assert_formula_safe(rows: list[list[str]]) -> None:
 
 
 @pytest.mark.parametrize("resource", nasty.RESOURCES, ids=lambda r: r.label)
-def test_the_csv_export_is_formula_safe_and_keeps_every_value(records, viewer, resource):
-    rows = csv_rows(viewer.get(reverse("slices:export", args=[KINDS[resource]])))
+def test_the_csv_export_is_formula_safe_and_keeps_every_value(records, admin_client, resource):
+    rows = csv_rows(admin_client.get(reverse("slices:export", args=[KINDS[resource]])))
     assert len(rows) == 1 + len(records[resource])
     assert_formula_safe(rows)
     column = rows[0].index("errorMessage")
@@ -243,15 +239,15 @@ def test_the_csv_export_is_formula_safe_and_keeps_every_value(records, viewer, r
     for record in records[resource]:
         message = record["errorMessage"]
         assert message in exported or "'" + message in exported, message[:80]
-    filtered = csv_rows(viewer.get(reverse("slices:export", args=[KINDS[resource]]), {"q": nasty.SCRIPT}))
+    filtered = csv_rows(admin_client.get(reverse("slices:export", args=[KINDS[resource]]), {"q": nasty.SCRIPT}))
     assert_formula_safe(filtered)
 
 
-def test_the_audit_exports_are_formula_safe_and_parse(nasty_entries, viewer):
-    rows = csv_rows(viewer.get(reverse("audit:export", args=["csv"])))
+def test_the_audit_exports_are_formula_safe_and_parse(nasty_entries, admin_client):
+    rows = csv_rows(admin_client.get(reverse("audit:export", args=["csv"])))
     assert len(rows) > len(nasty_entries)
     assert_formula_safe(rows)
-    response = viewer.get(reverse("audit:export", args=["jsonl"]))
+    response = admin_client.get(reverse("audit:export", args=["jsonl"]))
     assert response.status_code == 200 and response["X-Content-Type-Options"] == "nosniff"
     text = b"".join(response.streaming_content).decode()
     assert text.count("\n") == len(text.splitlines())  # no raw U+2028, U+2029 or NEL for a line reader to split on
