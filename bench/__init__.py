@@ -18,6 +18,7 @@ def setup_django(database: Path) -> None:
     import django
 
     database.parent.mkdir(parents=True, exist_ok=True)
+    LOG.parent.mkdir(parents=True, exist_ok=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{database.resolve()}"
     os.environ.setdefault("LOG_FILE", str(LOG))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slices_admin.settings")

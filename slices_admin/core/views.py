@@ -60,6 +60,7 @@ def server_error(request):
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
     request_id = getattr(request, "request_id", "")
+    response: HttpResponse
     if request.path.startswith("/api/"):
         detail = "The console's database is busy or restarting. Try again in a few seconds."
         response = JsonResponse({"detail": detail, "code": "database_unavailable"}, status=503)
