@@ -8,6 +8,7 @@ from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import validate_input
 from slices_admin.slices import services
+from slices_admin.slices.cache import cache_record
 from slices_admin.slices.models import OrchestratorSlice
 from tests.factories import orchestrator_record
 
@@ -68,6 +69,6 @@ def test_an_applied_change_is_audited_even_when_the_cache_write_fails(kodexa_is,
 
 def test_a_read_older_than_the_cached_copy_does_not_replace_it():
     newer = orchestrator_record(changeSequence=7, status="PENDING")
-    services.cache_record(ORCHESTRATOR_SLICE, newer)
-    services.cache_record(ORCHESTRATOR_SLICE, {**newer, "changeSequence": 6, "status": "FAILED"})
+    cache_record(ORCHESTRATOR_SLICE, newer)
+    cache_record(ORCHESTRATOR_SLICE, {**newer, "changeSequence": 6, "status": "FAILED"})
     assert OrchestratorSlice.objects.get().status == "PENDING"
