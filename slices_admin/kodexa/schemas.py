@@ -1,9 +1,5 @@
-"""Wire schemas: Kodexa's camelCase JSON on one side, snake_case Python values on the other.
-
-Built from the contract table, as DRF serializers so the JSON API, the HTML forms and the services validate with
-the same rules before anything is sent. Kodexa's own answers are parsed leniently: fields outside the contract are
-kept by the caller in the raw JSON, never rejected.
-"""
+"""Wire schemas built from the contract: camelCase JSON ↔ snake_case values, one set of rules for the API, the forms and
+the services before anything is sent (refusals are `InvalidRecord`); Kodexa's own answers are parsed leniently."""
 
 import datetime as dt
 import math
@@ -238,13 +234,32 @@ OrchestratorSliceWire = _wire_serializer(ORCHESTRATOR_SLICE)
 WIRE_SERIALIZERS = {EXECUTION_SLICE: ExecutionSliceWire, ORCHESTRATOR_SLICE: OrchestratorSliceWire}
 
 
+class InvalidRecord(Exception):
+    """A record that must not be sent: messages by wire field name (`non_field_errors` for the record as a whole).
+    The JSON API answers it with a 400 naming the fields, a form shows each message at its input."""
+
+    def __init__(self, field_errors: Mapping[str, list[str]]):
+        super().__init__(field_errors)
+        self.field_errors = dict(field_errors)
+
+
+def _messages(detail: Any) -> Any:
+    """DRF's error detail as plain text, in the same shape."""
+    if isinstance(detail, Mapping):
+        return {str(key): _messages(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_messages(item) for item in detail]
+    return str(detail)
+
+
 def validate_input(resource: Resource, data: Any, *, partial: bool) -> dict[str, Any]:
     """Validate a wire body into snake_case values; `partial=False` requires every field (a PUT).
 
-    Raises `rest_framework.serializers.ValidationError` with errors keyed by wire field name.
+    Raises `InvalidRecord` with messages keyed by wire field name.
     """
     serializer = WIRE_SERIALIZERS[resource](data=data, partial=partial)
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        raise InvalidRecord(_messages(serializer.errors))
     return dict(serializer.validated_data)
 
 

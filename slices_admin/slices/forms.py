@@ -8,10 +8,9 @@ import json
 from typing import Any
 
 from django import forms
-from rest_framework.serializers import ValidationError
 
 from slices_admin.kodexa.contract import INT32_MAX, INT32_MIN, ContractField, Resource, WireType
-from slices_admin.kodexa.schemas import validate_input
+from slices_admin.kodexa.schemas import InvalidRecord, validate_input
 
 # Shown grouped on forms and detail pages.
 FIELD_GROUPS = (
@@ -189,8 +188,8 @@ class SliceRecordForm(forms.Form):
             return self.cleaned_data
         try:
             self.values = validate_input(self.resource, body, partial=self.partial)
-        except ValidationError as exc:
-            self.add_wire_errors(exc.detail)
+        except InvalidRecord as exc:
+            self.add_wire_errors(exc.field_errors)
         return self.cleaned_data
 
     def add_wire_errors(self, errors: dict[str, Any]) -> None:

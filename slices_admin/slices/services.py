@@ -10,14 +10,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.serializers import ValidationError
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import Answer, get_client
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource, outside_contract
-from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+from slices_admin.kodexa.schemas import InvalidRecord, parse_record, to_wire, validate_input
 
 from .cache import cache_record, cached_record, record_id
 from .cache import cache_records as cache_records  # for `bulk.engine`, which batches its cache writes
@@ -245,7 +244,7 @@ def update_orchestrator_slice(remote_id: str, values: Mapping[str, Any], *, cont
 
 def _replace(remote_id: str, body: dict[str, Any], *, context: AuditContext, action: str) -> SliceRecord:
     if body.get("id") != remote_id:
-        raise ValidationError({"id": [f"Must be the id of the slice being updated ({remote_id})."]})
+        raise InvalidRecord({"id": [f"Must be the id of the slice being updated ({remote_id})."]})
     client = get_client()
     return _send_change(
         context,
@@ -279,11 +278,11 @@ def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, cont
         validate_input(
             ORCHESTRATOR_SLICE, {k: v for k, v in body.items() if k in ORCHESTRATOR_SLICE.wire_names}, partial=False
         )
-    except ValidationError as exc:
-        raise ValidationError(
+    except InvalidRecord as exc:
+        raise InvalidRecord(
             {
                 field: [f"{'; '.join(map(str, msgs))} (in the record merged with Kodexa's current copy)"]
-                for field, msgs in exc.detail.items()
+                for field, msgs in exc.field_errors.items()
             }
         ) from exc
     return _replace(remote_id, body, context=context, action=Action.PATCH)

@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-from rest_framework.serializers import ValidationError
 
 from slices_admin.kodexa.contract import (
     EXECUTION_SLICE,
@@ -13,7 +12,7 @@ from slices_admin.kodexa.contract import (
     RESOURCES,
     WireType,
 )
-from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+from slices_admin.kodexa.schemas import InvalidRecord, parse_record, to_wire, validate_input
 
 SAMPLE = {
     WireType.INT32: [INT32_MIN, -1, 0, 7, INT32_MAX],
@@ -83,22 +82,22 @@ def test_datetimes_parse_to_aware_utc_and_format_with_z():
     ],
 )
 def test_invalid_values_get_a_field_error(field, value, message):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidRecord) as caught:
         validate_input(EXECUTION_SLICE, {field: value}, partial=True)
-    assert list(caught.value.detail) == [field]
-    assert message in str(caught.value.detail[field][0])
+    assert list(caught.value.field_errors) == [field]
+    assert message in str(caught.value.field_errors[field][0])
 
 
 def test_a_full_replace_names_every_missing_field():
     record = full_record(ORCHESTRATOR_SLICE)
     del record["stepEndOrder"], record["createdAt"]
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidRecord) as caught:
         validate_input(ORCHESTRATOR_SLICE, record, partial=False)
-    assert set(caught.value.detail) == {"stepEndOrder", "createdAt"}
+    assert set(caught.value.field_errors) == {"stepEndOrder", "createdAt"}
 
 
 def test_a_body_that_is_not_an_object_is_refused():
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRecord):
         validate_input(EXECUTION_SLICE, ["not", "an", "object"], partial=True)
 
 
