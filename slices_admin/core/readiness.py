@@ -5,8 +5,6 @@ their detail and answered with a fixed sentence.
 """
 
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -21,6 +19,7 @@ from django.utils import timezone
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 
+from .caching import TimeLimitedCache
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -88,18 +87,13 @@ def unapplied_migrations() -> list[str]:
 
 
 # --- Kodexa (one cheap read, remembered for a few seconds so load-balancer polling does not reach Kodexa) -------
-_kodexa_lock = threading.Lock()
-_kodexa_answer: tuple[float, Check] | None = None  # (monotonic time of the check, its result)
+_kodexa_answer = TimeLimitedCache()
 
 
 def check_kodexa() -> Check:
-    global _kodexa_answer
-    with _kodexa_lock:  # concurrent probes in one process wait for the one request in flight
-        if _kodexa_answer and time.monotonic() - _kodexa_answer[0] < settings.READYZ_KODEXA_CACHE_SECONDS:
-            return _kodexa_answer[1]
-        result = _ask_kodexa()
-        _kodexa_answer = (time.monotonic(), result)
-        return result
+    """This process's probe of Kodexa, its answer reused for `READYZ_KODEXA_CACHE_SECONDS` (concurrent callers wait
+    for the one request in flight)."""
+    return _kodexa_answer.get_or_compute("kodexa", settings.READYZ_KODEXA_CACHE_SECONDS, _ask_kodexa)
 
 
 def _ask_kodexa() -> Check:
@@ -137,9 +131,7 @@ def probe_client() -> KodexaClient:
 
 
 def forget_kodexa_answer() -> None:
-    global _kodexa_answer
-    with _kodexa_lock:
-        _kodexa_answer = None
+    _kodexa_answer.clear()
 
 
 @receiver(setting_changed)
