@@ -1,5 +1,5 @@
-"""What the background workers report: that they are alive (for `/readyz`), and whether Kodexa answers (for the
-banner every page shows while it does not)."""
+"""What the background workers report: that they are alive (for `/readyz`), and whether Kodexa answers (for
+`/readyz`, and for the banner every page shows while it does not)."""
 
 import os
 import socket
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .caching import TimeLimitedCache
 from .models import KodexaStatus, WorkerHeartbeat
-from .readiness import check_kodexa
+from .readiness import ask_kodexa
 
 FORGET_AFTER = timedelta(days=1)  # rows of workers silent this long are deleted
 
@@ -36,8 +36,9 @@ def forget_worker(worker_id: str) -> None:
 
 # --- Kodexa's status ---------------------------------------------------------------------------------------------
 def probe_kodexa() -> KodexaStatus:
-    """Ask Kodexa (the `/readyz` probe) and record the answer; `since` moves only when the answer changes."""
-    check, now = check_kodexa(), timezone.now()
+    """Ask Kodexa (the `/readyz` probe) and record the answer, which `/readyz` and the banner read while it is
+    recent; `since` moves only when the answer changes."""
+    check, now = ask_kodexa(), timezone.now()
     with transaction.atomic():
         status = KodexaStatus.objects.select_for_update().filter(pk=1).first()
         if status is None:
