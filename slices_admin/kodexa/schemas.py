@@ -4,7 +4,7 @@ the services before anything is sent (refusals are `InvalidRecord`); Kodexa's ow
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -94,25 +94,44 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _json_problem(value: Any) -> tuple[str, str] | None:
-    """The first reason `value` is not JSON that Kodexa and the cache can hold, with the key path where it is:
-    NaN or Infinity (not JSON), NUL or a lone surrogate in a key or a string, nesting past MAX_JSON_DEPTH, or a
-    value of a type JSON does not have. Walks without recursion, so no depth can overflow the stack."""
+def _key_path(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def walk_json(value: Any) -> Iterator[tuple[Any, str, int]]:
+    """Every value inside a JSON value, `value` first, each with its key path (`a.b[2]`) and its level (1: `value`
+    itself). Without recursion, so no nesting can overflow the stack; the caller stops where it has seen enough
+    (a container's children are reached only after the caller has seen the container)."""
     stack = [(value, "", 1)]
     while stack:
         item, path, depth = stack.pop()
+        yield item, path, depth
+        if isinstance(item, dict):
+            stack.extend((child, _key_path(path, key), depth + 1) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+
+
+def nests_deeper_than(value: Any, levels: int) -> bool:
+    """Whether a JSON object or array inside `value` (or `value` itself) sits more than `levels` levels deep."""
+    return any(depth > levels and isinstance(item, dict | list) for item, _path, depth in walk_json(value))
+
+
+def _json_problem(value: Any) -> tuple[str, str] | None:
+    """The first reason `value` is not JSON that Kodexa and the cache can hold, with the key path where it is:
+    NaN or Infinity (not JSON), NUL or a lone surrogate in a key or a string, nesting past MAX_JSON_DEPTH, or a
+    value of a type JSON does not have."""
+    for item, path, depth in walk_json(value):
         if isinstance(item, dict | list) and depth > MAX_JSON_DEPTH:
             return "depth", path
         if isinstance(item, dict):
-            for key, child in item.items():
+            for key in item:
                 if not isinstance(key, str):
                     return "type", path
-                child_path = f"{path}.{key}" if path else key
                 if problem := _text_problem(key):
-                    return problem, child_path
-                stack.append((child, child_path, depth + 1))
+                    return problem, _key_path(path, key)
         elif isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+            continue
         elif isinstance(item, str):
             if problem := _text_problem(item):
                 return problem, path

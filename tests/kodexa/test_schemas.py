@@ -1,4 +1,4 @@
-"""Wire schemas: every field of both resources, both directions, with nulls and int32 bounds."""
+"""Wire schemas: every field of both resources, both directions, with nulls and int32 bounds; the JSON walk."""
 
 import datetime as dt
 
@@ -12,7 +12,15 @@ from slices_admin.kodexa.contract import (
     RESOURCES,
     WireType,
 )
-from slices_admin.kodexa.schemas import InvalidRecord, parse_record, to_wire, validate_input
+from slices_admin.kodexa.schemas import (
+    InvalidRecord,
+    nests_deeper_than,
+    parse_record,
+    to_wire,
+    validate_input,
+    walk_json,
+)
+from tests.nasty import deep
 
 SAMPLE = {
     WireType.INT32: [INT32_MIN, -1, 0, 7, INT32_MAX],
@@ -107,3 +115,21 @@ def test_kodexas_answers_are_parsed_leniently():
     assert "duration_ms" not in values
     assert set(problems) == {"durationMs"}
     assert values["status"] == payload["status"]
+
+
+def test_the_json_walk_gives_each_value_with_its_path_and_level():
+    walked = {path: (item, depth) for item, path, depth in walk_json({"a": [1, {"b": None}], "c": "d"})}
+    assert walked == {
+        "": ({"a": [1, {"b": None}], "c": "d"}, 1),
+        "a": ([1, {"b": None}], 2),
+        "a[0]": (1, 3),
+        "a[1]": ({"b": None}, 3),
+        "a[1].b": (None, 4),
+        "c": ("d", 2),
+    }
+
+
+def test_nesting_is_measured_at_any_depth_without_recursion():
+    value = deep(5000)  # 5,001 levels of objects and arrays: far past what recursion could walk
+    assert nests_deeper_than(value, 5000) and not nests_deeper_than(value, 5001)
+    assert not nests_deeper_than("a scalar", 0) and nests_deeper_than({}, 0) and not nests_deeper_than({}, 1)
