@@ -94,7 +94,7 @@ def main() -> None:
     from slices_admin.bulk.services import Change, Selection, create_job
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
     from slices_admin.slices.models import OrchestratorSlice
-    from slices_admin.slices.services import sync_slices
+    from slices_admin.slices.sync import sync_slices
 
     call_command("migrate", verbosity=0, interactive=False)
     indexes.check(log=lambda _message: None)  # refuses to measure on other indexes

@@ -133,8 +133,8 @@ def prepare(options: argparse.Namespace) -> dict:
     from slices_admin.audit.models import AuditEntry
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
     from slices_admin.sandbox.store import SliceStore
+    from slices_admin.slices.cache import cache_records
     from slices_admin.slices.models import OrchestratorSlice
-    from slices_admin.slices.services import cache_records
 
     call_command("migrate", verbosity=0, interactive=False)
     records, ids = _bulk_records(options.bulk_items)

@@ -32,8 +32,8 @@ from slices_admin.sandbox.seed import (
     STATUS_WEIGHTS,
     Chunk,
 )
+from slices_admin.slices.cache import refresh_statistics
 from slices_admin.slices.models import OrchestratorSlice
-from slices_admin.slices.services import refresh_statistics
 
 from . import indexes
 
@@ -174,7 +174,7 @@ def slice_rows(count: int, seed: str, now_ms: int) -> Iterator[tuple]:
                 f'{{"id":"{slice_id}","status":"{status}","pipelineExecutionId":"{execution}",'
                 f'"changeSequence":{change_sequence}}}',
                 last_seen,
-                _when(leased + _LEASE_MS if leased and not completed else None),  # as services.open_lease_expiry
+                _when(leased + _LEASE_MS if leased and not completed else None),  # as cache.open_lease_expiry
                 execution,
                 runtime_id,
                 start,

@@ -123,7 +123,7 @@ def main() -> int:
         from slices_admin.bulk.models import BulkEditJob
         from slices_admin.bulk.services import Change, Selection, create_job
         from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-        from slices_admin.slices.services import cache_records
+        from slices_admin.slices.cache import cache_records
 
         code = report.code_version(ROOT)
         call_command("migrate", verbosity=0, interactive=False)

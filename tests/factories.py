@@ -6,7 +6,7 @@ import uuid
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import format_datetime
-from slices_admin.slices.services import cache_records
+from slices_admin.slices.cache import cache_records
 
 _counter = itertools.count()
 BASE_TIME = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)

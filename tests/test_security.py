@@ -47,7 +47,7 @@ def test_a_key_kodexa_echoes_never_reaches_a_page(kodexa_echoing_the_key, client
 def main_pages() -> list[str]:
     orchestrator = cache_orchestrator(orchestrator_record(id="a/b ✓", errorMessage="<script>x</script>"))[0]
     from slices_admin.kodexa.contract import EXECUTION_SLICE
-    from slices_admin.slices.services import cache_records
+    from slices_admin.slices.cache import cache_records
 
     cache_records(EXECUTION_SLICE, [execution_record(id="exec/1")])
     return [

@@ -1,9 +1,5 @@
-"""Turns failures into API answers a script can act on, without ever echoing the console's key.
-
-A refused request is a 400 with a list of messages per field (camelCase, as sent), `nonFieldErrors` for the body
-as a whole (malformed JSON included); every other refusal is `{"detail": ...}`; Kodexa's failures add `kind` and
-what Kodexa answered. `api.schema` documents these shapes.
-"""
+"""Failures as API answers a script can act on, never echoing the console's key: 400s with messages per field (DRF's or
+`InvalidRecord`'s, `nonFieldErrors` for the whole body), `{"detail"}` otherwise, plus `kind`/`upstream` from Kodexa."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -13,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from slices_admin.kodexa import errors
+from slices_admin.kodexa.schemas import InvalidRecord
 
 from .parsers import RequestBodyTooLarge
 
@@ -53,6 +50,8 @@ def _field_errors(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):  # Django's own check, as DRF reads the body
         exc = RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, InvalidRecord):
+        exc = ValidationError(exc.field_errors)
     if isinstance(exc, ParseError):  # malformed JSON: a field-level answer, like any other invalid body
         exc = ValidationError({NON_FIELD_ERRORS: [str(exc.detail)]})
     if isinstance(exc, Throttled):

@@ -1,6 +1,5 @@
-"""The query parameters of the API's lists and the filter object of a bulk edit, as serializers built from the
-slice filtersets: they document the parameters in the schema and refuse a value the filters would otherwise ignore
-(`?hasError=yes` must not quietly list, or bulk-edit, every slice)."""
+"""The query parameters of the API's lists and a bulk edit's filter object, as serializers built from the slice
+filtersets: they document the parameters and refuse what the filters would take or miss (see `checked_slice_query`)."""
 
 import django_filters
 from django.http import QueryDict
@@ -49,9 +48,7 @@ class StatusesField(serializers.ListField):
     def to_internal_value(self, data):
         if self.json and isinstance(data, str):
             data = [data]
-        elif self.json and not isinstance(data, list):
-            self.fail("not_a_list", input_type=type(data).__name__)
-        return super().to_internal_value(data)
+        return super().to_internal_value(data)  # any other value that is no list: DRF's `not_a_list`
 
 
 def _filter_field(name: str, declared, *, json: bool) -> dict[str, serializers.Field]:
@@ -124,8 +121,13 @@ def refuse_nul(params: QueryDict) -> None:
 
 
 def checked_slice_query(model, params: QueryDict) -> QueryDict:
-    """`params` after the checks the filters do not make (they would ignore the value), or a 400 naming each bad
-    parameter. The filterset checks dates and sorts itself."""
+    """`params` once every parameter the API documents holds a value it takes, or a 400 naming each bad one as sent.
+
+    The filterset checks the sort alone. Its strict fields would also refuse a word for a yes/no, a bad date or a
+    NUL, but differently: they take `1`, `0`, `True` and `False` for yes/no and any number (`1.5`, `1e99`: the API
+    takes `true`, `false` and int32 only), and name a date range (`queuedAt`) rather than the parameter
+    (`queuedAt_after`); the checks here come first, so the API's answers stay its own.
+    """
     query = QUERIES[model](data=params)
     query.is_valid(raise_exception=True)
     return params

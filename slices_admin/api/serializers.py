@@ -1,10 +1,9 @@
 """Serializers of the JSON API: strict request fields (JSON types are never coerced, so a typo or a wrong type is a
-field error, not a silent default) and the documents the API answers with."""
+field error, not a silent default) and the documents the API answers with (an audit entry's is `audit.documents`)."""
 
 from rest_framework import serializers
 
-from slices_admin.audit.export import as_document
-from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.documents import AuditEntrySerializer as AuditEntrySerializer
 
 
 # --- strict request fields ------------------------------------------------------------------------------------------
@@ -62,36 +61,3 @@ class CachedRecordSerializer(serializers.BaseSerializer):
 
     def to_representation(self, instance):
         return instance.raw
-
-
-class AuditEntrySerializer(serializers.Serializer):
-    """An entry with every field, the chain's hashes included (the same document as the JSON Lines export).
-    The fields are declared for the schema; the document itself comes from `as_document`."""
-
-    id = serializers.IntegerField()
-    occurredAt = serializers.DateTimeField()
-    actor = serializers.CharField(help_text="The username at the time (kept when the account is deleted).")
-    actorId = serializers.IntegerField(allow_null=True)
-    action = serializers.ChoiceField(choices=AuditEntry.Action.choices)
-    outcome = serializers.ChoiceField(choices=AuditEntry.Outcome.choices)
-    resource = serializers.CharField(help_text="`execution-slices`, `orchestrator-execution-slices` or `account`.")
-    objectId = serializers.CharField(help_text="The slice id (or the username, for account events); may be empty.")
-    requestBody = serializers.JSONField(allow_null=True, help_text="The body sent to Kodexa, secrets redacted.")
-    responseStatus = serializers.IntegerField(allow_null=True, help_text="Kodexa's status code; null: no answer.")
-    responseBody = serializers.JSONField(allow_null=True)
-    error = serializers.CharField()
-    before = serializers.DictField(allow_null=True, help_text="The record before the change, when known.")
-    after = serializers.DictField(allow_null=True, help_text="The record after the change, when it was applied.")
-    diff = serializers.ListField(child=serializers.DictField(), allow_null=True, help_text="Changed fields.")
-    durationMs = serializers.IntegerField(allow_null=True)
-    requestId = serializers.CharField()
-    bulkJobId = serializers.IntegerField(allow_null=True)
-    reason = serializers.CharField()
-    ipAddress = serializers.CharField(allow_null=True)
-    userAgent = serializers.CharField()
-    path = serializers.CharField()
-    prevHash = serializers.CharField()
-    entryHash = serializers.CharField()
-
-    def to_representation(self, instance):
-        return as_document(instance)

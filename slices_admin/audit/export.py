@@ -1,5 +1,5 @@
 """Exports of exactly the filtered entries, newest first, streamed so memory stays flat at any size: CSV for
-spreadsheets, JSON Lines (every field, the chain's hashes included) for tools and offline verification."""
+spreadsheets, JSON Lines (`documents.AuditEntrySerializer`, hashes included) for tools and offline verification."""
 
 import csv
 import itertools
@@ -11,40 +11,11 @@ from django.utils import timezone
 
 from slices_admin.slices.export import spreadsheet_safe
 
+from .documents import as_document
 from .models import AuditEntry
 from .selectors import NEWEST_FIRST
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
-
-
-def as_document(entry: AuditEntry) -> dict[str, Any]:
-    """An entry as the JSON API and the JSON Lines export show it."""
-    return {
-        "id": entry.pk,
-        "occurredAt": entry.occurred_at.isoformat(timespec="microseconds"),
-        "actor": entry.actor_username,
-        "actorId": entry.actor_id,
-        "action": entry.action,
-        "outcome": entry.outcome,
-        "resource": entry.resource,
-        "objectId": entry.remote_id,
-        "requestBody": entry.request_body,
-        "responseStatus": entry.response_status,
-        "responseBody": entry.response_body,
-        "error": entry.error,
-        "before": entry.before,
-        "after": entry.after,
-        "diff": entry.diff,
-        "durationMs": entry.duration_ms,
-        "requestId": entry.request_id,
-        "bulkJobId": entry.bulk_job_id,
-        "reason": entry.reason,
-        "ipAddress": entry.ip_address,
-        "userAgent": entry.user_agent,
-        "path": entry.path,
-        "prevHash": entry.prev_hash,
-        "entryHash": entry.entry_hash,
-    }
 
 
 _CSV_COLUMNS = [

@@ -8,7 +8,6 @@ Nothing here may touch the database or raise: logging happens in error paths too
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -16,6 +15,8 @@ from django.conf import settings
 from django.utils.functional import LazyObject, empty
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
+
+from .caching import TimeLimitedCache
 
 REDACTED = "[redacted]"
 MAX_LOGGED_TEXT = 64 * 1024  # longer messages and tracebacks are cut: a log line is not a data dump
@@ -131,18 +132,14 @@ class DisallowedHostOnce(logging.Filter):
 
     def __init__(self):
         super().__init__()
-        self._last_logged: dict[str, float] = {}
+        self.logged = TimeLimitedCache(size=self.MAX_HOSTS)
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
         host = str(getattr(request, "META", {}).get("HTTP_HOST", "")) or record.getMessage()
-        now, last = time.monotonic(), self._last_logged.pop(host, None)
-        if last is not None and now - last < self.REPEAT_AFTER_SECONDS:
-            self._last_logged[host] = last
+        if self.logged.get(host, self.REPEAT_AFTER_SECONDS):
             return False
-        if len(self._last_logged) >= self.MAX_HOSTS:
-            self._last_logged.pop(next(iter(self._last_logged)), None)
-        self._last_logged[host] = now
+        self.logged.put(host, True)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True

@@ -16,7 +16,7 @@ class WorkerHeartbeat(models.Model):
 
 class KodexaStatus(models.Model):
     """What the background workers last found when they probed Kodexa (a single row): while it is down, every page
-    says so, and still serves the cached copies."""
+    says so, and still serves the cached copies; while it is recent, `/readyz` reports it instead of probing."""
 
     reachable = models.BooleanField()
     reason = models.CharField(max_length=200, blank=True)  # a fixed sentence (see core.readiness), never a secret

@@ -1,12 +1,7 @@
-"""Whether this process can serve: the checks behind `/readyz`, each a yes or a short reason safe to show anyone.
-
-No check ever returns an exception's text (it may name a host, a user or a key): failures are logged here with
-their detail and answered with a fixed sentence.
-"""
+"""The checks behind `/readyz`, each a yes or a short fixed reason safe to show anyone: an exception's text (which may
+name a host, a user or a key) is logged here, never answered."""
 
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -21,7 +16,8 @@ from django.utils import timezone
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 
-from .models import WorkerHeartbeat
+from .caching import TimeLimitedCache
+from .models import KodexaStatus, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +35,14 @@ OK = Check(True)
 
 
 def readiness() -> dict[str, Check]:
-    """Every check, by name. The database comes first: without it the migration and worker checks cannot run."""
+    """Every check, by name. The database comes first: without it the migration and worker checks cannot run, and
+    Kodexa is probed rather than read from the workers' record."""
     database = check_database()
     skipped = Check(False, "Not checked: the database is unreachable.")
     return {
         "database": database,
         "migrations": check_migrations() if database.ok else skipped,
-        "kodexa": check_kodexa(),
+        "kodexa": check_kodexa() if database.ok else ask_kodexa(),
         "worker": check_worker_heartbeat() if database.ok else skipped,
     }
 
@@ -87,19 +84,35 @@ def unapplied_migrations() -> list[str]:
     return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
 
 
-# --- Kodexa (one cheap read, remembered for a few seconds so load-balancer polling does not reach Kodexa) -------
-_kodexa_lock = threading.Lock()
-_kodexa_answer: tuple[float, Check] | None = None  # (monotonic time of the check, its result)
+# --- Kodexa (as a worker recorded it lately; else one cheap read, remembered for a few seconds per process) -----
+_kodexa_answer = TimeLimitedCache()
 
 
 def check_kodexa() -> Check:
-    global _kodexa_answer
-    with _kodexa_lock:  # concurrent probes in one process wait for the one request in flight
-        if _kodexa_answer and time.monotonic() - _kodexa_answer[0] < settings.READYZ_KODEXA_CACHE_SECONDS:
-            return _kodexa_answer[1]
-        result = _ask_kodexa()
-        _kodexa_answer = (time.monotonic(), result)
-        return result
+    """Kodexa's status as a background worker recorded it (every worker probes on each beat) while that record is
+    recent, so load-balancer polling of every web process does not reach Kodexa; this process's own probe when no
+    worker has recorded one lately."""
+    recorded = recorded_kodexa_status()
+    return recorded if recorded is not None else ask_kodexa()
+
+
+def recorded_kodexa_status() -> Check | None:
+    """The workers' latest probe of Kodexa, if one was recorded within `WORKER_HEARTBEAT_STALE_SECONDS`."""
+    recent = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    try:
+        status = KodexaStatus.objects.filter(pk=1, checked_at__gte=recent).values("reachable", "reason").first()
+    except Exception:
+        logger.warning("readyz: could not read Kodexa's recorded status; probing it instead", exc_info=True)
+        return None
+    if status is None:
+        return None
+    return OK if status["reachable"] else Check(False, status["reason"] or "Kodexa cannot be reached.")
+
+
+def ask_kodexa() -> Check:
+    """This process's probe of Kodexa, its answer reused for `READYZ_KODEXA_CACHE_SECONDS` (concurrent callers wait
+    for the one request in flight)."""
+    return _kodexa_answer.get_or_compute("kodexa", settings.READYZ_KODEXA_CACHE_SECONDS, _ask_kodexa)
 
 
 def _ask_kodexa() -> Check:
@@ -137,9 +150,7 @@ def probe_client() -> KodexaClient:
 
 
 def forget_kodexa_answer() -> None:
-    global _kodexa_answer
-    with _kodexa_lock:
-        _kodexa_answer = None
+    _kodexa_answer.clear()
 
 
 @receiver(setting_changed)

@@ -1,17 +1,17 @@
-"""What the background workers report: that they are alive (for `/readyz`), and whether Kodexa answers (for the
-banner every page shows while it does not)."""
+"""What the background workers report: that they are alive (for `/readyz`), and whether Kodexa answers (for
+`/readyz`, and for the banner every page shows while it does not)."""
 
 import os
 import socket
-import threading
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .caching import TimeLimitedCache
 from .models import KodexaStatus, WorkerHeartbeat
+from .readiness import ask_kodexa
 
 FORGET_AFTER = timedelta(days=1)  # rows of workers silent this long are deleted
 
@@ -36,10 +36,9 @@ def forget_worker(worker_id: str) -> None:
 
 # --- Kodexa's status ---------------------------------------------------------------------------------------------
 def probe_kodexa() -> KodexaStatus:
-    """Ask Kodexa (the `/readyz` probe) and record the answer; `since` moves only when the answer changes."""
-    from .readiness import check_kodexa
-
-    check, now = check_kodexa(), timezone.now()
+    """Ask Kodexa (the `/readyz` probe) and record the answer, which `/readyz` and the banner read while it is
+    recent; `since` moves only when the answer changes."""
+    check, now = ask_kodexa(), timezone.now()
     with transaction.atomic():
         status = KodexaStatus.objects.select_for_update().filter(pk=1).first()
         if status is None:
@@ -52,25 +51,19 @@ def probe_kodexa() -> KodexaStatus:
     return status
 
 
-_outage_lock = threading.Lock()
-_outage_read: tuple[float, KodexaStatus | None] | None = None  # (monotonic time read, the outage or None)
+_outage_read = TimeLimitedCache()
 
 
 def kodexa_outage() -> KodexaStatus | None:
     """Kodexa's outage as the workers last saw it, or None (reachable, or nobody has probed it lately). Read from
     the database at most every few seconds per process: every page asks."""
-    global _outage_read
-    with _outage_lock:
-        if _outage_read and time.monotonic() - _outage_read[0] < settings.KODEXA_STATUS_CACHE_SECONDS:
-            return _outage_read[1]
+    return _outage_read.get_or_compute("outage", settings.KODEXA_STATUS_CACHE_SECONDS, _read_outage)
+
+
+def _read_outage() -> KodexaStatus | None:
     recent = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
-    outage = KodexaStatus.objects.filter(pk=1, reachable=False, checked_at__gte=recent).first()
-    with _outage_lock:
-        _outage_read = (time.monotonic(), outage)
-    return outage
+    return KodexaStatus.objects.filter(pk=1, reachable=False, checked_at__gte=recent).first()
 
 
 def forget_kodexa_outage() -> None:
-    global _outage_read
-    with _outage_lock:
-        _outage_read = None
+    _outage_read.clear()

@@ -1,14 +1,10 @@
-"""Wire schemas: Kodexa's camelCase JSON on one side, snake_case Python values on the other.
-
-Built from the contract table, as DRF serializers so the JSON API, the HTML forms and the services validate with
-the same rules before anything is sent. Kodexa's own answers are parsed leniently: fields outside the contract are
-kept by the caller in the raw JSON, never rejected.
-"""
+"""Wire schemas built from the contract: camelCase JSON ↔ snake_case values, one set of rules for the API, the forms and
+the services before anything is sent (refusals are `InvalidRecord`); Kodexa's own answers are parsed leniently."""
 
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -98,25 +94,44 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _json_problem(value: Any) -> tuple[str, str] | None:
-    """The first reason `value` is not JSON that Kodexa and the cache can hold, with the key path where it is:
-    NaN or Infinity (not JSON), NUL or a lone surrogate in a key or a string, nesting past MAX_JSON_DEPTH, or a
-    value of a type JSON does not have. Walks without recursion, so no depth can overflow the stack."""
+def _key_path(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def walk_json(value: Any) -> Iterator[tuple[Any, str, int]]:
+    """Every value inside a JSON value, `value` first, each with its key path (`a.b[2]`) and its level (1: `value`
+    itself). Without recursion, so no nesting can overflow the stack; the caller stops where it has seen enough
+    (a container's children are reached only after the caller has seen the container)."""
     stack = [(value, "", 1)]
     while stack:
         item, path, depth = stack.pop()
+        yield item, path, depth
+        if isinstance(item, dict):
+            stack.extend((child, _key_path(path, key), depth + 1) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+
+
+def nests_deeper_than(value: Any, levels: int) -> bool:
+    """Whether a JSON object or array inside `value` (or `value` itself) sits more than `levels` levels deep."""
+    return any(depth > levels and isinstance(item, dict | list) for item, _path, depth in walk_json(value))
+
+
+def _json_problem(value: Any) -> tuple[str, str] | None:
+    """The first reason `value` is not JSON that Kodexa and the cache can hold, with the key path where it is:
+    NaN or Infinity (not JSON), NUL or a lone surrogate in a key or a string, nesting past MAX_JSON_DEPTH, or a
+    value of a type JSON does not have."""
+    for item, path, depth in walk_json(value):
         if isinstance(item, dict | list) and depth > MAX_JSON_DEPTH:
             return "depth", path
         if isinstance(item, dict):
-            for key, child in item.items():
+            for key in item:
                 if not isinstance(key, str):
                     return "type", path
-                child_path = f"{path}.{key}" if path else key
                 if problem := _text_problem(key):
-                    return problem, child_path
-                stack.append((child, child_path, depth + 1))
+                    return problem, _key_path(path, key)
         elif isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+            continue
         elif isinstance(item, str):
             if problem := _text_problem(item):
                 return problem, path
@@ -238,13 +253,32 @@ OrchestratorSliceWire = _wire_serializer(ORCHESTRATOR_SLICE)
 WIRE_SERIALIZERS = {EXECUTION_SLICE: ExecutionSliceWire, ORCHESTRATOR_SLICE: OrchestratorSliceWire}
 
 
+class InvalidRecord(Exception):
+    """A record that must not be sent: messages by wire field name (`non_field_errors` for the record as a whole).
+    The JSON API answers it with a 400 naming the fields, a form shows each message at its input."""
+
+    def __init__(self, field_errors: Mapping[str, list[str]]):
+        super().__init__(field_errors)
+        self.field_errors = dict(field_errors)
+
+
+def _messages(detail: Any) -> Any:
+    """DRF's error detail as plain text, in the same shape."""
+    if isinstance(detail, Mapping):
+        return {str(key): _messages(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_messages(item) for item in detail]
+    return str(detail)
+
+
 def validate_input(resource: Resource, data: Any, *, partial: bool) -> dict[str, Any]:
     """Validate a wire body into snake_case values; `partial=False` requires every field (a PUT).
 
-    Raises `rest_framework.serializers.ValidationError` with errors keyed by wire field name.
+    Raises `InvalidRecord` with messages keyed by wire field name.
     """
     serializer = WIRE_SERIALIZERS[resource](data=data, partial=partial)
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        raise InvalidRecord(_messages(serializer.errors))
     return dict(serializer.validated_data)
 
 

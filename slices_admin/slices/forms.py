@@ -8,10 +8,9 @@ import json
 from typing import Any
 
 from django import forms
-from rest_framework.serializers import ValidationError
 
 from slices_admin.kodexa.contract import INT32_MAX, INT32_MIN, ContractField, Resource, WireType
-from slices_admin.kodexa.schemas import validate_input
+from slices_admin.kodexa.schemas import InvalidRecord, nests_deeper_than, validate_input
 
 # Shown grouped on forms and detail pages.
 FIELD_GROUPS = (
@@ -73,20 +72,6 @@ def _form_field(field: ContractField, *, readonly: bool, multiline: bool = False
 _INDENTED_DEPTH = 20
 
 
-def _depth(value: Any) -> int:
-    """How deeply a JSON value nests (without recursion: the value may be very deep)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
-
-
 def _refuse_constant(name: str):
     raise ValueError(f"Not valid JSON: {name} is not a JSON number.")
 
@@ -132,7 +117,7 @@ class SliceRecordForm(forms.Form):
                 initial[name] = ""
             elif isinstance(value, dict | list):
                 # Indented to read and edit; on one line when deep, where indentation would outgrow the data.
-                indent = 2 if _depth(value) <= _INDENTED_DEPTH else None
+                indent = None if nests_deeper_than(value, _INDENTED_DEPTH) else 2
                 initial[name] = json.dumps(value, indent=indent, ensure_ascii=False)
             else:
                 initial[name] = str(value)
@@ -189,8 +174,8 @@ class SliceRecordForm(forms.Form):
             return self.cleaned_data
         try:
             self.values = validate_input(self.resource, body, partial=self.partial)
-        except ValidationError as exc:
-            self.add_wire_errors(exc.detail)
+        except InvalidRecord as exc:
+            self.add_wire_errors(exc.field_errors)
         return self.cleaned_data
 
     def add_wire_errors(self, errors: dict[str, Any]) -> None:

@@ -3,12 +3,11 @@
 from django.tasks import task
 
 from .models import SyncRun
+from .sync import perform_sync
 
 
 @task()
 def run_sync(sync_run_id: int) -> None:
-    from .services import perform_sync
-
     run = SyncRun.objects.filter(pk=sync_run_id, status=SyncRun.Status.QUEUED).first()
     if run is not None:  # already taken, or gone: nothing to do
         perform_sync(run)

@@ -23,7 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
-from slices_admin.slices.services import sync_slices
+from slices_admin.slices.sync import sync_slices
 from tests.conftest import start_sandbox, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -234,7 +234,7 @@ def test_kodexa_unreachable_is_502(kodexa, api, settings):
 
 def test_lists_come_from_the_cache_with_filters_and_pages(kodexa, api):
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE as resource
-    from slices_admin.slices.services import sync_slices
+    from slices_admin.slices.sync import sync_slices
 
     sync_slices(resource, page_size=100)
     client = api("viewer")

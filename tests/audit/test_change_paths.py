@@ -7,7 +7,7 @@ from django.urls import reverse
 from slices_admin.audit.models import AuditEntry
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.models import OrchestratorSlice, SyncRun
-from slices_admin.slices.services import perform_sync
+from slices_admin.slices.sync import perform_sync
 from tests.factories import cache_orchestrator
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.slices.services import cache_records
+from slices_admin.slices.cache import cache_records
 from tests import nasty
 from tests.factories import cache_orchestrator, orchestrator_record
 

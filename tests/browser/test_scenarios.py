@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.slices.services import sync_slices
+from slices_admin.slices.sync import sync_slices
 from tests.factories import cache_orchestrator
 
 from .conftest import axe_violations

@@ -220,7 +220,7 @@ def test_a_foreign_host_is_logged_once_per_host_at_warning_without_a_traceback(l
     once = next(
         f for f in logging.getLogger("django.security.DisallowedHost").filters if isinstance(f, DisallowedHostOnce)
     )
-    once._last_logged.clear()
+    once.logged.clear()
     for host in ["scanner.example", "scanner.example", "scanner.example", "other.example"]:
         assert Client(HTTP_HOST=host).get("/healthz").status_code == 400
     lines = disallowed_lines(log_output)

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from bench.support import free_port  # nothing listens there once it is free
 from slices_admin.core import readiness
-from slices_admin.core.models import WorkerHeartbeat
-from slices_admin.core.services import forget_worker, record_worker_heartbeat, this_worker_id
+from slices_admin.core.models import KodexaStatus, WorkerHeartbeat
+from slices_admin.core.services import forget_worker, probe_kodexa, record_worker_heartbeat, this_worker_id
 
 ALL_OK = {name: {"ok": True} for name in ("database", "migrations", "kodexa", "worker")}
 
@@ -85,6 +85,34 @@ def test_kodexa_is_asked_again_once_the_answer_is_old(client, kodexa, worker_ali
     kodexa.set_faults(failNext=[{"status": 500, "count": 1}])
     time.sleep(0.3)
     assert client.get(reverse("readyz")).status_code == 503
+
+
+def recorded_by_a_worker(*, reachable: bool, seconds_ago: float = 0) -> None:
+    checked = timezone.now() - timedelta(seconds=seconds_ago)
+    reason = "" if reachable else "Kodexa cannot be reached."
+    KodexaStatus.objects.create(pk=1, reachable=reachable, reason=reason, since=checked, checked_at=checked)
+
+
+def test_a_recent_worker_record_of_kodexa_answers_without_a_probe(client, kodexa, worker_alive):
+    recorded_by_a_worker(reachable=False, seconds_ago=5)
+    before = kodexa.request_count()
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["kodexa"] == {"ok": False, "reason": "Kodexa cannot be reached."}
+    assert kodexa.request_count() == before
+
+
+def test_a_worker_record_that_is_not_recent_is_replaced_by_a_probe(client, kodexa, worker_alive, settings):
+    recorded_by_a_worker(reachable=False, seconds_ago=settings.WORKER_HEARTBEAT_STALE_SECONDS + 1)
+    before = kodexa.request_count()
+    assert client.get(reverse("readyz")).json()["checks"]["kodexa"] == {"ok": True}
+    assert kodexa.request_count() > before
+
+
+def test_a_worker_probe_asks_kodexa_rather_than_reading_the_record(kodexa, db):
+    recorded_by_a_worker(reachable=False)
+    status = probe_kodexa()
+    assert status.reachable and KodexaStatus.objects.get().reachable
 
 
 def test_no_worker_heartbeat_is_not_ready(client, kodexa, db):

@@ -8,10 +8,9 @@ import re
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from rest_framework.serializers import ValidationError
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, RESOURCES, WireType
-from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+from slices_admin.kodexa.schemas import InvalidRecord, parse_record, to_wire, validate_input
 from tests import strategies
 from tests.nasty import deep, object_of_strings
 
@@ -23,8 +22,8 @@ def validated(resource, data, *, partial):
     """The validated values, or the field errors; any other exception fails the test."""
     try:
         return validate_input(resource, data, partial=partial), None
-    except ValidationError as exc:
-        return None, exc.detail
+    except InvalidRecord as exc:
+        return None, exc.field_errors
 
 
 def assert_field_errors(resource, errors, data):

@@ -1,9 +1,8 @@
-"""Wire schemas: every field of both resources, both directions, with nulls and int32 bounds."""
+"""Wire schemas: every field of both resources, both directions, with nulls and int32 bounds; the JSON walk."""
 
 import datetime as dt
 
 import pytest
-from rest_framework.serializers import ValidationError
 
 from slices_admin.kodexa.contract import (
     EXECUTION_SLICE,
@@ -13,7 +12,15 @@ from slices_admin.kodexa.contract import (
     RESOURCES,
     WireType,
 )
-from slices_admin.kodexa.schemas import parse_record, to_wire, validate_input
+from slices_admin.kodexa.schemas import (
+    InvalidRecord,
+    nests_deeper_than,
+    parse_record,
+    to_wire,
+    validate_input,
+    walk_json,
+)
+from tests.nasty import deep
 
 SAMPLE = {
     WireType.INT32: [INT32_MIN, -1, 0, 7, INT32_MAX],
@@ -83,22 +90,22 @@ def test_datetimes_parse_to_aware_utc_and_format_with_z():
     ],
 )
 def test_invalid_values_get_a_field_error(field, value, message):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidRecord) as caught:
         validate_input(EXECUTION_SLICE, {field: value}, partial=True)
-    assert list(caught.value.detail) == [field]
-    assert message in str(caught.value.detail[field][0])
+    assert list(caught.value.field_errors) == [field]
+    assert message in str(caught.value.field_errors[field][0])
 
 
 def test_a_full_replace_names_every_missing_field():
     record = full_record(ORCHESTRATOR_SLICE)
     del record["stepEndOrder"], record["createdAt"]
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(InvalidRecord) as caught:
         validate_input(ORCHESTRATOR_SLICE, record, partial=False)
-    assert set(caught.value.detail) == {"stepEndOrder", "createdAt"}
+    assert set(caught.value.field_errors) == {"stepEndOrder", "createdAt"}
 
 
 def test_a_body_that_is_not_an_object_is_refused():
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRecord):
         validate_input(EXECUTION_SLICE, ["not", "an", "object"], partial=True)
 
 
@@ -108,3 +115,21 @@ def test_kodexas_answers_are_parsed_leniently():
     assert "duration_ms" not in values
     assert set(problems) == {"durationMs"}
     assert values["status"] == payload["status"]
+
+
+def test_the_json_walk_gives_each_value_with_its_path_and_level():
+    walked = {path: (item, depth) for item, path, depth in walk_json({"a": [1, {"b": None}], "c": "d"})}
+    assert walked == {
+        "": ({"a": [1, {"b": None}], "c": "d"}, 1),
+        "a": ([1, {"b": None}], 2),
+        "a[0]": (1, 3),
+        "a[1]": ({"b": None}, 3),
+        "a[1].b": (None, 4),
+        "c": ("d", 2),
+    }
+
+
+def test_nesting_is_measured_at_any_depth_without_recursion():
+    value = deep(5000)  # 5,001 levels of objects and arrays: far past what recursion could walk
+    assert nests_deeper_than(value, 5000) and not nests_deeper_than(value, 5001)
+    assert not nests_deeper_than("a scalar", 0) and nests_deeper_than({}, 0) and not nests_deeper_than({}, 1)

@@ -11,9 +11,9 @@ from rest_framework.authtoken.models import Token
 from slices_admin.audit.models import AuditEntry
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
+from slices_admin.slices.cache import cache_records
 from slices_admin.slices.forms import SliceRecordForm
 from slices_admin.slices.models import SavedView, SyncRun
-from slices_admin.slices.services import cache_records
 from tests.factories import cache_orchestrator, execution_record
 
 ANONYMOUS, VIEWER, OPERATOR, ADMIN = "anonymous", "viewer", "operator", "admin"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from slices_admin.kodexa.contract import RESOURCES, WireType
 from slices_admin.kodexa.schemas import parse_record
+from slices_admin.slices.cache import cache_records
 from slices_admin.slices.models import MODELS
-from slices_admin.slices.services import cache_records
 from tests import nasty, strategies
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django.urls import reverse
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
-from slices_admin.slices.services import cache_records
+from slices_admin.slices.cache import cache_records
 from tests import nasty
 
 pytestmark = pytest.mark.django_db

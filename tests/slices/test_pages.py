@@ -8,7 +8,7 @@ from django.urls import reverse
 from slices_admin.audit.models import AuditEntry
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
-from slices_admin.slices.services import sync_slices
+from slices_admin.slices.sync import sync_slices
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.kodexa.schemas import validate_input
+from slices_admin.kodexa.schemas import InvalidRecord, validate_input
 from slices_admin.slices import services
+from slices_admin.slices.cache import cache_record
 from slices_admin.slices.models import OrchestratorSlice
 from tests.factories import orchestrator_record
 
@@ -39,6 +40,25 @@ def test_a_retried_put_that_was_applied_the_first_time_is_a_success_not_a_confli
     assert (entry.outcome, entry.response_status) == ("succeeded", 200)
 
 
+def test_an_update_whose_body_names_another_slice_is_refused_before_sending(kodexa_is):
+    record = orchestrator_record()
+    with pytest.raises(InvalidRecord) as caught:
+        services.update_orchestrator_slice("another-slice", values_of(record), context=AuditContext())
+    assert list(caught.value.field_errors) == ["id"] and "another-slice" in caught.value.field_errors["id"][0]
+    assert kodexa_is.received == [] and not AuditEntry.objects.exists()
+
+
+def test_a_patch_onto_a_current_copy_the_contract_refuses_names_the_field_and_sends_nothing(kodexa_is):
+    record = orchestrator_record(durationMs="slow")  # as Kodexa holds it: outside the contract
+    kodexa_is.answer(200, record)
+    with pytest.raises(InvalidRecord) as caught:
+        services.patch_orchestrator_slice(record["id"], {"status": "PENDING"}, context=AuditContext())
+    assert caught.value.field_errors == {
+        "durationMs": ["Must be a whole number. (in the record merged with Kodexa's current copy)"]
+    }
+    assert [request["method"] for request in kodexa_is.received] == ["GET"]
+
+
 def test_a_real_conflict_after_a_retry_is_still_a_conflict(kodexa_is):
     record = orchestrator_record(status="FAILED", changeSequence=3)
     theirs = {**record, "status": "CANCELLED", "changeSequence": 4}
@@ -68,6 +88,6 @@ def test_an_applied_change_is_audited_even_when_the_cache_write_fails(kodexa_is,
 
 def test_a_read_older_than_the_cached_copy_does_not_replace_it():
     newer = orchestrator_record(changeSequence=7, status="PENDING")
-    services.cache_record(ORCHESTRATOR_SLICE, newer)
-    services.cache_record(ORCHESTRATOR_SLICE, {**newer, "changeSequence": 6, "status": "FAILED"})
+    cache_record(ORCHESTRATOR_SLICE, newer)
+    cache_record(ORCHESTRATOR_SLICE, {**newer, "changeSequence": 6, "status": "FAILED"})
     assert OrchestratorSlice.objects.get().status == "PENDING"

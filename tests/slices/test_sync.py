@@ -5,7 +5,7 @@ import pytest
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.models import OrchestratorSlice, SyncRun
-from slices_admin.slices.services import perform_sync, sync_slices
+from slices_admin.slices.sync import perform_sync, sync_slices
 from tests.factories import at, cache_orchestrator, orchestrator_record
 
 pytestmark = pytest.mark.django_db

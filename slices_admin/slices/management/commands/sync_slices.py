@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa.contract import RESOURCES
 from slices_admin.slices.models import SyncRun
-from slices_admin.slices.services import perform_sync
+from slices_admin.slices.sync import perform_sync
 
 
 class Command(BaseCommand):
