@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from slices_admin.audit.services import AuditContext
 from slices_admin.bulk import services
+from slices_admin.bulk.changes import Change
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
 from slices_admin.slices.models import OrchestratorSlice
 
@@ -82,9 +83,9 @@ class BulkEditRequest(ClosedSerializer):
         )
 
     @property
-    def change(self) -> services.Change:
+    def change(self) -> Change:
         data = self.validated_data
-        return services.Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
+        return Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
 
 
 def job_document(request, job: BulkEditJob, progress: services.Progress | None = None) -> dict:

@@ -1,7 +1,7 @@
 """Bulk status edits: preview a selection, create the job and its item ledger, cancel, follow up, report progress.
 
-The work itself is done by `engine.run_job` in a worker. A selection is a slice-list filter (stored as its query
-string, resolved when the job is created) or a list of ids; every slice in it becomes one item.
+The work itself is done by runners (`runner.run_job`) in workers. A selection is a slice-list filter (stored as its
+query string, resolved when the job is created) or a list of ids; every slice in it becomes one item.
 """
 
 from collections import Counter
@@ -22,8 +22,10 @@ from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice
 
+from .changes import Change, runners_for
+from .ledger import finish_cancelled
 from .models import BulkEditItem, BulkEditJob
-from .tasks import enqueue_runners, runners_for
+from .tasks import enqueue_runners
 
 Item = BulkEditItem.State
 SAMPLE_SIZE = 10
@@ -86,38 +88,6 @@ def _query(params: Mapping[str, Any]) -> QueryDict:
         values = value if isinstance(value, list | tuple) else [value]
         query.setlist(name, [str(v).lower() if isinstance(v, bool) else str(v) for v in values])
     return query
-
-
-# --- what the edit is ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Change:
-    target_status: str
-    error_message: str | None = None  # None leaves errorMessage alone; "" clears it
-    reason: str = ""
-
-    def errors(self) -> dict[str, str]:
-        found = {}
-        if self.target_status not in settings.BULK_TARGET_STATUSES:
-            found["targetStatus"] = f"Choose one of {', '.join(settings.BULK_TARGET_STATUSES)}."
-        if not self.reason.strip():
-            found["reason"] = "Say why: the reason goes into every audit entry of the job."
-        elif len(self.reason) > 2000:
-            found["reason"] = "Keep the reason under 2,000 characters."
-        if self.error_message is not None and len(self.error_message) > 10000:
-            found["errorMessage"] = "Keep the error message under 10,000 characters."
-        return found
-
-    def already_applied(self, status: str | None, error_message: str | None) -> bool:
-        """Whether a slice already looks the way this change would make it (so it is skipped)."""
-        if status != self.target_status:
-            return False
-        return self.error_message is None or (error_message or "") == self.error_message
-
-    def applied_to(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        changed = {**record, "status": self.target_status}
-        if self.error_message is not None:
-            changed["errorMessage"] = self.error_message or None
-        return changed
 
 
 # --- preview ------------------------------------------------------------------------------------------------------
@@ -330,8 +300,6 @@ def cancel_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
             resource=ORCHESTRATOR_SLICE.path,
         )
     if job.state == BulkEditJob.State.QUEUED:
-        from .engine import finish_cancelled
-
         finish_cancelled(job)
         job.refresh_from_db()
     return job
