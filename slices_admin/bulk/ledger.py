@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -50,22 +50,32 @@ def join(job_id: int, runner_id: str) -> BulkEditJob | None:
         release_dead_runners(job_id)
         BulkEditRunner.objects.create(job=job, runner_id=runner_id, heartbeat_at=Now())
         started = {} if job.started_at else {"started_at": timezone.now()}
-        BulkEditJob.objects.filter(pk=job_id).update(state=BulkEditJob.State.RUNNING, heartbeat_at=Now(), **started)
+        BulkEditJob.objects.filter(pk=job_id).update(state=BulkEditJob.State.RUNNING, **started)
     job.refresh_from_db()
     return job
 
 
-def beat(job_id: int, runner_id: str) -> bool:
+def beat(runner_id: str) -> bool:
     """Record that the runner is alive; False when it is no longer one of the job's runners (another found it
     silent for too long and took its items back)."""
-    if not BulkEditRunner.objects.filter(runner_id=runner_id).update(heartbeat_at=Now()):
-        return False
-    BulkEditJob.objects.filter(pk=job_id).update(heartbeat_at=Now())
-    return True
+    return bool(BulkEditRunner.objects.filter(runner_id=runner_id).update(heartbeat_at=Now()))
 
 
 def leave(runner_id: str) -> None:
     BulkEditRunner.objects.filter(runner_id=runner_id).delete()
+
+
+def live_runners(stale: datetime) -> dict[int, int]:
+    """How many runners each unfinished job has that beat since `stale`."""
+    live = BulkEditRunner.objects.filter(job__state__in=UNFINISHED_JOB, heartbeat_at__gte=stale)
+    return dict(live.order_by().values_list("job").annotate(n=Count("id")))
+
+
+def mark_runners_queued(job_id: int, stale: datetime) -> bool:
+    """Note that runners are queued for the job, unless another sweep did since `stale`: True for the one sweep
+    that is to queue them."""
+    unmarked = Q(runners_queued_at__lt=stale) | Q(runners_queued_at__isnull=True)
+    return bool(BulkEditJob.objects.filter(unmarked, pk=job_id).update(runners_queued_at=Now()))
 
 
 def release_dead_runners(job_id: int) -> int:

@@ -193,7 +193,7 @@ class Runner:
             connection.close()
 
     def _beat(self) -> None:
-        if not ledger.beat(self.job.pk, self.runner_id):  # another runner found this one silent for too long
+        if not ledger.beat(self.runner_id):  # another runner found this one silent for too long
             logger.warning("bulk job %s: runner %s was given up for dead; stopping", self.job.pk, self.runner_id)
             self.lost = True
             self.stop.set()

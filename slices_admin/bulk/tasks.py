@@ -4,13 +4,11 @@ new job, and again for a job whose runners died or that is short of them (the sw
 import logging
 
 from django.apps import apps
-from django.db.models import Q
-from django.db.models.functions import Now
 from django.tasks import task
 
 from . import ledger
 from .changes import runners_for
-from .models import BulkEditJob, BulkEditRunner
+from .models import BulkEditJob
 from .runner import run_job
 
 logger = logging.getLogger(__name__)
@@ -30,29 +28,27 @@ def enqueue_runners(job_id: int, count: int) -> None:
 def resume_stale_jobs() -> list[int]:
     """Queue runners for every unfinished job that has no task waiting for a worker and either has no live runner
     (they died, or it never got one; a cancelled job too: a runner checks what was in flight before closing it),
-    or has fewer than it should while items wait unclaimed (a restarted worker joins the one that went on)."""
+    or has fewer than it should while items wait unclaimed (a restarted worker joins the one that went on).
+
+    A job without a live runner gets them once BULK_STALE_AFTER_SECONDS have passed since it was created or since
+    runners were last queued for it: queued runners may wait that long for a worker to take them."""
     stale = ledger.stale_before()
     waiting = _jobs_with_a_waiting_task()
+    live = ledger.live_runners(stale)
     resumed = []
     unfinished = BulkEditJob.objects.filter(state__in=ledger.UNFINISHED_JOB)
-    for job_id, concurrency, heartbeat_at, created_at in unfinished.values_list(
-        "pk", "concurrency", "heartbeat_at", "created_at"
+    for job_id, concurrency, queued_at, created_at in unfinished.values_list(
+        "pk", "concurrency", "runners_queued_at", "created_at"
     ):
         if job_id in waiting:
             continue
-        wanted = runners_for(concurrency)
-        if (heartbeat_at or created_at) < stale:
-            # Mark it, so the next sweep does not queue it again while these runners wait for a worker.
-            marked = BulkEditJob.objects.filter(
-                Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), pk=job_id
-            ).update(heartbeat_at=Now())
-            if marked:
+        wanted, alive = runners_for(concurrency), live.get(job_id, 0)
+        if not alive:
+            if (queued_at or created_at) < stale and ledger.mark_runners_queued(job_id, stale):
                 enqueue_runners(job_id, wanted)
                 resumed.append(job_id)
-            continue
-        live = BulkEditRunner.objects.filter(job_id=job_id, heartbeat_at__gte=stale).count()
-        if 0 < live < wanted and ledger.unclaimed(job_id).exists():
-            enqueue_runners(job_id, wanted - live)
+        elif alive < wanted and ledger.unclaimed(job_id).exists():
+            enqueue_runners(job_id, wanted - alive)
             resumed.append(job_id)
     if resumed:
         logger.warning("bulk: queued runners for jobs %s, which had lost theirs", resumed)

@@ -63,7 +63,7 @@ def test_an_in_flight_item_whose_put_landed_is_not_sent_again_after_a_crash(kode
         state="in_flight", sent_change_sequence=records[0]["changeSequence"], runner_id="dead-runner"
     )
     kodexa.put(records[0], status="PENDING")
-    BulkEditJob.objects.filter(pk=job.pk).update(state="running", heartbeat_at="2020-01-01T00:00Z")
+    BulkEditJob.objects.filter(pk=job.pk).update(state="running")
     BulkEditRunner.objects.create(job=job, runner_id="dead-runner", heartbeat_at="2020-01-01T00:00Z")
     assert run_job(job.pk) == "finished"
     first.refresh_from_db()

@@ -61,10 +61,25 @@ def test_the_items_of_dead_runners_go_back_in_line_and_a_live_runners_stay_with_
 
 
 def test_a_runner_given_up_for_dead_learns_it_from_its_next_heartbeat():
-    job = ledger.join(job_of("a").pk, "runner-1")
-    assert ledger.beat(job.pk, "runner-1")
+    ledger.join(job_of("a").pk, "runner-1")
+    assert ledger.beat("runner-1")
     BulkEditRunner.objects.all().delete()  # another runner found it silent for too long
-    assert not ledger.beat(job.pk, "runner-1")
+    assert not ledger.beat("runner-1")
+
+
+def test_only_runners_that_beat_lately_count_as_live_and_only_for_unfinished_jobs():
+    running, finished = job_of("a", state="running"), job_of("b", state="finished")
+    BulkEditRunner.objects.create(job=running, runner_id="beating", heartbeat_at=timezone.now())
+    BulkEditRunner.objects.create(job=running, runner_id="silent", heartbeat_at=LONG_AGO)
+    BulkEditRunner.objects.create(job=finished, runner_id="leaving", heartbeat_at=timezone.now())
+    assert ledger.live_runners(ledger.stale_before()) == {running.pk: 1}
+
+
+def test_one_sweep_at_a_time_marks_a_job_as_having_runners_queued():
+    job = job_of("a", state="running")
+    stale = ledger.stale_before()
+    assert ledger.mark_runners_queued(job.pk, stale)
+    assert not ledger.mark_runners_queued(job.pk, stale)  # another sweep, moments later
 
 
 def test_an_item_is_marked_in_flight_only_by_the_runner_holding_it():

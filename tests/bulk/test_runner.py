@@ -63,7 +63,7 @@ def test_a_second_runner_leaves_a_live_runners_items_alone_and_takes_them_back_o
 ):
     records = failed_slices(3)
     job = job_for(records, operator)
-    BulkEditJob.objects.filter(pk=job.pk).update(state="running", heartbeat_at=timezone.now())
+    BulkEditJob.objects.filter(pk=job.pk).update(state="running")
     alive = BulkEditRunner.objects.create(job=job, runner_id="alive", heartbeat_at=timezone.now())
     held = job.items.get(slice_id=records[0]["id"])
     BulkEditItem.objects.filter(pk=held.pk).update(runner_id="alive")  # claimed, not yet sent
