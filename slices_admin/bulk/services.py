@@ -27,7 +27,6 @@ from .ledger import finish_cancelled
 from .models import BulkEditItem, BulkEditJob
 from .tasks import enqueue_runners
 
-Item = BulkEditItem.State
 SAMPLE_SIZE = 10
 _NOT_SELECTION = {"page", "pageSize", "sort"}
 
@@ -255,7 +254,7 @@ def create_job(
                 "targetStatus": job.target_status,
                 "errorMessage": job.error_message,
                 "items": len(items),
-                "toChange": sum(1 for item in items if item.state == Item.PENDING),
+                "toChange": sum(1 for item in items if item.state == BulkEditItem.State.PENDING),
             },
         )
         transaction.on_commit(lambda: enqueue_runners(job.pk, runners_for(job.concurrency)))
@@ -278,7 +277,7 @@ def _items(job, selection: Selection, change: Change, expected) -> list[BulkEdit
         if expected is not None and slice_id in expected:
             item.expected_change_sequence = expected[slice_id]
         if row is not None and expected is None and change.already_applied(row["status"], row["error_message"]):
-            item.state, item.finished_at = Item.SKIPPED, timezone.now()
+            item.state, item.finished_at = BulkEditItem.State.SKIPPED, timezone.now()
             item.message = f"Already {row['status']}: nothing to change."
         items.append(item)
     return items
@@ -311,7 +310,7 @@ def follow_up(job: BulkEditJob, kind: str, *, context: AuditContext) -> BulkEdit
     asks is the confirmation; asking twice while the first follow-up runs is refused."""
     with transaction.atomic():  # one follow-up at a time: the check and the creation are one write
         job = BulkEditJob.objects.select_for_update().get(pk=job.pk)
-        state = {"retry": Item.FAILED, "reapply": Item.CONFLICT}[kind]
+        state = {"retry": BulkEditItem.State.FAILED, "reapply": BulkEditItem.State.CONFLICT}[kind]
         running = (
             job.follow_ups.filter(follow_up_kind=kind)
             .exclude(state__in=[BulkEditJob.State.FINISHED, BulkEditJob.State.CANCELLED])
@@ -364,9 +363,10 @@ def progress_of(jobs: list[BulkEditJob]) -> dict[int, Progress]:
     """Each job's progress, in one query however many jobs (lists of jobs would otherwise ask per job): items by
     state, and of them the ones this run of the job worked on (a resumed or retried job counts from its latest
     start), for its rate."""
-    counts = {job.pk: dict.fromkeys(Item.values, 0) for job in jobs}
+    counts = {job.pk: dict.fromkeys(BulkEditItem.State.values, 0) for job in jobs}
     worked = dict.fromkeys(counts, 0)
-    this_run = Q(job__started_at__isnull=False, finished_at__gte=F("job__started_at")) & ~Q(state=Item.CANCELLED)
+    since_start = Q(job__started_at__isnull=False, finished_at__gte=F("job__started_at"))
+    this_run = since_start & ~Q(state=BulkEditItem.State.CANCELLED)
     rows = (
         BulkEditItem.objects.filter(job__in=jobs)
         .order_by()
