@@ -3,7 +3,7 @@
 
 The sandbox runs as its own process on a fresh data file. The edits run in a child process, `python -m
 bench.bulk`, with its own database (`var/bench-bulk.sqlite3`, emptied first) and settings pointing at the sandbox:
-it syncs the slices into its cache, then times the engine (the code `db_worker` runs) on three sets of 1,000
+it syncs the slices into its cache, then times the runner (the code `db_worker` runs) on three sets of 1,000
 distinct slices: the default way, reading every slice before its PUT, and one at a time. It prints its figures as
 one JSON line.
 """
@@ -89,9 +89,10 @@ def main() -> None:
 
     from bench import indexes
     from slices_admin.audit.services import AuditContext
-    from slices_admin.bulk import engine
+    from slices_admin.bulk.changes import Change
     from slices_admin.bulk.models import BulkEditItem, BulkEditJob
-    from slices_admin.bulk.services import Change, Selection, create_job
+    from slices_admin.bulk.runner import run_job
+    from slices_admin.bulk.services import Selection, create_job
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
     from slices_admin.slices.models import OrchestratorSlice
     from slices_admin.slices.sync import sync_slices
@@ -122,7 +123,7 @@ def main() -> None:
         job = create_job(Selection.from_ids(ids), change, context=context, confirmed_count=len(ids))
         sent = requests.get(stats, headers=key, timeout=10).json()["requests"]
         began = time.perf_counter()
-        engine.run_job(job.pk)
+        run_job(job.pk)
         seconds = time.perf_counter() - began
         requests_sent = requests.get(stats, headers=key, timeout=10).json()["requests"] - sent
         states = dict(job.items.order_by().values_list("state").annotate(n=Count("id")))

@@ -189,7 +189,7 @@ def diagnostics(job_id: int, workers: list[Worker], sandbox: Sandbox) -> None:
     job = BulkEditJob.objects.get(pk=job_id)
     log("\n=== diagnostics ===")
     log(
-        f"job {job.pk}: state {job.state}, started {job.started_at}, heartbeat {job.heartbeat_at} "
+        f"job {job.pk}: state {job.state}, started {job.started_at}, runners queued {job.runners_queued_at} "
         f"(now {timezone.now()}), resumed {job.resumed_count}, paused until {job.paused_until}"
     )
     log(f"items: {_counts(job_id)}")

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from slices_admin.audit.services import AuditContext
 from slices_admin.bulk import services
+from slices_admin.bulk.changes import Change
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
 from slices_admin.slices.models import OrchestratorSlice
 
@@ -82,84 +83,71 @@ class BulkEditRequest(ClosedSerializer):
         )
 
     @property
-    def change(self) -> services.Change:
+    def change(self) -> Change:
         data = self.validated_data
-        return services.Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
-
-
-def job_document(request, job: BulkEditJob, progress: services.Progress | None = None) -> dict:
-    progress = progress or services.progress(job)
-    return {
-        "id": job.pk,
-        "state": job.state,
-        "createdAt": job.created_at,
-        "createdBy": job.created_by.get_username() if job.created_by else None,
-        "selection": job.selection,
-        "targetStatus": job.target_status,
-        "errorMessage": job.error_message,
-        "reason": job.reason,
-        "retryOf": job.retry_of_id,
-        "startedAt": job.started_at,
-        "finishedAt": job.finished_at,
-        "cancelRequestedAt": job.cancel_requested_at,
-        "pausedUntil": job.paused_until,
-        "total": progress.total,
-        "done": progress.done,
-        "counts": progress.counts,
-        "ratePerSecond": round(progress.rate, 2) if progress.rate else None,
-        "secondsLeft": round(progress.seconds_left) if progress.seconds_left is not None else None,
-        "items": request.build_absolute_uri(reverse("api:bulk-edit-items", args=[job.pk])),
-        "page": request.build_absolute_uri(reverse("bulk:detail", args=[job.pk])),
-    }
-
-
-def _preview_document(preview: services.Preview) -> dict:
-    return {
-        "total": preview.total,
-        "toChange": preview.to_change,
-        "toSkip": preview.to_skip,
-        "beforeStatuses": preview.before_statuses,
-        "needsConfirmCount": preview.needs_typed_confirmation,
-        "warnings": preview.warnings,
-        "sample": [
-            {"id": row["id"], "before": row["before_status"], "after": row["after_status"]} for row in preview.sample
-        ],
-    }
+        return Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
 
 
 def _refused(exc: services.BulkEditError) -> ValidationError:
     return ValidationError({("nonFieldErrors" if k == "__all__" else k): [v] for k, v in exc.errors.items()})
 
 
-# --- the documents, as the schema describes them -------------------------------------------------------------------
+# --- the documents: each serializer renders its answer and documents it in the schema --------------------------------
+class AbsoluteUrlField(serializers.URLField):
+    """The absolute address of a view of the job whose pk the field's `source` gives (the request in the context)."""
+
+    def __init__(self, view_name: str, **kwargs):
+        self.view_name = view_name
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> str:
+        return self.context["request"].build_absolute_uri(reverse(self.view_name, args=[value]))
+
+
+class TwoDecimalsField(serializers.FloatField):
+    def to_representation(self, value) -> float:
+        return round(value, 2)
+
+
+class RoundedIntegerField(serializers.IntegerField):
+    def to_representation(self, value) -> int:
+        return round(value)
+
+
 class SelectionDocument(serializers.Serializer):
     filter = serializers.CharField(required=False, help_text="The list's query string the filter stands for.")
     ids = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class BulkEditJobDocument(serializers.Serializer):
-    """A bulk edit job and its progress (`job_document`)."""
+class BulkEditJobDocument(serializers.Serializer):  # renders a `services.Progress`: the job, its counts and rate
+    """A bulk edit job and its progress."""
 
-    id = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=BulkEditJob.State.choices)
-    createdAt = serializers.DateTimeField()
-    createdBy = serializers.CharField(allow_null=True)
-    selection = SelectionDocument()
-    targetStatus = serializers.CharField()
-    errorMessage = serializers.CharField(allow_null=True, help_text="null: left as it was on each slice.")
-    reason = serializers.CharField()
-    retryOf = serializers.IntegerField(allow_null=True, help_text="The job this one retries, if any.")
-    startedAt = serializers.DateTimeField(allow_null=True)
-    finishedAt = serializers.DateTimeField(allow_null=True)
-    cancelRequestedAt = serializers.DateTimeField(allow_null=True)
-    pausedUntil = serializers.DateTimeField(allow_null=True, help_text="Kodexa asked the job to wait until then.")
+    id = serializers.IntegerField(source="job.pk")
+    state = serializers.ChoiceField(source="job.state", choices=BulkEditJob.State.choices)
+    createdAt = serializers.DateTimeField(source="job.created_at")
+    createdBy = serializers.CharField(source="job.created_by.get_username", allow_null=True)
+    selection = SelectionDocument(source="job.selection")
+    targetStatus = serializers.CharField(source="job.target_status")
+    errorMessage = serializers.CharField(
+        source="job.error_message", allow_null=True, help_text="null: left as it was on each slice."
+    )
+    reason = serializers.CharField(source="job.reason")
+    retryOf = serializers.IntegerField(
+        source="job.retry_of_id", allow_null=True, help_text="The job this one retries, if any."
+    )
+    startedAt = serializers.DateTimeField(source="job.started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="job.finished_at", allow_null=True)
+    cancelRequestedAt = serializers.DateTimeField(source="job.cancel_requested_at", allow_null=True)
+    pausedUntil = serializers.DateTimeField(
+        source="job.paused_until", allow_null=True, help_text="Kodexa asked the job to wait until then."
+    )
     total = serializers.IntegerField()
     done = serializers.IntegerField()
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Items by state.")
-    ratePerSecond = serializers.FloatField(allow_null=True)
-    secondsLeft = serializers.IntegerField(allow_null=True)
-    items = serializers.URLField(help_text="The job's items with their outcomes.")
-    page = serializers.URLField(help_text="The job's page in the console.")
+    ratePerSecond = TwoDecimalsField(source="rate", allow_null=True)
+    secondsLeft = RoundedIntegerField(source="seconds_left", allow_null=True)
+    items = AbsoluteUrlField("api:bulk-edit-items", source="job.pk", help_text="The job's items with their outcomes.")
+    page = AbsoluteUrlField("bulk:detail", source="job.pk", help_text="The job's page in the console.")
 
 
 class BulkEditJobList(serializers.Serializer):
@@ -168,20 +156,28 @@ class BulkEditJobList(serializers.Serializer):
 
 class PreviewSample(serializers.Serializer):
     id = serializers.CharField()
-    before = serializers.CharField(allow_null=True, allow_blank=True)
-    after = serializers.CharField()
+    before = serializers.CharField(source="before_status", allow_null=True, allow_blank=True)
+    after = serializers.CharField(source="after_status")
 
 
 class BulkEditPreview(serializers.Serializer):
     """What the edit would do, from the cache alone (`dryRun`): nothing is sent, nothing is queued."""
 
     total = serializers.IntegerField()
-    toChange = serializers.IntegerField()
-    toSkip = serializers.IntegerField(help_text="Slices that already have the target status.")
-    beforeStatuses = serializers.DictField(child=serializers.IntegerField(), help_text="Slices by current status.")
-    needsConfirmCount = serializers.BooleanField(help_text="Creating the job needs `confirmCount`.")
+    toChange = serializers.IntegerField(source="to_change")
+    toSkip = serializers.IntegerField(source="to_skip", help_text="Slices that already have the target status.")
+    beforeStatuses = serializers.DictField(
+        source="before_statuses", child=serializers.IntegerField(), help_text="Slices by current status."
+    )
+    needsConfirmCount = serializers.BooleanField(
+        source="needs_typed_confirmation", help_text="Creating the job needs `confirmCount`."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     sample = PreviewSample(many=True)
+
+
+def _job_document(request, job: BulkEditJob) -> dict:
+    return BulkEditJobDocument(services.progress(job), context={"request": request}).data
 
 
 JOB_ID = OpenApiParameter("job_id", int, OpenApiParameter.PATH, description="The bulk edit job's id.")
@@ -214,7 +210,8 @@ class BulkEditListCreate(APIView):
     def get(self, request):
         jobs = list(BulkEditJob.objects.select_related("created_by")[:50])
         progress = services.progress_of(jobs)
-        return Response({"results": [job_document(request, job, progress[job.pk]) for job in jobs]})
+        listed = BulkEditJobList({"results": [progress[job.pk] for job in jobs]}, context={"request": request})
+        return Response(listed.data)
 
     def post(self, request):
         asked = BulkEditRequest(data=request.data)
@@ -224,7 +221,8 @@ class BulkEditListCreate(APIView):
             raise ValidationError({k: [v] for k, v in problems.items()})
         try:
             if asked.validated_data["dryRun"]:
-                return Response(_preview_document(services.preview(asked.selection, asked.change, user=request.user)))
+                seen = services.preview(asked.selection, asked.change, user=request.user)
+                return Response(BulkEditPreview(seen).data)
             job = services.create_job(
                 asked.selection,
                 asked.change,
@@ -233,7 +231,7 @@ class BulkEditListCreate(APIView):
             )
         except services.BulkEditError as exc:
             raise _refused(exc) from exc
-        return Response(job_document(request, job), status=status.HTTP_201_CREATED)
+        return Response(_job_document(request, job), status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
@@ -247,7 +245,7 @@ class BulkEditListCreate(APIView):
 )
 class BulkEditDetail(APIView):
     def get(self, request, job_id):
-        return Response(job_document(request, get_object_or_404(BulkEditJob, pk=job_id)))
+        return Response(_job_document(request, get_object_or_404(BulkEditJob, pk=job_id)))
 
 
 @extend_schema_view(
@@ -265,7 +263,7 @@ class BulkEditDetail(APIView):
 class BulkEditCancel(APIView):
     def post(self, request, job_id):
         job = services.cancel_job(get_object_or_404(BulkEditJob, pk=job_id), context=AuditContext.from_request(request))
-        return Response(job_document(request, job), status=status.HTTP_202_ACCEPTED)
+        return Response(_job_document(request, job), status=status.HTTP_202_ACCEPTED)
 
 
 class BulkEditItemSerializer(serializers.ModelSerializer):

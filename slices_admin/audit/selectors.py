@@ -108,7 +108,7 @@ def text_search(queryset: QuerySet, text: str) -> QuerySet:
 
 # --- one entry --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class Change:
+class KeyPathChange:
     path: str  # `status`, `metadata.retries[0].count`
     before: Any
     after: Any
@@ -123,7 +123,7 @@ _MISSING = object()
 DIFF_DEPTH = 64  # below this many levels, a changed subtree is one change (deep JSON cannot exhaust the stack)
 
 
-def key_path_diff(before: Any, after: Any, path: str = "", depth: int = 0) -> list[Change]:
+def key_path_diff(before: Any, after: Any, path: str = "", depth: int = 0) -> list[KeyPathChange]:
     """Every difference between two JSON values, down to the key path where it happens (objects by key, lists
     by index), in key order; to DIFF_DEPTH levels."""
     if depth < DIFF_DEPTH and isinstance(before, dict) and isinstance(after, dict):
@@ -140,11 +140,11 @@ def key_path_diff(before: Any, after: Any, path: str = "", depth: int = 0) -> li
             changes += key_path_diff(old, new, f"{path}[{index}]", depth + 1)
         return changes
     if before is _MISSING:
-        return [Change(path, None, after, "added")]
+        return [KeyPathChange(path, None, after, "added")]
     if after is _MISSING:
-        return [Change(path, before, None, "removed")]
+        return [KeyPathChange(path, before, None, "removed")]
     if before != after or type(before) is not type(after):
-        return [Change(path, before, after, "changed")]
+        return [KeyPathChange(path, before, after, "changed")]
     return []
 
 

@@ -3,7 +3,8 @@
 from django import forms
 from django.conf import settings
 
-from .services import Change, Selection
+from .changes import Change
+from .services import Selection
 
 ERROR_MODES = (("keep", "Leave each slice's error message as it is"), ("clear", "Clear it"), ("set", "Set it to:"))
 _FIELD = {"targetStatus": "target_status", "reason": "reason", "errorMessage": "error_message"}

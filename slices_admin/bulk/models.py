@@ -33,15 +33,16 @@ class BulkEditJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    # The last sign of life of any of its runners (see BulkEditRunner): stale means none is left.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep last queued runners for it: it queues no more for BULK_STALE_AFTER_SECONDS while they wait for
+    # a worker. Whether it is being worked is its runners' heartbeats alone (BulkEditRunner).
+    runners_queued_at = models.DateTimeField(null=True, blank=True)
     resumed_count = models.PositiveIntegerField(default=0)
     paused_until = models.DateTimeField(null=True, blank=True)  # Kodexa said 429: the whole job waits
     pause_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
+        indexes = [models.Index(fields=["state", "runners_queued_at"], name="bulkjob_state_queued")]
 
     def __str__(self):
         return f"Bulk edit {self.pk}: → {self.target_status} ({self.state})"
@@ -57,7 +58,8 @@ class BulkEditJob(models.Model):
 
 class BulkEditRunner(models.Model):
     """A worker process working a job. Several may work one job at once, each on the items it claimed; a runner
-    whose heartbeat goes stale is dead, and its items go back to whoever works the job next."""
+    whose heartbeat goes stale is dead, and its items go back to whoever works the job next. These heartbeats are
+    the only record of a job being worked."""
 
     job = models.ForeignKey(BulkEditJob, on_delete=models.CASCADE, related_name="runners")
     runner_id = models.CharField(max_length=64, unique=True)

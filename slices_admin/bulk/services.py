@@ -1,7 +1,7 @@
 """Bulk status edits: preview a selection, create the job and its item ledger, cancel, follow up, report progress.
 
-The work itself is done by `engine.run_job` in a worker. A selection is a slice-list filter (stored as its query
-string, resolved when the job is created) or a list of ids; every slice in it becomes one item.
+The work itself is done by runners (`runner.run_job`) in workers. A selection is a slice-list filter (stored as its
+query string, resolved when the job is created) or a list of ids; every slice in it becomes one item.
 """
 
 from collections import Counter
@@ -22,10 +22,11 @@ from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice
 
+from .changes import Change, runners_for
+from .ledger import finish_cancelled
 from .models import BulkEditItem, BulkEditJob
-from .tasks import enqueue_runners, runners_for
+from .tasks import enqueue_runners
 
-Item = BulkEditItem.State
 SAMPLE_SIZE = 10
 _NOT_SELECTION = {"page", "pageSize", "sort"}
 
@@ -86,38 +87,6 @@ def _query(params: Mapping[str, Any]) -> QueryDict:
         values = value if isinstance(value, list | tuple) else [value]
         query.setlist(name, [str(v).lower() if isinstance(v, bool) else str(v) for v in values])
     return query
-
-
-# --- what the edit is ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Change:
-    target_status: str
-    error_message: str | None = None  # None leaves errorMessage alone; "" clears it
-    reason: str = ""
-
-    def errors(self) -> dict[str, str]:
-        found = {}
-        if self.target_status not in settings.BULK_TARGET_STATUSES:
-            found["targetStatus"] = f"Choose one of {', '.join(settings.BULK_TARGET_STATUSES)}."
-        if not self.reason.strip():
-            found["reason"] = "Say why: the reason goes into every audit entry of the job."
-        elif len(self.reason) > 2000:
-            found["reason"] = "Keep the reason under 2,000 characters."
-        if self.error_message is not None and len(self.error_message) > 10000:
-            found["errorMessage"] = "Keep the error message under 10,000 characters."
-        return found
-
-    def already_applied(self, status: str | None, error_message: str | None) -> bool:
-        """Whether a slice already looks the way this change would make it (so it is skipped)."""
-        if status != self.target_status:
-            return False
-        return self.error_message is None or (error_message or "") == self.error_message
-
-    def applied_to(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        changed = {**record, "status": self.target_status}
-        if self.error_message is not None:
-            changed["errorMessage"] = self.error_message or None
-        return changed
 
 
 # --- preview ------------------------------------------------------------------------------------------------------
@@ -285,7 +254,7 @@ def create_job(
                 "targetStatus": job.target_status,
                 "errorMessage": job.error_message,
                 "items": len(items),
-                "toChange": sum(1 for item in items if item.state == Item.PENDING),
+                "toChange": sum(1 for item in items if item.state == BulkEditItem.State.PENDING),
             },
         )
         transaction.on_commit(lambda: enqueue_runners(job.pk, runners_for(job.concurrency)))
@@ -308,7 +277,7 @@ def _items(job, selection: Selection, change: Change, expected) -> list[BulkEdit
         if expected is not None and slice_id in expected:
             item.expected_change_sequence = expected[slice_id]
         if row is not None and expected is None and change.already_applied(row["status"], row["error_message"]):
-            item.state, item.finished_at = Item.SKIPPED, timezone.now()
+            item.state, item.finished_at = BulkEditItem.State.SKIPPED, timezone.now()
             item.message = f"Already {row['status']}: nothing to change."
         items.append(item)
     return items
@@ -330,8 +299,6 @@ def cancel_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
             resource=ORCHESTRATOR_SLICE.path,
         )
     if job.state == BulkEditJob.State.QUEUED:
-        from .engine import finish_cancelled
-
         finish_cancelled(job)
         job.refresh_from_db()
     return job
@@ -343,7 +310,7 @@ def follow_up(job: BulkEditJob, kind: str, *, context: AuditContext) -> BulkEdit
     asks is the confirmation; asking twice while the first follow-up runs is refused."""
     with transaction.atomic():  # one follow-up at a time: the check and the creation are one write
         job = BulkEditJob.objects.select_for_update().get(pk=job.pk)
-        state = {"retry": Item.FAILED, "reapply": Item.CONFLICT}[kind]
+        state = {"retry": BulkEditItem.State.FAILED, "reapply": BulkEditItem.State.CONFLICT}[kind]
         running = (
             job.follow_ups.filter(follow_up_kind=kind)
             .exclude(state__in=[BulkEditJob.State.FINISHED, BulkEditJob.State.CANCELLED])
@@ -396,9 +363,10 @@ def progress_of(jobs: list[BulkEditJob]) -> dict[int, Progress]:
     """Each job's progress, in one query however many jobs (lists of jobs would otherwise ask per job): items by
     state, and of them the ones this run of the job worked on (a resumed or retried job counts from its latest
     start), for its rate."""
-    counts = {job.pk: dict.fromkeys(Item.values, 0) for job in jobs}
+    counts = {job.pk: dict.fromkeys(BulkEditItem.State.values, 0) for job in jobs}
     worked = dict.fromkeys(counts, 0)
-    this_run = Q(job__started_at__isnull=False, finished_at__gte=F("job__started_at")) & ~Q(state=Item.CANCELLED)
+    since_start = Q(job__started_at__isnull=False, finished_at__gte=F("job__started_at"))
+    this_run = since_start & ~Q(state=BulkEditItem.State.CANCELLED)
     rows = (
         BulkEditItem.objects.filter(job__in=jobs)
         .order_by()

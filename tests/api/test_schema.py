@@ -6,10 +6,11 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIRequestFactory
 
-from slices_admin.api.bulk import _preview_document, job_document
+from slices_admin.api.bulk import BulkEditJobDocument, BulkEditPreview
 from slices_admin.audit.export import as_document
 from slices_admin.audit.models import AuditEntry
 from slices_admin.bulk import services
+from slices_admin.bulk.changes import Change
 from slices_admin.bulk.models import BulkEditJob
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 
@@ -70,14 +71,15 @@ def test_the_documents_list_exactly_the_fields_the_api_sends(schema, make_user, 
     found = components(schema)
     records = failed_slices(2)
     selection = services.Selection.from_ids([r["id"] for r in records])
-    change = services.Change("PENDING", None, "schema")
+    change = Change("PENDING", None, "schema")
     job = BulkEditJob.objects.create(
         created_by=make_user("operator"), selection=selection.to_json(), target_status="PENDING", reason="schema",
         concurrency=1,
     )  # fmt: skip
     request = APIRequestFactory().get("/api/v1/bulk-edits")
-    assert set(found["BulkEditJobDocument"]["properties"]) == set(job_document(request, job))
-    assert set(found["BulkEditPreview"]["properties"]) == set(_preview_document(services.preview(selection, change)))
+    rendered = BulkEditJobDocument(services.progress(job), context={"request": request}).data
+    assert set(found["BulkEditJobDocument"]["properties"]) == set(rendered)
+    assert set(found["BulkEditPreview"]["properties"]) == set(BulkEditPreview(services.preview(selection, change)).data)
     entry = AuditEntry.objects.first()
     assert entry is not None
     assert set(found["AuditEntry"]["properties"]) == set(as_document(entry))

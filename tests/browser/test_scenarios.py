@@ -156,7 +156,8 @@ def test_every_main_page_passes_axe_without_serious_violations(page, sign_in, ko
     ]
     from slices_admin.audit.models import AuditEntry
     from slices_admin.audit.services import AuditContext
-    from slices_admin.bulk.services import Change, Selection, create_job
+    from slices_admin.bulk.changes import Change
+    from slices_admin.bulk.services import Selection, create_job
 
     pages.append(f"/audit/{AuditEntry.objects.filter(action='patch').first().pk}/")
     job = create_job(Selection.from_ids([records[1]["id"]]), Change("PENDING", reason="a11y"),

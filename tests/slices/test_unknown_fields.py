@@ -8,8 +8,9 @@ from django.urls import reverse
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
-from slices_admin.bulk import engine
-from slices_admin.bulk.services import Change, Selection, create_job
+from slices_admin.bulk.changes import Change
+from slices_admin.bulk.runner import run_job
+from slices_admin.bulk.services import Selection, create_job
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.slices.services import read_freshest, refresh_slice
 from tests.slices.test_pages import edit_post_data
@@ -79,7 +80,7 @@ def test_a_bulk_edit_sends_the_unknown_fields_back_unchanged(newer_kodexa, make_
         context=AuditContext(actor=make_user("operator")),
         confirmed_count=5,
     )
-    assert engine.run_job(job.pk) == "finished"
+    assert run_job(job.pk) == "finished"
     for made in records:
         now = stored(newer_kodexa, made)
         assert now["status"] == "PENDING" and now["changeSequence"] == made["changeSequence"] + 1

@@ -1,0 +1,202 @@
+"""The item ledger in the database: runners joining a job, beating and leaving; items claimed, marked in flight and
+moved to their outcome; the items of dead runners put back in line; a job closed. No Kodexa, no threads.
+
+A runner only ever moves the items it holds (claimed by it, not final): every write here that moves an item says
+which runner it is for, so one given up for dead cannot overwrite what its successor did.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from slices_admin.slices.models import OrchestratorSlice
+
+from .models import BulkEditItem, BulkEditJob, BulkEditRunner
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED_JOB = (BulkEditJob.State.QUEUED, BulkEditJob.State.RUNNING)
+UNFINISHED_ITEM = (BulkEditItem.State.PENDING, BulkEditItem.State.IN_FLIGHT)
+
+
+# --- runners ------------------------------------------------------------------------------------------------------
+def database_now() -> datetime:
+    """The database's clock. Heartbeats are written (`Now()`) and judged by it, so the clocks of the machines the
+    workers run on never make a live runner look dead, however far apart they drift."""
+    if connection.vendor != "postgresql":  # SQLite: one machine, one clock
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def stale_before() -> datetime:
+    """A heartbeat older than this is a dead runner's."""
+    return database_now() - timedelta(seconds=settings.BULK_STALE_AFTER_SECONDS)
+
+
+def join(job_id: int, runner_id: str) -> BulkEditJob | None:
+    """Become one of the job's runners, unless it is over. The items of runners that died go back in line first."""
+    with transaction.atomic():
+        job = BulkEditJob.objects.select_for_update().filter(pk=job_id, state__in=UNFINISHED_JOB).first()
+        if job is None:
+            return None
+        release_dead_runners(job_id)
+        BulkEditRunner.objects.create(job=job, runner_id=runner_id, heartbeat_at=Now())
+        started = {} if job.started_at else {"started_at": timezone.now()}
+        BulkEditJob.objects.filter(pk=job_id).update(state=BulkEditJob.State.RUNNING, **started)
+    job.refresh_from_db()
+    return job
+
+
+def beat(runner_id: str) -> bool:
+    """Record that the runner is alive; False when it is no longer one of the job's runners (another found it
+    silent for too long and took its items back)."""
+    return bool(BulkEditRunner.objects.filter(runner_id=runner_id).update(heartbeat_at=Now()))
+
+
+def leave(runner_id: str) -> None:
+    BulkEditRunner.objects.filter(runner_id=runner_id).delete()
+
+
+def live_runners(stale: datetime) -> dict[int, int]:
+    """How many runners each unfinished job has that beat since `stale`."""
+    live = BulkEditRunner.objects.filter(job__state__in=UNFINISHED_JOB, heartbeat_at__gte=stale)
+    return dict(live.order_by().values_list("job").annotate(n=Count("id")))
+
+
+def mark_runners_queued(job_id: int, stale: datetime) -> bool:
+    """Note that runners are queued for the job, unless another sweep did since `stale`: True for the one sweep
+    that is to queue them."""
+    unmarked = Q(runners_queued_at__lt=stale) | Q(runners_queued_at__isnull=True)
+    return bool(BulkEditJob.objects.filter(unmarked, pk=job_id).update(runners_queued_at=Now()))
+
+
+def release_dead_runners(job_id: int) -> int:
+    """Put back in line the unfinished items of the job's runners that stopped beating (and of runners that left
+    items behind). Their `sent_change_sequence` makes the next attempt check Kodexa before sending anything again.
+    Returns how many items were released."""
+    with transaction.atomic():
+        BulkEditJob.objects.select_for_update().filter(pk=job_id).first()  # the job row first, as `join` takes it
+        runners = BulkEditRunner.objects.filter(job_id=job_id)
+        dead = runners.filter(heartbeat_at__lt=stale_before())
+        gone = dead.delete()[0]
+        live = runners.values_list("runner_id", flat=True)
+        held = BulkEditItem.objects.filter(job_id=job_id, state__in=UNFINISHED_ITEM)
+        orphans = held.exclude(runner_id="").exclude(runner_id__in=live)
+        released = orphans.update(state=BulkEditItem.State.PENDING, runner_id="")
+        if gone or released:
+            BulkEditJob.objects.filter(pk=job_id).update(resumed_count=F("resumed_count") + 1)
+    if released:
+        logger.warning("bulk job %s: %d items of stopped runners go back in line", job_id, released)
+    return released
+
+
+# --- the job --------------------------------------------------------------------------------------------------------
+def cancel_and_pause(job_id: int) -> tuple[datetime | None, datetime | None]:
+    """What the job asks of its runners now: when a cancel was requested, and until when it is paused."""
+    return BulkEditJob.objects.filter(pk=job_id).values_list("cancel_requested_at", "paused_until").get()
+
+
+def has_unfinished_items(job_id: int) -> bool:
+    return BulkEditItem.objects.filter(job_id=job_id, state__in=UNFINISHED_ITEM).exists()
+
+
+def close_finished(job_id: int) -> None:
+    """The job is done: every item has its outcome."""
+    BulkEditJob.objects.filter(pk=job_id, state=BulkEditJob.State.RUNNING).update(
+        state=BulkEditJob.State.FINISHED, finished_at=timezone.now(), paused_until=None, pause_reason=""
+    )
+
+
+def finish_cancelled(job: BulkEditJob) -> bool:
+    """Cancel every item nothing was ever sent for and close the job. Items whose earlier PUT's fate is unknown
+    are left for a runner to check first; returns whether the job could be closed."""
+    now = timezone.now()
+    with transaction.atomic():
+        job.items.filter(state=BulkEditItem.State.PENDING, sent_change_sequence__isnull=True).update(
+            state=BulkEditItem.State.CANCELLED, finished_at=now, message="Cancelled before it was sent."
+        )
+        if job.items.filter(state__in=UNFINISHED_ITEM).exists():
+            return False
+        BulkEditJob.objects.filter(pk=job.pk, state__in=UNFINISHED_JOB).update(
+            state=BulkEditJob.State.CANCELLED, finished_at=now, paused_until=None, pause_reason=""
+        )
+    return True
+
+
+# --- items --------------------------------------------------------------------------------------------------------
+def unclaimed(job_id: int) -> QuerySet[BulkEditItem]:
+    return BulkEditItem.objects.filter(job_id=job_id, state=BulkEditItem.State.PENDING, runner_id="")
+
+
+def claim(job_id: int, runner_id: str, batch: int) -> list[int]:
+    """Claim up to `batch` items nobody holds, in order; other runners' claims are skipped, not waited for."""
+    with transaction.atomic():
+        free = unclaimed(job_id).order_by("pk").select_for_update(skip_locked=True)
+        ids = list(free.values_list("pk", flat=True)[:batch])
+        if ids:
+            BulkEditItem.objects.filter(pk__in=ids, state=BulkEditItem.State.PENDING, runner_id="").update(
+                runner_id=runner_id
+            )
+    return ids
+
+
+def held(item_ids: list[int], runner_id: str) -> list[BulkEditItem]:
+    """Those of these items the runner holds and has not tried yet."""
+    return list(BulkEditItem.objects.filter(pk__in=item_ids, state=BulkEditItem.State.PENDING, runner_id=runner_id))
+
+
+def unknown_fates(job_id: int, runner_id: str) -> QuerySet[BulkEditItem]:
+    """The items of a cancelled job whose earlier PUT's fate is unknown that this runner is to check: its own, and
+    those nobody holds (which it takes)."""
+    marked = BulkEditItem.objects.filter(
+        job_id=job_id, state=BulkEditItem.State.PENDING, sent_change_sequence__isnull=False
+    )
+    marked.filter(runner_id="").update(runner_id=runner_id)
+    return marked.filter(runner_id=runner_id)
+
+
+def cached_records(slice_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The cached copies (Kodexa's JSON as last read) of these slices, by id."""
+    return dict(OrchestratorSlice.objects.filter(id__in=slice_ids).values_list("id", "raw"))
+
+
+def mark_in_flight(item_id: int, sent: int | None, started_at: datetime | None, runner_id: str) -> int:
+    """Pending → in flight for the runner holding it, with the version about to be sent (written out: it runs
+    before every PUT). Returns 0 when the item is no longer the runner's."""
+    table = BulkEditItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, sent_change_sequence = %s, started_at = %s, runner_id = %s "  # noqa: S608
+            "WHERE id = %s AND state = %s AND runner_id = %s",
+            [
+                BulkEditItem.State.IN_FLIGHT,
+                sent,
+                connection.ops.adapt_datetimefield_value(started_at),
+                runner_id,
+                item_id,
+                BulkEditItem.State.PENDING,
+                runner_id,
+            ],
+        )
+        return cursor.rowcount
+
+
+def save_item(item: BulkEditItem, state: str, runner_id: str, *, attempted: bool = False, **fields) -> None:
+    """Record an item's new state. An attempt is counted whatever happens (it has its audit entry), but the
+    state only moves if the runner still holds the item (claimed by it, and not final)."""
+    final = state in BulkEditItem.FINAL_STATES
+    if attempted:
+        fields["attempts"] = F("attempts") + 1
+    moved = BulkEditItem.objects.filter(pk=item.pk, state__in=UNFINISHED_ITEM, runner_id=runner_id).update(
+        state=state, finished_at=timezone.now() if final else None, started_at=item.started_at, **fields
+    )
+    if attempted and not moved:
+        BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
