@@ -30,9 +30,9 @@ from . import dashboard as slice_dashboard
 from . import selectors, services
 from .export import csv_response
 from .filters import PAGE_SIZES, filtered_slices, ordered, slice_filterset
+from .formatting import duration_ms, iso, isolate, readable_traceback, relative_time, short_id, status_class, timeline
 from .forms import SliceRecordForm, grouped, label_for
 from .models import ExecutionSlice, OrchestratorSlice, SavedView, SyncRun
-from .templatetags.slices import duration_ms, iso, isolate, short_id, status_class
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def _rows(pages: SlicePages, rows, *, selectable: bool = False) -> list[SafeStri
                 )
             elif column.kind == "time":
                 stamp = escape(iso(raw))
-                text = escape(selectors.relative_time(raw, now))
+                text = escape(relative_time(raw, now))
                 cells.append(f'<td><time datetime="{stamp}" title="{stamp}">{text}</time></td>')
             elif column.kind == "duration":
                 cells.append(f'<td class="col-number">{escape(duration_ms(raw))}</td>')
@@ -384,8 +384,8 @@ def slice_detail(request, kind, slice_id):
         "keeps_unknown_fields": settings.KODEXA_PUT_UNKNOWN_FIELDS == "keep",
         "group_value": group_value,
         **_history(pages, row.id, Cursor()),
-        "timeline": selectors.timeline(row, now),
-        "traceback": selectors.readable_traceback(row.raw.get("errorDetails")),
+        "timeline": timeline(row, now),
+        "traceback": readable_traceback(row.raw.get("errorDetails")),
         "siblings": siblings,
         "sibling_rows": _sibling_rows(pages, siblings, row.id, now),
         "lease_expired": bool(row.lease_expires_at and row.completed_at is None and row.lease_expires_at < now),
@@ -405,7 +405,7 @@ def _sibling_rows(pages: SlicePages, siblings: list, current_id: str, now) -> li
         status, message = escape(sibling.status or ""), escape(sibling.error_message or "")
         updated = ""
         if sibling.updated_on is not None:
-            stamp, ago = escape(iso(sibling.updated_on)), escape(selectors.relative_time(sibling.updated_on, now))
+            stamp, ago = escape(iso(sibling.updated_on)), escape(relative_time(sibling.updated_on, now))
             updated = f'<time datetime="{stamp}" title="{stamp}">{ago}</time>'
         href = escape(f"{detail}{quote(sibling.id, safe=_PATH_SAFE)}/")
         opening = '<tr class="current" aria-current="true">' if current else "<tr>"
