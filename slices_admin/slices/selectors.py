@@ -1,13 +1,11 @@
-"""Reads for the slice pages: pages without COUNT(*), bounded counts, estimates, siblings. Reads only: how a value
-reads on a page is `formatting`."""
+"""Reads for the slice lists and pages: pages without COUNT(*), bounded counts, estimates, siblings. Reads only:
+which of them a list uses is `listing`, how a value reads on a page is `formatting`."""
 
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count as DbCount
 from django.db.models import QuerySet, Window
-
-from .filters import DEFAULT_PAGE_SIZE, PAGE_SIZES
 
 COUNT_LIMIT = 10_000
 SEARCH_COUNT_LIMIT = 500
@@ -45,21 +43,6 @@ class SlicePage:
     @property
     def last_index(self) -> int:
         return (self.number - 1) * self.size + len(self.rows)
-
-
-def page_size_from(params) -> int:
-    try:
-        size = int(params.get("pageSize", DEFAULT_PAGE_SIZE))
-    except (TypeError, ValueError):
-        return DEFAULT_PAGE_SIZE
-    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
-
-
-def page_number_from(params) -> int:
-    try:
-        return max(1, min(int(params.get("page", 1)), 100_000))
-    except (TypeError, ValueError):
-        return 1
 
 
 def slice_page(queryset: QuerySet, number: int, size: int) -> SlicePage:
