@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from slices_admin.accounts.roles import EDIT_SLICES, VIEW_SLICES
-from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.selectors import Cursor, keyset_page
+from slices_admin.audit import history
+from slices_admin.audit.selectors import Cursor
 from slices_admin.audit.services import AuditContext
 from slices_admin.bulk.services import Selection
 from slices_admin.core.middleware import background_poll
@@ -209,7 +209,7 @@ def slice_detail(request, kind, slice_id):
         "extra": extra,
         "keeps_unknown_fields": settings.KODEXA_PUT_UNKNOWN_FIELDS == "keep",
         "group_value": group_value,
-        **_history(pages, row.id, Cursor()),
+        **_history(pages, row.id, history.NEWEST),
         "timeline": timeline(row, now),
         "traceback": readable_traceback(row.raw.get("errorDetails")),
         "siblings": siblings,
@@ -220,18 +220,9 @@ def slice_detail(request, kind, slice_id):
     return render(request, "slices/detail.html", context)
 
 
-HISTORY_CHUNK = 20
-
-
 def _history(pages: SlicePages, slice_id: str, cursor: Cursor) -> dict:
-    """One chunk of a slice's audit history, newest first, with what "Show older" needs."""
-    entries = AuditEntry.objects.filter(resource=pages.resource.path, remote_id=slice_id)
-    return {
-        "history": keyset_page(entries, cursor, HISTORY_CHUNK),
-        "history_url": reverse("slices:history", args=[pages.kind, slice_id]),
-        "history_resource": pages.resource.path,
-        "history_object": slice_id,
-    }
+    more_url = reverse("slices:history", args=[pages.kind, slice_id])
+    return history.object_history(pages.resource.path, slice_id, more_url=more_url, cursor=cursor)
 
 
 @require_GET
@@ -239,7 +230,7 @@ def _history(pages: SlicePages, slice_id: str, cursor: Cursor) -> dict:
 def slice_history(request, kind, slice_id):
     """Older entries of a slice's history, appended in place by "Show older"."""
     context = _history(pages_for(kind), slice_id, Cursor.from_params(request.GET))
-    return render(request, "audit/list.html#history-items", context)
+    return render(request, history.OLDER_ENTRIES, context)
 
 
 @permission_required(EDIT_SLICES, raise_exception=True)
