@@ -9,7 +9,7 @@ from django.http import QueryDict
 from . import selectors
 from .filters import DEFAULT_PAGE_SIZE, PAGE_SIZES, ordered, slice_filterset
 from .pages import Column
-from .selectors import Count, SlicePage
+from .selectors import MatchCount, SlicePage
 
 LIST_STATE = frozenset({"sort", "page", "pageSize"})  # parameters that page or order the matches, not filter them
 DEFAULT_SORT = "-updatedOn"
@@ -48,7 +48,7 @@ class SliceList:
         self.sort = params.get("sort", DEFAULT_SORT)
 
     @property
-    def count(self) -> Count:
+    def count(self) -> MatchCount:
         return self._counted_page[0]
 
     @property
@@ -56,7 +56,7 @@ class SliceList:
         return self._counted_page[1]
 
     @cached_property
-    def _counted_page(self) -> tuple[Count, SlicePage]:
+    def _counted_page(self) -> tuple[MatchCount, SlicePage]:
         if not self.filtering:
             return selectors.estimated_total(self.model), self._page()
         count = selectors.bounded_count(self.filterset.qs, limit=selectors.count_limit(searching=self.searching))

@@ -4,15 +4,14 @@ which of them a list uses is `listing`, how a value reads on a page is `formatti
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count as DbCount
-from django.db.models import QuerySet, Window
+from django.db.models import Count, QuerySet, Window
 
 COUNT_LIMIT = 10_000
 SEARCH_COUNT_LIMIT = 500
 
 
 @dataclass(frozen=True)
-class Count:
+class MatchCount:
     """How many rows match: exact up to a bound, then "at least"; or an estimate of the whole table."""
 
     value: int
@@ -67,22 +66,22 @@ def sorts_search_matches() -> bool:
     return connection.vendor == "postgresql"
 
 
-def counted_page(queryset: QuerySet, number: int, size: int) -> tuple[SlicePage, Count]:
+def counted_page(queryset: QuerySet, number: int, size: int) -> tuple[SlicePage, MatchCount]:
     """A page of sorted matches and how many match in all, in one query (`COUNT(*) OVER ()`): the sort reads every
     match anyway. A page past the end counts them separately."""
-    page = slice_page(queryset.annotate(total_matches=Window(DbCount("*"))), number, size)
+    page = slice_page(queryset.annotate(total_matches=Window(Count("*"))), number, size)
     total = page.rows[0].total_matches if page.rows else queryset.order_by().count()
-    return page, Count(total)
+    return page, MatchCount(total)
 
 
-def bounded_count(queryset: QuerySet, limit: int | None = None) -> Count:
+def bounded_count(queryset: QuerySet, limit: int | None = None) -> MatchCount:
     """Exact up to `limit`; beyond it "limit+", without counting a million rows."""
     limit = COUNT_LIMIT if limit is None else limit
     found = queryset.order_by().values("pk")[: limit + 1].count()
-    return Count(min(found, limit), exact=found <= limit)
+    return MatchCount(min(found, limit), exact=found <= limit)
 
 
-def estimated_total(model) -> Count:
+def estimated_total(model) -> MatchCount:
     """The table's size from the database's own statistics: instant at any size, labelled as an estimate."""
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
@@ -99,8 +98,8 @@ def estimated_total(model) -> Count:
         row = cursor.fetchone()
     value = max(0, int(row[0] or 0)) if row else 0
     if value <= COUNT_LIMIT:
-        return Count(model.objects.count())
-    return Count(value, exact=False, estimated=True)
+        return MatchCount(model.objects.count())
+    return MatchCount(value, exact=False, estimated=True)
 
 
 def siblings(row, group_field: str, limit: int = 500) -> list:
