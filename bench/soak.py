@@ -120,8 +120,8 @@ def main() -> int:
 
         from bench import indexes, report
         from slices_admin.audit.services import AuditContext
-        from slices_admin.bulk.models import BulkEditJob
         from slices_admin.bulk.changes import Change
+        from slices_admin.bulk.models import BulkEditJob
         from slices_admin.bulk.services import Selection, create_job
         from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
         from slices_admin.slices.cache import cache_records

@@ -1,9 +1,12 @@
-"""Small factories: wire records as Kodexa would answer them, cached the way the services cache them."""
+"""Small factories: wire records as Kodexa would answer them, cached the way the services cache them, and audit
+entries as the one writer writes them."""
 
 import datetime as dt
 import itertools
 import uuid
 
+from slices_admin.audit.models import AuditEntry
+from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import format_datetime
 from slices_admin.slices.cache import cache_records
@@ -64,3 +67,19 @@ def execution_record(**fields) -> dict:
 def cache_orchestrator(*records: dict) -> list[dict]:
     cache_records(ORCHESTRATOR_SLICE, records)
     return list(records)
+
+
+def audit_entry(
+    actor="ann", action="update", outcome="succeeded", resource=ORCHESTRATOR_SLICE.path, remote_id="s-1", **fields
+) -> AuditEntry:
+    """An entry as `record_attempt` writes it, from a script's PUT unless told otherwise."""
+    context = AuditContext(
+        actor_name=actor,
+        request_id=fields.pop("request_id", "req-" + remote_id),
+        bulk_job_id=fields.pop("bulk_job_id", None),
+        reason=fields.pop("reason", ""),
+        ip_address="10.0.0.7",
+        user_agent="curl/8",
+        path=f"PUT /api/v1/{resource}/{remote_id}",
+    )
+    return record_attempt(context, action=action, outcome=outcome, resource=resource, remote_id=remote_id, **fields)

@@ -161,6 +161,18 @@ def checked_page_size(params: QueryDict, default: int) -> int:
         raise serializers.ValidationError({"pageSize": exc.detail}) from exc
 
 
+def checked_page(params: QueryDict, default_size: int) -> tuple[int, int]:
+    """The page number (from 1) and the page size `params` ask for, or a 400 naming the bad one."""
+    size = checked_page_size(params, default_size)
+    value = params.get("page", "")
+    if value == "":
+        return 1, size
+    try:
+        return serializers.IntegerField(min_value=1).run_validation(value), size
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"page": exc.detail}) from exc
+
+
 def checked_audit_page(params: QueryDict, default_size: int) -> tuple[Cursor, int]:
     """The cursor and page size `params` ask for, or a 400 naming each bad parameter."""
     query = AuditPageQuery(data=params)

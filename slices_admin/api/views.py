@@ -14,10 +14,10 @@ from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import validate_input
 from slices_admin.slices import services
-from slices_admin.slices.filters import filtered_slices
+from slices_admin.slices.listing import SliceList
 from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
 
-from .pagination import AuditKeysetPagination
+from .pagination import AuditKeysetPagination, SliceListPagination
 from .queries import AuditPageQuery, checked_slice_query, refuse_nul, slice_list_parameters
 from .schema import KODEXA_CHANGE_ERRORS, READ_ERRORS, error_responses, ref
 from .serializers import AuditEntrySerializer, CachedRecordSerializer
@@ -35,18 +35,21 @@ UUID_ID = OpenApiParameter(
 
 
 class CachedSliceList(generics.ListAPIView):
-    """The cache, with the same filters and sorts as the list pages (`filtered_slices`)."""
+    """The cache, as the list pages list it (`SliceList`): the same filters and sorts, page plans and counts."""
 
     model: type
     serializer_class = CachedRecordSerializer
-    filter_backends = []  # filtering and ordering come from filtered_slices
+    pagination_class = SliceListPagination
+    filter_backends = []  # filtering and ordering come from the list
 
-    def get_queryset(self):
-        params = checked_slice_query(self.model, self.request.query_params)
-        filterset, queryset = filtered_slices(self.model, params)
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        return queryset
+    def list(self, request, *args, **kwargs):
+        params = checked_slice_query(self.model, request.query_params)
+        number, size = self.paginator.page_asked(params)
+        listing = SliceList(self.model, params, number=number, size=size)
+        if not listing.filterset.is_valid():
+            raise ValidationError(listing.filterset.errors)
+        rows = self.paginator.paginate_list(listing, request)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 
 def _list_schema(model, label: str):
@@ -54,8 +57,10 @@ def _list_schema(model, label: str):
         operation_id=f"list_{label}",
         summary=f"List cached {label.replace('_', ' ')}",
         description="The console's cache of Kodexa's slices (as the last sync or change left them; `sync` on the "
-        "pages refreshes it), filtered and sorted as the list pages do, in pages of `pageSize`. A parameter "
-        "value the filters cannot use is a 400, never ignored.",
+        "pages refreshes it), filtered and sorted as the list pages do, in pages of `pageSize`; follow `next` and "
+        "`previous`. As on the pages, `count` is exact only while counting is cheap: `countIsExact` says whether "
+        "it is, and when not, `count` is a lower bound or (with no filter) an estimate. A parameter value the "
+        "filters cannot use is a 400, never ignored.",
         tags=[SLICES],
         parameters=slice_list_parameters(model),
         responses={200: CachedRecordSerializer(many=True), **error_responses(400, *READ_ERRORS, 503)},

@@ -14,8 +14,7 @@ from django.views.decorators.http import require_GET
 
 from slices_admin.accounts.roles import VIEW_AUDIT
 from slices_admin.core.rendering import render_page_or_partial
-from slices_admin.slices.selectors import relative_time
-from slices_admin.slices.templatetags.slices import duration_ms, iso, short_id
+from slices_admin.slices.formatting import duration_ms, iso, relative_time, short_id
 
 from . import selectors
 from .export import FORMATS, export_response

@@ -89,3 +89,12 @@ def test_every_operation_documents_sign_in_and_role_refusals(schema):
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             assert {"401", "403"} <= set(operation["responses"]), f"{method.upper()} {path}"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/execution-slices", "/api/v1/orchestrator-execution-slices"])
+def test_a_slice_list_documents_whether_its_count_is_exact(schema, path):
+    answer = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = components(schema)[answer["$ref"].rpartition("/")[2]]
+    assert page["required"] == ["count", "countIsExact", "next", "previous", "results"]
+    assert page["properties"]["countIsExact"]["type"] == "boolean"
+    assert "lower bound" in page["properties"]["count"]["description"]

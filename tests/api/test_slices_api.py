@@ -5,10 +5,13 @@ import logging
 import uuid
 
 import pytest
+from django.db import connection
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from slices_admin.slices import selectors
 from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
+from tests.factories import cache_orchestrator, orchestrator_record
 
 pytestmark = pytest.mark.django_db
 
@@ -248,6 +251,46 @@ def test_lists_come_from_the_cache_with_filters_and_pages(kodexa, api):
     assert several["count"] == OrchestratorSlice.objects.filter(status__in=["FAILED", "RUNNING"]).count()
     detail = client.get(f"{ORCH}/{one['id']}")
     assert detail.status_code == 200 and detail.json() == one
+
+
+def test_a_list_counted_past_its_bound_says_its_count_is_not_exact_and_still_pages_to_the_end(api, monkeypatch):
+    cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(5)), orchestrator_record())
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 3)
+    client = api("viewer")
+    first = client.get(ORCH, {"status": "FAILED", "pageSize": 2}).json()
+    assert (first["count"], first["countIsExact"], len(first["results"])) == (3, False, 2)
+    assert first["previous"] is None and "page=2" in first["next"]
+    second = client.get(first["next"]).json()
+    last = client.get(second["next"]).json()
+    assert len(last["results"]) == 1 and last["next"] is None and "page=2" in last["previous"]
+    seen = [record["id"] for page in (first, second, last) for record in page["results"]]
+    assert sorted(seen) == sorted(OrchestratorSlice.objects.filter(status="FAILED").values_list("id", flat=True))
+    assert client.get(ORCH, {"status": "FAILED", "pageSize": 2, "page": 4}).status_code == 404
+
+
+def test_a_list_with_few_matches_says_its_count_is_exact(api):
+    cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(3)), orchestrator_record())
+    client = api("viewer")
+    failed = client.get(ORCH, {"status": "FAILED"}).json()
+    assert (failed["count"], failed["countIsExact"], failed["next"], failed["previous"]) == (3, True, None, None)
+    every = client.get(ORCH).json()
+    assert (every["count"], every["countIsExact"]) == (4, True)
+
+
+def test_an_unfiltered_list_of_a_large_cache_gives_an_estimate_not_exact(api, monkeypatch):
+    cache_orchestrator(*(orchestrator_record() for _ in range(6)))
+    if connection.vendor == "postgresql":  # the estimate comes from statistics: gather them
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE slices_orchestratorslice")
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 3)
+    answer = api("viewer").get(ORCH, {"pageSize": 4}).json()
+    assert (answer["count"], answer["countIsExact"], len(answer["results"])) == (6, False, 4)
+
+
+def test_a_page_number_past_any_list_is_a_404_and_one_that_is_no_number_a_400(api):
+    client = api("viewer")
+    assert client.get(ORCH, {"page": 10**30}).status_code == 404
+    assert set(client.get(ORCH, {"page": "two"}).json()) == {"page"}
 
 
 def test_audit_api_filters_newest_first(kodexa, api):

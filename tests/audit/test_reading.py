@@ -1,4 +1,4 @@
-"""Reading the audit log: keyset pages, every filter, the entry page, exports, the JSON API, slice histories."""
+"""Reading the audit log: keyset pages, every filter, the entry page, exports, the JSON API."""
 
 import csv
 import io
@@ -12,25 +12,12 @@ from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.selectors import Cursor, key_path_diff, keyset_page, text_search
-from slices_admin.audit.services import AuditContext, record_attempt
+from tests.factories import audit_entry as add
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ORCH = "orchestrator-execution-slices"
-
-
-def add(actor="ann", action="update", outcome="succeeded", resource=ORCH, remote_id="s-1", **fields) -> AuditEntry:
-    context = AuditContext(
-        actor_name=actor,
-        request_id=fields.pop("request_id", "req-" + remote_id),
-        bulk_job_id=fields.pop("bulk_job_id", None),
-        reason=fields.pop("reason", ""),
-        ip_address="10.0.0.7",
-        user_agent="curl/8",
-        path=f"PUT /api/v1/{resource}/{remote_id}",
-    )
-    return record_attempt(context, action=action, outcome=outcome, resource=resource, remote_id=remote_id, **fields)
 
 
 def ids(entries) -> list[int]:
@@ -301,21 +288,6 @@ def test_api_previous_link_goes_back_a_page(api):
 def test_api_rejects_invalid_filters_with_field_errors(api):
     response = api("viewer").get("/api/v1/audit", {"outcome": "maybe", "since": "yesterday"})
     assert response.status_code == 400 and set(response.json()) == {"outcome", "since"}
-
-
-# --- a slice's history ----------------------------------------------------------------------------------------
-def test_a_slice_page_shows_its_history_and_loads_older_entries_in_place(viewer_client, kodexa):
-    from tests.factories import cache_orchestrator, orchestrator_record
-
-    [record] = cache_orchestrator(orchestrator_record())
-    written = [add(remote_id=record["id"], before={"status": "A"}, after={"status": f"S{i}"}) for i in range(25)]
-    add(remote_id="someone-else")
-    page = viewer_client.get(reverse("slices:detail", args=["orchestrator", record["id"]]))
-    history = page.context["history"]
-    assert ids(history.entries) == ids(reversed(written))[:20] and history.has_older
-    older = viewer_client.get(page.context["history_url"], {"before": history.older_cursor}, **HTMX)
-    body = older.content.decode()
-    assert "<html" not in body and body.count("<li>") == 5 and "Show older entries" not in body
 
 
 # --- what a reader (not an administrator) is shown -------------------------------------------------------------

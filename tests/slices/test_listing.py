@@ -1,0 +1,86 @@
+"""The slice list: counts exact while cheap and bounded or estimated beyond, pages found without counting, the plan
+a count chooses, and the column headers."""
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+
+from slices_admin.slices import selectors
+from slices_admin.slices.listing import SliceList
+from slices_admin.slices.models import OrchestratorSlice
+from slices_admin.slices.pages import ORCHESTRATOR_PAGES
+from tests.factories import cache_orchestrator, orchestrator_record
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/slices/orchestrator/"
+
+
+def listing(query: str = "", **options) -> SliceList:
+    return SliceList(OrchestratorSlice, QueryDict(query), number=1, size=25, **options)
+
+
+def test_counts_are_exact_when_cheap_and_bounded_beyond(as_role, monkeypatch):
+    cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(12)))
+    assert str(selectors.bounded_count(OrchestratorSlice.objects.all())) == "12"
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 10)
+    count = selectors.bounded_count(OrchestratorSlice.objects.all(), limit=10)
+    assert (count.value, count.exact, str(count)) == (10, False, "10+")
+    body = as_role("viewer").get(f"{LIST}?status=FAILED").content.decode()
+    assert "10+</strong>" in body and "counting stops there" in body  # labelled as a bound, not a total
+
+
+def test_the_unfiltered_total_is_an_estimate_once_large(monkeypatch):
+    cache_orchestrator(*(orchestrator_record() for _ in range(12)))
+    assert str(selectors.estimated_total(OrchestratorSlice)) == "12"
+    if connection.vendor == "postgresql":  # the estimate comes from statistics: gather them
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE slices_orchestratorslice")
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 5)
+    estimate = selectors.estimated_total(OrchestratorSlice)
+    assert estimate.estimated and str(estimate) == "≈ 12"
+
+
+def test_pages_know_whether_a_next_one_exists_without_counting():
+    cache_orchestrator(*(orchestrator_record() for _ in range(30)))
+    queryset = OrchestratorSlice.objects.order_by("id")
+    first, last = selectors.slice_page(queryset, 1, 25), selectors.slice_page(queryset, 2, 25)
+    assert (len(first.rows), first.has_next, len(last.rows), last.has_next) == (25, True, 5, False)
+    assert (last.first_index, last.last_index) == (26, 30)
+
+
+def test_a_text_search_with_many_matches_is_paged_in_order_and_counted(as_role):
+    cache_orchestrator(*(orchestrator_record(errorMessage=f"disk full on node {n}", durationMs=n) for n in range(620)))
+    response = as_role("viewer").get(LIST, {"q": "disk full", "sort": "durationMs"})
+    count, rows = response.context["count"], response.context["page"].rows
+    if connection.vendor == "postgresql":  # sorted all, counted in the same pass
+        assert (count.value, count.exact) == (620, True)
+    else:  # walked the sort's index: counted up to the search limit
+        assert (count.value, count.exact) == (500, False)
+    assert [row.duration_ms for row in rows] == list(range(50))
+
+
+def test_a_page_reads_only_the_columns_it_shows_and_a_list_without_columns_whole_rows():
+    cache_orchestrator(orchestrator_record())
+    [shown] = listing(columns=ORCHESTRATOR_PAGES.columns).page.rows
+    assert "raw" in shown.get_deferred_fields()
+    [whole] = listing().page.rows
+    assert whole.get_deferred_fields() == set()
+
+
+def test_a_filtered_list_is_counted_exactly_while_few_match_and_unfiltered_by_the_tables_size():
+    cache_orchestrator(*(orchestrator_record(status="FAILED") for _ in range(3)), orchestrator_record())
+    failed = listing("status=FAILED")
+    assert (failed.filtering, failed.count.value, failed.count.exact, len(failed.page.rows)) == (True, 3, True, 3)
+    every = listing("sort=status&pageSize=25")
+    assert (every.filtering, every.count.value, every.count.exact) == (False, 4, True)
+
+
+def test_a_header_shows_its_sort_and_a_click_asks_for_the_other_direction():
+    headers = {
+        header["column"].sort: (header["state"], header["next_sort"])
+        for header in listing("sort=-queuedAt", columns=ORCHESTRATOR_PAGES.columns).headers()
+    }
+    assert headers["queuedAt"] == ("desc", "queuedAt")
+    assert headers["updatedOn"] == ("", "-updatedOn")  # a time column asks for the newest first
+    assert headers["status"] == ("", "status")
