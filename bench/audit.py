@@ -40,7 +40,7 @@ from slices_admin.audit.models import ACCOUNT, AuditEntry
 from slices_admin.audit.selectors import DEFAULT_PAGE_SIZE, NEWEST_FIRST
 from slices_admin.audit.services import field_diff
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
-from slices_admin.sandbox.seed import FAILURES, ORGANIZATIONS
+from slices_admin.sandbox.catalog import FAILURES, ORGANIZATIONS
 
 from . import export
 from .browsing import _get_ms, _summary, _user, logged_in, slow_queries
