@@ -5,9 +5,9 @@ an SQLite file, seeds realistic demo data, and injects faults (latency, 503, 504
 Retry-After) on demand through its `/_sandbox/` control endpoints.
 
 Imports point one way: `messages`, `store` and `catalog` at the bottom; `records`, `listing`, `faults` and `seed` on
-them; then `api`, `server` (HTTP) and `cli` (the command line) on top.
+them; then `api`, `server` (HTTP), `cli` (the command line) and `launcher` (starting it as a process) on top.
 
 Boundary: these modules use only the standard library and the contract; they never import Django, and the console
-reaches the sandbox only over HTTP. The Django app exists just to offer
+reaches the sandbox only over HTTP, started through `launcher`. The Django app exists just to offer
 `manage.py kodexa_sandbox`; it has no models.
 """

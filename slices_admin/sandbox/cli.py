@@ -1,5 +1,5 @@
 """The sandbox's command line: its options and `run`, the one entry point shared by `python -m slices_admin.sandbox`
-and `manage.py kodexa_sandbox`. Once serving, it says so on stdout in one line, which whoever started it waits for."""
+and `manage.py kodexa_sandbox`. Once serving, it says so on stdout in one line, the line `launcher` waits for."""
 
 import argparse
 import sys

@@ -1,14 +1,9 @@
-"""The Kodexa sandbox under test: real processes, driven over HTTP with `requests`.
+"""The Kodexa sandbox under test: real processes started by its launcher, driven over HTTP with `requests`.
 
 Most tests share one seeded sandbox (its faults are reset after each test); the ones about command line flags,
 restarts and shutdown start their own with `start_sandbox`. The helpers below are imported by the test modules.
 """
 
-import re
-import select
-import signal
-import subprocess
-import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -16,36 +11,24 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from slices_admin.sandbox.launcher import SandboxProcess, launch
 
 API_KEY = "test-sandbox-key"
 SEEDED = 3000
 ORCHESTRATOR = "/api/orchestrator-execution-slices"
 EXECUTION = "/api/execution-slices"
-LISTENING = re.compile(r"Kodexa sandbox listening on (http://127\.0\.0\.1:\d+)\n")
+START_TIMEOUT = 30
 
 
 class Sandbox:
     """One sandbox process and a keyed HTTP session to it."""
 
-    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None):
-        self.log = log
-        with log.open("w") as stderr:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
-            )
-        self.base_url = self._read_address()
+    def __init__(self, running: SandboxProcess):
+        self.running = running
+        self.process = running.process
+        self.base_url = running.url
         self.http = requests.Session()
-        self.http.headers["x-api-key"] = API_KEY
-
-    def _read_address(self) -> str:
-        ready, _, _ = select.select([self.process.stdout], [], [], 30)
-        line = self.process.stdout.readline() if ready else ""
-        match = LISTENING.fullmatch(line)
-        if match is None:
-            self.process.kill()
-            pytest.fail(f"sandbox did not start: {line!r}\n{self.log.read_text()}")
-        return match[1]
+        self.http.headers["x-api-key"] = running.api_key
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -64,34 +47,11 @@ class Sandbox:
 
     def stop(self) -> int:
         self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
-        return self.process.returncode
-
-
-def sandbox_command(data: Path, *options: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "slices_admin.sandbox",
-        "--port",
-        "0",
-        "--data",
-        str(data),
-        "--api-key",
-        API_KEY,
-        *options,
-    ]
+        return self.running.stop()
 
 
 def started_sandbox(data: Path, log: Path, *options: str) -> Sandbox:
-    return Sandbox(sandbox_command(data, *options), log)
+    return Sandbox(launch(data, *options, api_key=API_KEY, log=log, timeout=START_TIMEOUT))
 
 
 @pytest.fixture

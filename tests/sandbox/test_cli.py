@@ -6,8 +6,9 @@ import subprocess
 import sys
 import time
 
+from slices_admin.sandbox.launcher import SandboxProcess, sandbox_command, stop_process, wait_until_listening
 from tests.conftest import ROOT
-from tests.sandbox.conftest import API_KEY, EXECUTION, ORCHESTRATOR, Sandbox, sandbox_command
+from tests.sandbox.conftest import API_KEY, EXECUTION, ORCHESTRATOR, START_TIMEOUT, Sandbox
 
 
 def test_seed_flag_only_seeds_an_empty_store(start_sandbox, tmp_path):
@@ -23,11 +24,15 @@ def test_seed_flag_only_seeds_an_empty_store(start_sandbox, tmp_path):
 def test_management_command_uses_the_settings_key_and_data_file(tmp_path):
     env = {**os.environ, "KODEXA_API_KEY": API_KEY, "KODEXA_SANDBOX_DATA": str(tmp_path / "settings.sqlite3")}
     command = [sys.executable, "manage.py", "kodexa_sandbox", "--port", "0", "--skip-checks"]
-    sandbox = Sandbox(command, tmp_path / "command.log", env=env)
+    log = tmp_path / "command.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     try:
+        sandbox = Sandbox(SandboxProcess(wait_until_listening(process, START_TIMEOUT, log=log), API_KEY, process))
         assert sandbox.post(EXECUTION, json={}).status_code == 201
-    finally:
         assert sandbox.stop() == 0
+    finally:
+        stop_process(process)  # already stopped, unless the test failed first
     assert (tmp_path / "settings.sqlite3").exists()
 
 
@@ -64,7 +69,7 @@ def test_timeout_flag_hangs_then_answers_504(start_sandbox):
 
 def test_invalid_fault_flags_stop_the_process_with_a_message(tmp_path):
     result = subprocess.run(
-        sandbox_command(tmp_path / "x.sqlite3", "--error-rate", "1.5"),
+        sandbox_command(tmp_path / "x.sqlite3", "--api-key", API_KEY, "--error-rate", "1.5"),
         cwd=ROOT,
         capture_output=True,
         text=True,
