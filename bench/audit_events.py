@@ -10,7 +10,7 @@ from itertools import accumulate
 from slices_admin.audit import chain
 from slices_admin.audit.services import field_diff
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
-from slices_admin.sandbox.seed import FAILURES, ORGANIZATIONS
+from slices_admin.sandbox.catalog import FAILURES, ORGANIZATIONS
 
 ORCHESTRATOR, EXECUTION = ORCHESTRATOR_SLICE.path, EXECUTION_SLICE.path
 PEOPLE = (

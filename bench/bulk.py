@@ -15,7 +15,7 @@ import sys
 import time
 
 from bench import ROOT, VAR, setup_django
-from bench.sync import Sandbox, start_sandbox
+from slices_admin.sandbox.launcher import launch
 
 ITEMS = 1000
 LATENCY_MS = 100
@@ -34,7 +34,7 @@ def measure() -> dict:
     """A fresh sandbox, the three timed edits in a child process, the sandbox stopped."""
     for stale in (SANDBOX_DATA, SANDBOX_DATA.with_name(SANDBOX_DATA.name + "-wal")):
         stale.unlink(missing_ok=True)
-    sandbox = _start(SANDBOX_SLICES)
+    sandbox = launch(SANDBOX_DATA, "--seed", str(SANDBOX_SLICES), timeout=None)
     try:
         env = {
             **os.environ,
@@ -64,19 +64,6 @@ def measure() -> dict:
         "target_ratio": TARGET_RATIO,
         "pass": concurrent / limit <= TARGET_RATIO and figures["all_succeeded"],
     }
-
-
-def _start(rows: int) -> Sandbox:
-    import bench.sync
-
-    original = bench.sync.SANDBOX_DATA
-    bench.sync.SANDBOX_DATA = SANDBOX_DATA
-    try:
-        sandbox = start_sandbox(rows)
-    finally:
-        bench.sync.SANDBOX_DATA = original
-    sandbox.wait_ready()
-    return sandbox
 
 
 def main() -> None:

@@ -179,7 +179,7 @@ def targets(bulk_ids: list[str]) -> dict:
     from slices_admin.accounts.management.commands.add_demo_users import DEMO_PASSWORD_SUFFIX
     from slices_admin.accounts.roles import ROLES
     from slices_admin.audit.models import ACCOUNT, AuditEntry
-    from slices_admin.sandbox.seed import FAILURES, MODULE_RUNTIMES, ORGANIZATIONS
+    from slices_admin.sandbox.catalog import FAILURES, MODULE_RUNTIMES, ORGANIZATIONS
 
     with connection.cursor() as cursor:
         cursor.execute(

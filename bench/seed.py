@@ -1,6 +1,6 @@
 """A million realistic orchestrator slices in the benchmark's cache, written in about a minute.
 
-The data follows the sandbox's demo data (`slices_admin/sandbox/seed.py`): the same status weights, failures,
+The data follows the sandbox's demo data (`slices_admin/sandbox/catalog.py`): the same status weights, failures,
 organizations, module runtimes and pipelines; pipeline executions of 5 to 40 slices (about 65,000 per million
 rows), times spread over the 30 days before the load, RUNNING slices with live and expired leases. Payload columns
 and `raw` are compact; derived columns are filled as the sync fills them. The model's secondary indexes are
@@ -23,15 +23,19 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from slices_admin.audit.models import AuditEntry
-from slices_admin.sandbox.seed import (
+from slices_admin.sandbox.catalog import (
+    CHANGE_SEQUENCES,
     FAILURES,
+    FINISHED_OK,
+    LEASE_MS,
     LIVE_LEASE_SHARE,
-    MODULE_RUNTIMES,
     ORGANIZATIONS,
     PIPELINES,
     STATUS_WEIGHTS,
-    Chunk,
+    STEP_TIMEOUT_SECONDS,
+    runtime,
 )
+from slices_admin.sandbox.seed import Chunk
 from slices_admin.slices.cache import refresh_statistics
 from slices_admin.slices.models import OrchestratorSlice
 
@@ -39,23 +43,16 @@ from . import indexes
 
 HISTORY_MS = 30 * 86_400_000
 _HOUR_MS = 3_600_000
-_LEASE_MS = 15 * 60_000
-_TIMEOUT_SECONDS = 900
 _BATCH = 20_000  # rows per executemany
 _COMMIT_EVERY = 100_000  # rows per transaction
 
 _STATUSES = tuple(STATUS_WEIGHTS)
 _CUMULATIVE = tuple(accumulate(STATUS_WEIGHTS.values()))
-_FINISHED_OK = frozenset({"SUCCEEDED", "PENDING_REPROCESSING", "REPROCESSED"})
-_CHANGE_SEQUENCES = {"REQUESTED": (1, 1), "PENDING": (1, 2), "RUNNING": (2, 3), "SKIPPED": (2, 3), "CANCELLED": (2, 4)}
-_OUTPUT_EVENTS = {"SKIPPED": '{"skipped":true}', **dict.fromkeys(_FINISHED_OK, '{"documentStatus":"PROCESSED"}')}
+_OUTPUT_EVENTS = {"SKIPPED": '{"skipped":true}', **dict.fromkeys(FINISHED_OK, '{"documentStatus":"PROCESSED"}')}
 _ERROR_DETAILS = {
     f.message: json.dumps({"type": f.message.partition(":")[0], "retryable": f.retryable}) for f in FAILURES
 }
-_PIPELINE_RUNTIMES = tuple(
-    (store, tuple(MODULE_RUNTIMES[name if "/" in name else f"kodexa/{name}"] for name in steps))
-    for store, steps in PIPELINES
-)
+_PIPELINE_RUNTIMES = tuple((store, tuple(runtime(name) for name in steps)) for store, steps in PIPELINES)
 
 # Every column the loader fills, in the order of the row tuples; the model's other columns stay NULL.
 COLUMNS = (
@@ -131,10 +128,10 @@ def slice_rows(count: int, seed: str, now_ms: int) -> Iterator[tuple]:
                     queued, created = min(queued, leased - 1000), min(created, leased - 2000)
                 started = leased + randint(50, 3000)
                 if status != "RUNNING":
-                    if failure is not None and failure.message.startswith("TimeoutError"):
-                        seconds = _TIMEOUT_SECONDS + uniform(0.01, 0.5)
+                    if failure is not None and failure.timed_out:
+                        seconds = STEP_TIMEOUT_SECONDS + uniform(0.01, 0.5)
                     else:
-                        seconds = min(_TIMEOUT_SECONDS - 10, 0.2 + rng.lognormvariate(2.3, 1.1))
+                        seconds = min(STEP_TIMEOUT_SECONDS - 10, 0.2 + rng.lognormvariate(2.3, 1.1))
                     if status == "CANCELLED":
                         seconds = uniform(0.5, seconds)
                     completed = started + int(seconds * 1000)
@@ -147,7 +144,7 @@ def slice_rows(count: int, seed: str, now_ms: int) -> Iterator[tuple]:
                 attempt = randint(2, 3)
             else:
                 attempt = 1 if rand() < 0.88 else 2 if rand() < 0.75 else 3
-            change_sequence = randint(*_CHANGE_SEQUENCES.get(status, (3, 5)))
+            change_sequence = randint(*CHANGE_SEQUENCES.get(status, (3, 5)))
             slice_id = _uuid(rng)
             yield (
                 slice_id,
@@ -168,13 +165,13 @@ def slice_rows(count: int, seed: str, now_ms: int) -> Iterator[tuple]:
                 _when(updated),
                 _when(queued),
                 _when(leased),
-                _when(leased + _LEASE_MS if leased else None),
+                _when(leased + LEASE_MS if leased else None),
                 _when(started),
                 _when(completed),
                 f'{{"id":"{slice_id}","status":"{status}","pipelineExecutionId":"{execution}",'
                 f'"changeSequence":{change_sequence}}}',
                 last_seen,
-                _when(leased + _LEASE_MS if leased and not completed else None),  # as cache.open_lease_expiry
+                _when(leased + LEASE_MS if leased and not completed else None),  # as cache.open_lease_expiry
                 execution,
                 runtime_id,
                 start,

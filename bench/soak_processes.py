@@ -2,8 +2,6 @@
 kills and restarts."""
 
 import argparse
-import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -13,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT, VAR
+from slices_admin.sandbox.launcher import launch
 
 
 def _arguments() -> argparse.Namespace:
@@ -72,24 +71,8 @@ class Sandbox:
         store = SliceStore(SANDBOX_DATA)
         store.insert_many(ORCHESTRATOR_SLICE.path, records)
         store.close()
-        self.api_key = "soak-" + secrets.token_hex(12)
-        self.log_file = (WORK / "sandbox.log").open("w")
-        command = [sys.executable, "-m", "slices_admin.sandbox", "--host", "127.0.0.1", "--port", "0"]
-        command += ["--data", str(SANDBOX_DATA)]
-        self.process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
-            command,
-            cwd=ROOT,
-            env={**os.environ, "KODEXA_API_KEY": self.api_key},
-            stdout=subprocess.PIPE,
-            stderr=self.log_file,
-            text=True,
-            start_new_session=True,
-        )
-        line = self.process.stdout.readline().strip()
-        if "listening on" not in line:
-            self.stop()
-            raise RuntimeError(f"The sandbox did not start: {line!r} (see {WORK / 'sandbox.log'})")
-        self.url = line.rsplit(" ", 1)[-1]
+        self.running = launch(SANDBOX_DATA, log=WORK / "sandbox.log", start_new_session=True)
+        self.url, self.api_key, self.process = self.running.url, self.running.api_key, self.running.process
         self.path = ORCHESTRATOR_SLICE.path
         self.session = requests.Session()
         self.session.headers["x-api-key"] = self.api_key
@@ -120,14 +103,7 @@ class Sandbox:
             page += 1
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log_file.close()
+        self.running.stop()
 
 
 @dataclass

@@ -8,13 +8,12 @@ child prints its figures as one JSON line.
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 
 from bench import ROOT, VAR, setup_django
+from slices_admin.sandbox.launcher import launch
 
 TARGET_ROWS_PER_SECOND = 2000
 PAGE_SIZE = 1000  # the sandbox's largest page
@@ -22,47 +21,10 @@ SANDBOX_DATA = VAR / "bench-sandbox.sqlite3"
 SYNC_DATABASE = VAR / "bench-sync.sqlite3"
 
 
-@dataclass
-class Sandbox:
-    """The sandbox process; `url` is known once it says it is listening."""
-
-    process: subprocess.Popen
-    api_key: str
-    url: str = ""
-
-    def wait_ready(self) -> None:
-        """Wait for the "listening on URL" line (after any seeding)."""
-        line = self.process.stdout.readline().strip()
-        if "listening on" not in line:
-            self.stop()
-            raise RuntimeError(f"The sandbox did not start: {line!r}")
-        self.url = line.rsplit(" ", 1)[-1]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_sandbox(rows: int) -> Sandbox:
-    """Start the sandbox on a free port; it seeds `rows` orchestrator slices first when its data file is new."""
-    VAR.mkdir(exist_ok=True)
-    api_key = "bench-" + secrets.token_hex(12)
-    command = [sys.executable, "-m", "slices_admin.sandbox", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--data", str(SANDBOX_DATA), "--seed", str(rows)]
-    env = {**os.environ, "KODEXA_API_KEY": api_key}
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603
-    return Sandbox(process, api_key)
-
-
 def measure(rows: int) -> dict:
     """Start the sandbox (seeding `rows` slices on the first run), time the sync in a child process, stop it."""
-    sandbox = start_sandbox(rows)
+    sandbox = launch(SANDBOX_DATA, "--seed", str(rows), timeout=None)  # a new data file: seeding may take minutes
     try:
-        sandbox.wait_ready()
         env = {
             **os.environ,
             "KODEXA_BASE_URL": sandbox.url,

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from slices_admin.accounts.roles import assign_role
 from slices_admin.audit import triggers
+from slices_admin.sandbox.launcher import SandboxProcess, launch, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 (ROOT / "var").mkdir(exist_ok=True)  # the test database is a file there, shared with worker processes
@@ -54,11 +55,8 @@ def _audit_triggers_lifted_for_flush(request):
 
 
 # --- the sandbox, as its own process ---------------------------------------------------------------------------------
-@dataclass
-class Sandbox:
-    url: str
-    api_key: str
-    process: subprocess.Popen
+class Sandbox(SandboxProcess):
+    """A sandbox process started by `launch`, with the calls tests make to it."""
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"x-api-key": self.api_key, **kwargs.pop("headers", {})}
@@ -100,23 +98,14 @@ class Sandbox:
 
 
 def start_sandbox(data: Path, api_key: str, *extra: str) -> Sandbox:
-    command = [sys.executable, "-m", "slices_admin.sandbox", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--data", str(data), *extra]
-    env = {**os.environ, "KODEXA_API_KEY": api_key}
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
-    line = process.stdout.readline().strip()
-    if "listening on" not in line:
-        process.kill()
-        raise RuntimeError(f"The sandbox did not start: {line!r}")
-    return Sandbox(url=line.rsplit(" ", 1)[-1], api_key=api_key, process=process)
+    """The sandbox on `data`, on a free port unless `extra` options say otherwise."""
+    running = launch(data, *extra, api_key=api_key)
+    return Sandbox(running.url, running.api_key, running.process)
 
 
 def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    """Stop a sandbox by its process: tests that take Kodexa away, then bring it back on the same port."""
+    stop_process(process)
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +113,7 @@ def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     api_key = "kx-test-" + secrets.token_hex(12)
     running = start_sandbox(tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3", api_key, "--seed", "300")
     yield running
-    stop(running.process)
+    running.stop()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from django.core.management.color import Style
 from slices_admin.accounts.management.commands.add_demo_users import DEMO_PASSWORD_SUFFIX
 from slices_admin.accounts.roles import ROLES
 from slices_admin.kodexa.client import get_client
+from slices_admin.sandbox.cli import LISTENING_ON
+from slices_admin.sandbox.launcher import SandboxDidNotStart, launch
 
 
 class ProcessTree:
@@ -47,6 +49,10 @@ class ProcessTree:
 
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         process = subprocess.Popen(command, cwd=settings.BASE_DIR, env={**os.environ, **(env or {})})  # noqa: S603
+        return self.adopt(name, process)
+
+    def adopt(self, name: str, process: subprocess.Popen) -> subprocess.Popen:
+        """Take on a child started elsewhere (the sandbox, by its launcher): it lives and dies with the others."""
         self.children.append((name, process))
         return process
 
@@ -106,21 +112,19 @@ class ProcessTree:
 # --- the local sandbox and what a demo needs -----------------------------------------------------------------------
 def start_sandbox(tree: ProcessTree, seed: int, stdout: OutputWrapper) -> None:
     """Start the sandbox on KODEXA_SANDBOX_PORT with its data file (seeded with `seed` orchestrator slices if new)."""
-    settings.KODEXA_SANDBOX_DATA.parent.mkdir(parents=True, exist_ok=True)
-    url = settings.KODEXA_BASE_URL
-    stdout.write(f"Starting the Kodexa sandbox on {url} (data in {settings.KODEXA_SANDBOX_DATA})…")
-    tree.start(
-        "sandbox",
-        [
-            sys.executable, "-m", "slices_admin.sandbox",
-            "--host", "127.0.0.1",
-            "--port", str(settings.KODEXA_SANDBOX_PORT),
-            "--data", str(settings.KODEXA_SANDBOX_DATA),
-            "--seed", str(seed),
-        ],
-        env={"KODEXA_API_KEY": settings.KODEXA_API_KEY},  # not in argv, where `ps` would show it
-    )  # fmt: skip
-    tree.wait_until_up(f"{url}/_sandbox/health", "sandbox")
+    stdout.write(f"Starting the Kodexa sandbox on {settings.KODEXA_BASE_URL} (data in {settings.KODEXA_SANDBOX_DATA})…")
+    try:
+        sandbox = launch(
+            settings.KODEXA_SANDBOX_DATA,
+            "--seed",
+            str(seed),
+            api_key=settings.KODEXA_API_KEY,
+            port=settings.KODEXA_SANDBOX_PORT,
+        )
+    except SandboxDidNotStart as error:
+        raise CommandError(f"{error} (Is port {settings.KODEXA_SANDBOX_PORT} taken?)") from error
+    tree.adopt("sandbox", sandbox.process)
+    stdout.write(f"{LISTENING_ON}{sandbox.url}")
 
 
 def sync_cache(stdout: OutputWrapper, stderr: OutputWrapper) -> None:

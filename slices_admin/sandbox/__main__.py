@@ -6,7 +6,7 @@
 import argparse
 import os
 
-from slices_admin.sandbox.server import add_arguments, run
+from slices_admin.sandbox.cli import add_arguments, run
 
 
 def main() -> None:

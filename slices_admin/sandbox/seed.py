@@ -1,9 +1,8 @@
 """Deterministic demo data for the sandbox: pipeline executions broken into slices that look like production.
 
 A seed always yields the same ids, statuses, payloads and relative timings (everything is drawn from a
-`random.Random` seeded with it); the timestamps are laid out over the 14 days before the `now` passed in. Organizations
-and module runtimes are a fixed catalogue shared by every seed, so data appended later lands in the same
-organizations.
+`random.Random` seeded with it); the timestamps are laid out over the 14 days before the `now` passed in. What is
+drawn from (organizations, runtimes, failures, status weights) is `catalog`'s, shared by every seed.
 """
 
 import functools
@@ -15,198 +14,28 @@ from itertools import accumulate
 from typing import Self
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
+from slices_admin.sandbox.catalog import (
+    CHANGE_SEQUENCES,
+    FAILURES,
+    FINISHED_OK,
+    LEASE_MS,
+    LIVE_LEASE_SHARE,
+    ORGANIZATIONS,
+    PIPELINES,
+    SKIP_REASONS,
+    STATUS_WEIGHTS,
+    STEP_TIMEOUT_SECONDS,
+    Failure,
+    ModuleRuntime,
+    drawn_uuid4,
+    runtime,
+)
 from slices_admin.sandbox.store import SliceStore
 
-_LEASE_MS = 15 * 60_000
 _HISTORY_MS = 14 * 86_400_000
 _HOUR_MS = 3_600_000
-STEP_TIMEOUT_SECONDS = 900
-# Share of RUNNING slices whose lease is still live; the others hold a lease that has expired.
-LIVE_LEASE_SHARE = 0.55
-
-STATUS_WEIGHTS = {
-    "SUCCEEDED": 60,
-    "FAILED": 10,
-    "RUNNING": 8,
-    "PENDING": 10,
-    "REQUESTED": 4,
-    "SKIPPED": 3,
-    "CANCELLED": 3,
-    "PENDING_REPROCESSING": 1,
-    "REPROCESSED": 1,
-}
 _STATUSES = tuple(STATUS_WEIGHTS)
 _CUMULATIVE_WEIGHTS = tuple(accumulate(STATUS_WEIGHTS.values()))
-_FINISHED_OK = frozenset({"SUCCEEDED", "PENDING_REPROCESSING", "REPROCESSED"})
-_CHANGE_SEQUENCES = {
-    "REQUESTED": (1, 1),
-    "PENDING": (1, 2),
-    "RUNNING": (2, 3),
-    "SKIPPED": (2, 3),
-    "CANCELLED": (2, 4),
-}
-_SKIP_REASONS = ("no pages matched the step filter", "document already processed", "empty document")
-
-
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def _uuid4(rng: random.Random) -> str:
-    """A version 4 UUID drawn from `rng` (the layout of `uuid.uuid4()`, without its slower constructor)."""
-    digits = f"{rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleRuntime:
-    """A deployable pipeline step: its ref (`owner/slug`), platform id and the options pipelines give it."""
-
-    ref: str
-    id: str
-    options: dict
-
-    @property
-    def function_name(self) -> str:
-        return self.ref.replace("/", "-")
-
-    @property
-    def package(self) -> str:
-        return self.ref.split("/")[1].replace("-", "_")
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One way a step fails: the message, where it is raised and whether a retry may help."""
-
-    message: str
-    function: str
-    code: str
-    retryable: bool
-
-    @property
-    def timed_out(self) -> bool:
-        return self.message.startswith("TimeoutError")
-
-    def details(self, rng: random.Random, runtime: ModuleRuntime) -> dict:
-        return {
-            "type": self.message.partition(":")[0],
-            "retryable": self.retryable,
-            "moduleRef": runtime.ref,
-            "traceback": [
-                "Traceback (most recent call last):",
-                f'  File "/var/task/kodexa_runtime/executor.py", line {rng.randint(180, 260)}, in run_step',
-                "    result = step.process(document, context)",
-                f'  File "/var/task/{runtime.package}/handler.py", line {rng.randint(20, 400)}, in {self.function}',
-                f"    {self.code}",
-                self.message,
-            ],
-        }
-
-
-FAILURES = (
-    Failure("TimeoutError: task exceeded 900s", "process", "return self._run_with_deadline(document)", True),
-    Failure("KeyError: 'document_family_id'", "process", "family_id = event['document_family_id']", False),
-    Failure("ValueError: page 14 has no text layer", "extract_page", "raise ValueError(msg)", False),
-    Failure(
-        "botocore.exceptions.ClientError: An error occurred (ThrottlingException) when calling the "
-        "InvokeModel operation: Too many requests, please wait before trying again.",
-        "call_model",
-        "response = bedrock.invoke_model(**request)",
-        True,
-    ),
-    Failure(
-        "MemoryError: unable to allocate 512 MiB for page images",
-        "render_pages",
-        "images = render(doc)",
-        True,
-    ),
-    Failure(
-        "json.decoder.JSONDecodeError: Expecting ',' delimiter: line 1 column 2048 (char 2047)",
-        "parse_answer",
-        "return json.loads(answer)",
-        True,
-    ),
-    Failure(
-        "PermissionError: [Errno 13] Permission denied: '/tmp/kodexa/cache'",
-        "open_cache",
-        "os.makedirs(p)",
-        False,
-    ),
-    Failure("ConnectionResetError: [Errno 104] Connection reset by peer", "fetch_content", "body = s.read()", True),
-    Failure(
-        "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
-        "read_text",
-        "return raw.decode('utf-8')",
-        False,
-    ),
-    Failure(
-        "AssertionError: extracted total 1204.50 does not match line items 1198.00",
-        "validate_totals",
-        "assert total == sum(items), msg",
-        False,
-    ),
-    Failure(
-        "RuntimeError: LLM response missing required taxon 'invoice/total_amount'",
-        "extract",
-        "raise RuntimeError(msg)",
-        True,
-    ),
-    Failure(
-        "pdfminer.pdfparser.PDFSyntaxError: No /Root object! - Is this really a PDF?",
-        "parse",
-        "parser = PDFParser(stream)",
-        False,
-    ),
-)
-
-
-def _catalog_ids(count: int) -> list[str]:
-    rng = random.Random("kodexa-sandbox-catalog")
-    return [_uuid4(rng) for _ in range(count)]
-
-
-_RUNTIME_OPTIONS = {
-    "kodexa/pdf-parser": {"dpi": 300, "extractImages": False},
-    "kodexa/textract-ocr": {"features": ["TABLES", "FORMS"], "languageHints": ["en"]},
-    "kodexa/document-classifier": {"taxonomy": "kodexa/document-types:3.2.0", "threshold": 0.82},
-    "kodexa/llm-extractor": {
-        "model": "claude-sonnet-4-5",
-        "taxonomy": "acme/invoice:2.1.0",
-        "maxPagesPerCall": 8,
-    },
-    "kodexa/table-extractor": {"strategy": "lattice", "mergeAcrossPages": True},
-    "kodexa/data-validator": {"rules": "acme/invoice-rules:1.4.0", "failOnWarning": False},
-    "acme/invoice-classifier": {
-        "model": "acme-invoice-v7",
-        "labels": ["invoice", "credit-note", "statement"],
-    },
-    "acme/po-matcher": {"erp": "sap-s4", "tolerancePercent": 2.5},
-}
-_ORGANIZATION_COUNT = 6
-_CATALOG_IDS = _catalog_ids(_ORGANIZATION_COUNT + len(_RUNTIME_OPTIONS))
-ORGANIZATIONS = tuple(_CATALOG_IDS[:_ORGANIZATION_COUNT])
-MODULE_RUNTIMES = {
-    ref: ModuleRuntime(ref, runtime_id, options)
-    for (ref, options), runtime_id in zip(_RUNTIME_OPTIONS.items(), _CATALOG_IDS[_ORGANIZATION_COUNT:], strict=True)
-}
-# Pipelines: the store their documents come from and the module refs of their steps, in order.
-PIPELINES = (
-    (
-        "acme/inbound-invoices",
-        ("pdf-parser", "acme/invoice-classifier", "llm-extractor", "data-validator", "acme/po-matcher"),
-    ),
-    ("kodexa/contracts", ("pdf-parser", "textract-ocr", "document-classifier", "llm-extractor")),
-    ("kodexa/bank-statements", ("pdf-parser", "textract-ocr", "table-extractor", "data-validator")),
-    (
-        "acme/claims",
-        ("textract-ocr", "document-classifier", "llm-extractor", "table-extractor", "data-validator"),
-    ),
-)
-
-
-def _runtime(name: str) -> ModuleRuntime:
-    return MODULE_RUNTIMES[name if "/" in name else f"kodexa/{name}"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +93,7 @@ def _chunks(rng: random.Random, step_names: tuple[str, ...]) -> tuple[Chunk, ...
     chunks, order = [], 0
     while order < len(step_names):
         size = min(rng.randint(1, 3), len(step_names) - order)
-        chunks.append(Chunk.of(order, tuple(_runtime(name) for name in step_names[order : order + size])))
+        chunks.append(Chunk.of(order, tuple(runtime(name) for name in step_names[order : order + size])))
         order += size
     return tuple(chunks)
 
@@ -273,10 +102,10 @@ def _execution(rng: random.Random, slice_count: int, now: int) -> Execution:
     store, step_names = rng.choice(PIPELINES)
     chunks = _chunks(rng, step_names)
     documents = tuple(
-        Document(_uuid4(rng), _uuid4(rng), rng.randint(1, 60)) for _ in range(-(-slice_count // len(chunks)))
+        Document(drawn_uuid4(rng), drawn_uuid4(rng), rng.randint(1, 60)) for _ in range(-(-slice_count // len(chunks)))
     )
     started = now - rng.randint(_HOUR_MS, _HISTORY_MS)
-    return Execution(_uuid4(rng), rng.choice(ORGANIZATIONS), store, chunks, documents, started)
+    return Execution(drawn_uuid4(rng), rng.choice(ORGANIZATIONS), store, chunks, documents, started)
 
 
 def _later(rng: random.Random, moment: int, low_seconds: float, high_seconds: float) -> int:
@@ -364,15 +193,15 @@ def _attempt(rng: random.Random, status: str) -> int:
 
 
 def _output_event(rng: random.Random, status: str, document: Document) -> dict:
-    if status in _FINISHED_OK:
+    if status in FINISHED_OK:
         return {
-            "contentObjectId": _uuid4(rng),
+            "contentObjectId": drawn_uuid4(rng),
             "documentStatus": "PROCESSED",
             "labels": rng.sample(["invoice", "reviewed", "auto-approved", "needs-review", "multi-page"], 2),
             "metrics": {"pagesProcessed": document.pages, "dataObjects": rng.randint(1, 80)},
         }
     if status == "SKIPPED":
-        return {"skipped": True, "reason": rng.choice(_SKIP_REASONS)}
+        return {"skipped": True, "reason": rng.choice(SKIP_REASONS)}
     return {}
 
 
@@ -385,7 +214,7 @@ def _common_fields(rng: random.Random, execution: Execution, order: int, now: in
     updated = line.last
     if status == "PENDING_REPROCESSING":
         updated = min(now, _later(rng, updated, 600, 3 * 86_400))
-    low, high = _CHANGE_SEQUENCES.get(status, (3, 5))
+    low, high = CHANGE_SEQUENCES.get(status, (3, 5))
     record = {
         "attemptNumber": _attempt(rng, status),
         "changeSequence": rng.randint(low, high),
@@ -394,7 +223,7 @@ def _common_fields(rng: random.Random, execution: Execution, order: int, now: in
         "durationMs": line.duration_ms,
         "errorDetails": failure.details(rng, chunk.runtimes[0]) if failure else {},
         "errorMessage": failure.message if failure else None,
-        "id": _uuid4(rng),
+        "id": drawn_uuid4(rng),
         "inputEvent": {
             "type": "pipeline.slice",
             "executionId": execution.id,
@@ -404,8 +233,8 @@ def _common_fields(rng: random.Random, execution: Execution, order: int, now: in
             "pageCount": document.pages,
             "steps": [chunk.start_order, chunk.end_order],
         },
-        "lambdaRequestId": _uuid4(rng) if line.started else None,
-        "leaseExpiresAt": None if line.leased is None else _instant(line.leased + _LEASE_MS),
+        "lambdaRequestId": drawn_uuid4(rng) if line.started else None,
+        "leaseExpiresAt": None if line.leased is None else _instant(line.leased + LEASE_MS),
         "leasedAt": _instant(line.leased),
         "organizationId": execution.organization_id,
         "outputEvent": _output_event(rng, status, document),
@@ -415,7 +244,7 @@ def _common_fields(rng: random.Random, execution: Execution, order: int, now: in
         "status": status,
         "stepsConfig": chunk.steps_config,
         "updatedOn": _instant(updated),
-        "uuid": _uuid4(rng),
+        "uuid": drawn_uuid4(rng),
     }
     return record, chunk
 

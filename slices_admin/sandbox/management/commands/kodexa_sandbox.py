@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from slices_admin.sandbox.server import add_arguments, run
+from slices_admin.sandbox.cli import add_arguments, run
 
 
 class Command(BaseCommand):
