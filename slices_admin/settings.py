@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
+from slices_admin.logging_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -375,44 +376,4 @@ LOG_FORMAT = env("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured("LOG_FORMAT is json or plain.")
 LOG_FILE = env("LOG_FILE", "")  # append the lines to this file instead of stderr (`make bench` names one)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_context": {"()": "slices_admin.core.logs.RequestContextFilter"},
-        "redact_secrets": {"()": "slices_admin.core.logs.RedactSecretsFilter"},
-        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
-        "disallowed_host_once": {"()": "slices_admin.core.logs.DisallowedHostOnce"},
-    },
-    "formatters": {
-        "json": {"()": "slices_admin.core.logs.JsonLineFormatter"},
-        "plain": {"()": "slices_admin.core.logs.PlainFormatter"},
-    },
-    "handlers": {
-        "console": {
-            **(
-                {"class": "logging.FileHandler", "filename": LOG_FILE, "encoding": "utf-8"}
-                if LOG_FILE
-                else {"class": "logging.StreamHandler"}
-            ),
-            "formatter": LOG_FORMAT,
-            "filters": ["request_context", "redact_secrets"],
-        },
-        "mail_admins": {  # as Django's default: only with ADMINS set, never in DEBUG
-            "class": "django.utils.log.AdminEmailHandler",
-            "level": "ERROR",
-            "filters": ["require_debug_false"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        # Django's own console handler (DEBUG only) would print its lines twice, the second time not as JSON.
-        "django": {"handlers": ["mail_admins"], "level": "INFO"},
-        # runserver's access lines: the access log says it all.
-        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-        # A foreign Host header: one WARNING line per host, no traceback (a scanner must not flood the error log).
-        "django.security.DisallowedHost": {"filters": ["disallowed_host_once"], "level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(LOG_FORMAT, LOG_FILE, env("LOG_LEVEL", "INFO"))
