@@ -10,5 +10,5 @@ def quick(settings):
 
 
 @pytest.fixture
-def operator(make_user):
+def operator_user(make_user):
     return make_user("operator")

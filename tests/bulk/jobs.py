@@ -10,13 +10,13 @@ from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 ORCH = ORCHESTRATOR_SLICE.path
 
 
-def job_for(records, operator, target="PENDING", **change) -> BulkEditJob:
+def job_for(records, operator_user, target="PENDING", **change) -> BulkEditJob:
     pipeline = records[0]["pipelineExecutionId"]
     selection = Selection.from_filter({"pipelineExecutionId": pipeline})
     return create_job(
         selection,
         Change(target, reason="re-queue after the outage", **change),
-        context=AuditContext(actor=operator),
+        context=AuditContext(actor=operator_user),
         confirmed_count=len(records),
     )
 

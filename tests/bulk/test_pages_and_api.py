@@ -238,7 +238,7 @@ def test_two_workers_share_one_job_and_the_survivor_takes_over_when_one_is_kille
         assert entries == item.attempts
 
 
-def _jobs_with_items(operator, count: int) -> None:
+def _jobs_with_items(operator_user, count: int) -> None:
     from django.utils import timezone
 
     from slices_admin.bulk.models import BulkEditItem, BulkEditJob
@@ -246,7 +246,7 @@ def _jobs_with_items(operator, count: int) -> None:
     started = timezone.now()
     for n in range(count):
         job = BulkEditJob.objects.create(
-            created_by=operator, selection={"ids": ["a", "b"]}, target_status="FAILED", reason=f"job {n}",
+            created_by=operator_user, selection={"ids": ["a", "b"]}, target_status="FAILED", reason=f"job {n}",
             concurrency=1, started_at=started,
         )  # fmt: skip
         BulkEditItem.objects.create(job=job, slice_id="a", state="succeeded", finished_at=timezone.now())
@@ -258,7 +258,7 @@ def test_job_lists_ask_the_same_few_queries_however_many_jobs(api, make_user, as
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    operator, client, viewer = make_user("operator"), api("viewer"), as_role("viewer")
+    operator_user, client, viewer = make_user("operator"), api("viewer"), as_role("viewer")
 
     def queries() -> tuple[int, int]:
         with CaptureQueriesContext(connection) as listed:
@@ -268,9 +268,9 @@ def test_job_lists_ask_the_same_few_queries_however_many_jobs(api, make_user, as
         assert answer.status_code == page.status_code == 200
         return tuple(sum("bulk_bulk" in q["sql"] for q in c.captured_queries) for c in (listed, paged))
 
-    _jobs_with_items(operator, 2)
+    _jobs_with_items(operator_user, 2)
     few = queries()
-    _jobs_with_items(operator, 5)
+    _jobs_with_items(operator_user, 5)
     assert queries() == few
     documents = client.get("/api/v1/bulk-edits").json()["results"]
     assert len(documents) == 7

@@ -31,9 +31,9 @@ def pauses(monkeypatch) -> list[float]:
     return taken
 
 
-def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, failed_slices, operator, pauses):
+def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, failed_slices, operator_user, pauses):
     records = failed_slices(12)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     kodexa.set_faults(failNext=[{"status": 429, "count": 6, "method": "PUT", "retryAfter": 1}])
     run_job(job.pk)
     job.refresh_from_db()
@@ -46,11 +46,11 @@ def test_a_429_storm_pauses_the_whole_job_and_is_waited_out(kodexa, failed_slice
 
 
 def test_a_refused_api_key_pauses_the_job_instead_of_failing_every_slice(
-    kodexa, failed_slices, operator, settings, pauses
+    kodexa, failed_slices, operator_user, settings, pauses
 ):
     settings.BULK_KEY_REFUSED_PAUSE_SECONDS = 1
     records = failed_slices(5)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     kodexa.set_faults(failNext=[{"status": 401, "count": 3, "method": "PUT"}])
     run_job(job.pk)
     assert states(job) == {"succeeded": 5} and pauses and set(pauses) == {1.0}
@@ -58,7 +58,7 @@ def test_a_refused_api_key_pauses_the_job_instead_of_failing_every_slice(
 
 
 def test_kodexa_down_pauses_the_job_without_spending_retries_and_it_resumes_when_kodexa_returns(
-    tmp_path, operator, settings
+    tmp_path, operator_user, settings
 ):
     data, api_key = tmp_path / "kodexa.sqlite3", "kx-outage-test"
     up = start_sandbox(data, api_key)
@@ -68,7 +68,7 @@ def test_kodexa_down_pauses_the_job_without_spending_retries_and_it_resumes_when
     pipeline = "pipe-outage"
     records = [up.new_orchestrator_slice(status="FAILED", pipelineExecutionId=pipeline) for _ in range(12)]
     cache_orchestrator(*records)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     stop(up.process)  # Kodexa goes away entirely: connections are refused
 
     runner = threading.Thread(target=run_job, args=(job.pk,))

@@ -19,12 +19,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 def test_transient_failures_and_lost_answers_end_with_every_item_applied_exactly_once(
-    kodexa, failed_slices, operator, settings
+    kodexa, failed_slices, operator_user, settings
 ):
     # At a 35% fault rate, five failures in a row would befall one of 40 items every few runs: allow more.
     settings.BULK_MAX_TRANSIENT_FAILURES = 12
     records = failed_slices(40)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     kodexa.set_faults(errorRate=0.2, lostAnswerRate=0.1, timeoutRate=0.05, timeoutSeconds=3, methods=["PUT"], seed=7)
     assert run_job(job.pk) == "finished"
     kodexa.clear_faults()
@@ -37,9 +37,9 @@ def test_transient_failures_and_lost_answers_end_with_every_item_applied_exactly
     assert_each_attempt_audited_once(job)
 
 
-def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, failed_slices, operator):
+def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, failed_slices, operator_user):
     records = failed_slices(30)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     BulkEditJob.objects.filter(pk=job.pk).update(concurrency=2)
     kodexa.set_faults(latencyMs=150, methods=["PUT"])
     runner = threading.Thread(target=run_job, args=(job.pk,))
@@ -47,7 +47,7 @@ def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, fail
     deadline = time.monotonic() + 20
     while job.items.filter(state="succeeded").count() < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    cancel_job(job, context=AuditContext(actor=operator))
+    cancel_job(job, context=AuditContext(actor=operator_user))
     runner.join(timeout=30)
     job.refresh_from_db()
     counts = states(job)
@@ -59,10 +59,10 @@ def test_cancel_mid_job_leaves_unsent_items_cancelled_and_untouched(kodexa, fail
 
 
 def test_a_second_runner_leaves_a_live_runners_items_alone_and_takes_them_back_once_it_dies(
-    kodexa, failed_slices, operator
+    kodexa, failed_slices, operator_user
 ):
     records = failed_slices(3)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     BulkEditJob.objects.filter(pk=job.pk).update(state="running")
     alive = BulkEditRunner.objects.create(job=job, runner_id="alive", heartbeat_at=timezone.now())
     held = job.items.get(slice_id=records[0]["id"])

@@ -41,9 +41,9 @@ def test_a_live_runners_heartbeat_keeps_the_sweep_away(running_job):
     assert resume_stale_jobs() == []
 
 
-def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes(kodexa, failed_slices, operator):
+def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes(kodexa, failed_slices, operator_user):
     records = failed_slices(3)
-    job = job_for(records, operator)
+    job = job_for(records, operator_user)
     first = job.items.get(slice_id=records[0]["id"])
     BulkEditItem.objects.filter(pk=first.pk).update(
         state="in_flight", sent_change_sequence=records[0]["changeSequence"], runner_id="dead-runner"
@@ -62,9 +62,11 @@ def test_a_cancelled_job_whose_runner_died_checks_what_was_in_flight_then_closes
     assert "answer had been lost" in job.items.get(pk=first.pk).message
 
 
-def test_a_job_short_of_runners_gets_one_more_while_items_wait_unclaimed(kodexa, failed_slices, operator, settings):
+def test_a_job_short_of_runners_gets_one_more_while_items_wait_unclaimed(
+    kodexa, failed_slices, operator_user, settings
+):
     settings.BULK_RUNNERS_PER_JOB = 2
-    job = job_for(failed_slices(4), operator)
+    job = job_for(failed_slices(4), operator_user)
     DBTaskResult.objects.update(status="SUCCESSFUL")  # its first runners came and went
     BulkEditJob.objects.filter(pk=job.pk).update(state="running")
     BulkEditRunner.objects.create(job=job, runner_id="the-survivor", heartbeat_at=timezone.now())
