@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
+RESULTS = ROOT / "bench" / "results.json"  # every benchmark merges its section into it
 LOG = VAR / "bench.log"  # the console's log lines while benchmarks run: the terminal shows progress and figures
 
 

@@ -14,6 +14,7 @@ import json
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, batched
 
@@ -24,7 +25,7 @@ from slices_admin.audit import chain
 from slices_admin.audit.models import ACCOUNT, AuditEntry
 
 from .audit_events import CHANGE_FAILURES, EXECUTION, ORCHESTRATOR, EntryParts, draw, uuid
-from .seed import bulk_load, insert_statement
+from .seed import BATCH, COMMIT_EVERY, bulk_load, insert_statement
 
 # Single events (a bulk job is drawn apart): action → weight.
 _ACTIONS = {
@@ -43,8 +44,6 @@ _BULK_REASONS = (
     "Skip documents the customer withdrew",
 )
 HISTORY_US = 365 * 86_400 * 1_000_000
-_BATCH = 20_000  # rows per executemany
-_COMMIT_EVERY = 100_000  # rows per transaction
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _JSON_FIELDS = frozenset({"request_body", "response_body", "before", "after", "diff"})
 # Every column the loader fills, in the order of the row tuples: the hashed fields and the hash (no id, no actor).
@@ -288,15 +287,24 @@ def _head() -> dict | None:
     return AuditEntry.objects.order_by("-id").values("id", "occurred_at", "entry_hash").first()
 
 
-def ensure_entries(target: int, log=print) -> float | None:
-    """Top the audit log up to `target` entries; answer the seconds it took, or None when none were missing."""
+@dataclass
+class Missing:
+    """The entries a load adds to reach its target: how many, chained after which head, generated as `rows`."""
+
+    present: int
+    head: dict | None
+    rows: Iterator
+
+
+def missing_entries(target: int, seed_prefix: str, log=print) -> Missing | None:
+    """What topping the audit log up to `target` entries writes, or None when none are missing. The new entries fill
+    the year before now, or the time since the head when the log already reaches into that year."""
     present = AuditEntry.objects.count()
     missing = target - present
     if missing <= 0:
         log(f"Audit log holds {present:,} entries: reusing them.")
         return None
     log(f"Audit log holds {present:,} entries: adding {missing:,} ...")
-    began = time.perf_counter()
     head = _head()
     end_us = int(time.time() * 1_000_000)
     start_us = end_us - HISTORY_US
@@ -306,24 +314,28 @@ def ensure_entries(target: int, log=print) -> float | None:
             log(f"  the log reaches {head['occurred_at']:%Y-%m-%d %H:%M}: the new entries fill the time since")
             start_us = after_head
     first_bulk_job = (AuditEntry.objects.aggregate(job=Max("bulk_job_id"))["job"] or 0) + 1
+    previous = head["entry_hash"] if head else chain.GENESIS
+    rows = entry_rows(missing, f"{seed_prefix}:{present}", start_us, end_us, previous, first_bulk_job)
+    return Missing(present, head, rows)
+
+
+def ensure_entries(target: int, log=print) -> float | None:
+    """Top the audit log up to `target` entries; answer the seconds it took, or None when none were missing."""
+    began = time.perf_counter()
+    missing = missing_entries(target, "bench-audit", log)
+    if missing is None:
+        return None
+    rows = missing.rows
     sql = insert_statement(AuditEntry, COLUMNS)
-    rows = entry_rows(
-        missing,
-        f"bench-audit:{present}",
-        start_us,
-        end_us,
-        head["entry_hash"] if head else chain.GENESIS,
-        first_bulk_job,
-    )
     previous_at = COLUMNS.index("prev_hash")
     written = 0
     with bulk_load(AuditEntry, log):
-        for block in batched(rows, _COMMIT_EVERY):
+        for block in batched(rows, COMMIT_EVERY):
             with transaction.atomic(), connection.cursor() as cursor:
                 now_head = _head()
                 if (now_head["entry_hash"] if now_head else chain.GENESIS) != block[0][previous_at]:
                     raise RuntimeError("Someone else wrote audit entries during the load: the chain would fork.")
-                for batch in batched(block, _BATCH):
+                for batch in batched(block, BATCH):
                     cursor.executemany(sql, batch)
             written += len(block)
             log(f"  {written:>9,} entries  {time.perf_counter() - began:6.1f} s")

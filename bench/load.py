@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
-from bench import ROOT, VAR
+from bench import RESULTS, ROOT, VAR
 from bench.load_locust import WORK, Locust, locust_figures
 from bench.load_report import (
     TARGET_P95_MS,
@@ -45,7 +45,6 @@ from bench.load_report import (
 from bench.load_stack import BulkEdit, Stack, job_summary, seconds_between, set_latency
 from bench.support import ensure_database, free_port, log, one_at_a_time, postgres_version
 
-RESULTS = ROOT / "bench" / "results.json"
 SANDBOX_DATA = VAR / "load-sandbox.sqlite3"
 BULK_SEED = 20_260_000  # the sandbox seed of the bulk edit's slices: the same ids every run
 BULK_WAIT = 180  # longest wait for the bulk edit to end after the window

@@ -10,10 +10,8 @@ log, which nothing may shorten, is topped up.
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Max
 
 from slices_admin.audit import chain
 from slices_admin.audit.models import AuditEntry
@@ -85,26 +83,10 @@ def ensure_slices(target: int, log=print) -> float | None:
 
 def ensure_entries(target: int, log=print) -> float | None:
     """Top the audit log up to `target` entries, chained after its head; answer the seconds it took, or None."""
-    present = AuditEntry.objects.count()
-    missing = target - present
-    if missing <= 0:
-        log(f"Audit log holds {present:,} entries: reusing them.")
+    missing = audit_seed.missing_entries(target, "load-audit", log)
+    if missing is None:
         return None
-    log(f"Audit log holds {present:,} entries: adding {missing:,} ...")
-    head = AuditEntry.objects.order_by("-id").values("occurred_at", "entry_hash").first()
-    end_us = int(time.time() * 1_000_000)
-    start_us = end_us - audit_seed.HISTORY_US
-    if head is not None:
-        start_us = max(start_us, int((head["occurred_at"] - audit_seed.EPOCH) / timedelta(microseconds=1)) + 1)
-    first_bulk_job = (AuditEntry.objects.aggregate(job=Max("bulk_job_id"))["job"] or 0) + 1
-    rows = audit_seed.entry_rows(
-        missing,
-        f"load-audit:{present}",
-        start_us,
-        end_us,
-        head["entry_hash"] if head else chain.GENESIS,
-        first_bulk_job,
-    )
+    head = missing.head
 
     def hold_the_chain() -> None:
         """No other writer may append while the load runs (the chain would fork)."""
@@ -113,4 +95,4 @@ def ensure_entries(target: int, log=print) -> float | None:
         if now != (head["entry_hash"] if head else None):
             raise RuntimeError("Someone else wrote audit entries before the load: the chain would fork.")
 
-    return _load(AuditEntry, audit_seed.COLUMNS, rows, log, "entries", before=hold_the_chain)
+    return _load(AuditEntry, audit_seed.COLUMNS, missing.rows, log, "entries", before=hold_the_chain)

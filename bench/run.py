@@ -24,9 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
 import bench
-from bench import ROOT, VAR, setup_django, support, sync
+from bench import RESULTS, ROOT, VAR, setup_django, support, sync
 
-RESULTS = ROOT / "bench" / "results.json"
 SYNC_ROWS = 100_000
 SECTIONS = ("browsing", "audit", "bulk")
 

@@ -43,8 +43,8 @@ from . import indexes
 
 HISTORY_MS = 30 * 86_400_000
 _HOUR_MS = 3_600_000
-_BATCH = 20_000  # rows per executemany
-_COMMIT_EVERY = 100_000  # rows per transaction
+BATCH = 20_000  # rows per executemany
+COMMIT_EVERY = 100_000  # rows per transaction
 
 _STATUSES = tuple(STATUS_WEIGHTS)
 _CUMULATIVE = tuple(accumulate(STATUS_WEIGHTS.values()))
@@ -266,9 +266,9 @@ def ensure_rows(target: int, log=print) -> float | None:
     now_ms = int(time.time() * 1000)
     written = 0
     with bulk_load(OrchestratorSlice, log):
-        for block in batched(slice_rows(missing, f"bench:{present}", now_ms), _COMMIT_EVERY):
+        for block in batched(slice_rows(missing, f"bench:{present}", now_ms), COMMIT_EVERY):
             with transaction.atomic(), connection.cursor() as cursor:
-                for rows in batched(block, _BATCH):
+                for rows in batched(block, BATCH):
                     cursor.executemany(sql, rows)
             written += len(block)
             log(f"  {written:>9,} rows  {time.perf_counter() - began:6.1f} s")

@@ -31,13 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository is the import root
 
-from bench import ROOT
+from bench import RESULTS, ROOT
 from bench.soak_checks import check, check_result, table
 from bench.soak_processes import (
     FAULTS,
     KILL_AT,
     KILLS_PER_WORKER,
-    RESULTS,
     SLICE_SEED,
     SQLITE_DATABASE,
     STORM,

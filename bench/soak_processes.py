@@ -1,7 +1,6 @@
 """The settings of a soak and the processes it drives: the sandbox with its faults and the background workers it
 kills and restarts."""
 
-import argparse
 import signal
 import subprocess
 import sys
@@ -13,22 +12,6 @@ from typing import Any
 from bench import ROOT, VAR
 from slices_admin.sandbox.launcher import launch
 
-
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bench/soak.py", description=__doc__.splitlines()[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", help="DATABASE_URL of the PostgreSQL server (scripts/postgres.sh start)")
-    where.add_argument("--sqlite", action="store_true", help=f"run on a fresh SQLite file ({SQLITE_DATABASE.name})")
-    parser.add_argument("--database", default="console_soak", help="the soak's own database on the server")
-    parser.add_argument("--items", type=int, default=5000, help="slices the bulk edit changes")
-    parser.add_argument("--latency-ms", type=float, default=50, help="the sandbox's latency")
-    parser.add_argument("--seed", type=int, help="seed of the kill moments, storms and restart pauses")
-    parser.add_argument("--timeout", type=float, default=1800, help="longest wait for the job to finish (s)")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
-    return parser.parse_args()
-
-
-RESULTS = ROOT / "bench" / "results.json"
 WORK = VAR / "soak"
 SANDBOX_DATA = WORK / "sandbox.sqlite3"
 SQLITE_DATABASE = WORK / "console.sqlite3"
