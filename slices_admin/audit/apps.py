@@ -6,7 +6,7 @@ from django.db.models.signals import post_migrate
 def _ensure_triggers(sender, using, **kwargs):
     """After every migrate (and flush): a migration that rebuilds the audit table on SQLite drops its triggers with
     the old table, so they are put back here whatever happened."""
-    from . import triggers
+    from . import triggers  # at migrate time, when the app registry is ready
 
     connection = connections[using]
     if triggers.TABLE in connection.introspection.table_names():

@@ -151,7 +151,7 @@ def verify(entries: Iterable[Mapping[str, Any]]) -> Verification:
 
 def stored_entries(chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
     """Every entry in chain order, as the database holds it, normalised the way the writer hashed it."""
-    from .models import AuditEntry
+    from .models import AuditEntry  # here, not at the top: migration 0003 imports this module for its hashing
 
     fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
     names = ["id", "entry_hash", *HASHED_FIELDS]
