@@ -244,6 +244,16 @@ def scripted() -> Iterator[Scripted]:
     server.server_close()
 
 
+@pytest.fixture
+def scripted_kodexa(scripted, settings) -> Scripted:
+    """The console pointed at the scripted server instead of Kodexa, with short timeouts and no waits between
+    retries."""
+    settings.KODEXA_BASE_URL = scripted.url
+    settings.KODEXA_READ_TIMEOUT = 0.5
+    settings.KODEXA_MAX_RETRY_WAIT = 0
+    return scripted
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """The process cache (the dashboard as last read) must not carry over from one test to the next. The stored

@@ -19,100 +19,101 @@ def page(content, number=1, last=True, total=None):
     }  # fmt: skip
 
 
-@pytest.fixture
-def kodexa_is(scripted, settings):
-    settings.KODEXA_BASE_URL = scripted.url
+@pytest.fixture(autouse=True)
+def _no_retries(settings):
     settings.KODEXA_MAX_RETRIES = 0
-    return scripted
 
 
-def test_an_empty_first_page_syncs_nothing_and_stops(kodexa_is):
-    kodexa_is.answer(200, page([], last=False, total=0))
+def test_an_empty_first_page_syncs_nothing_and_stops(scripted_kodexa):
+    scripted_kodexa.answer(200, page([], last=False, total=0))
     progress = sync_slices(ORCHESTRATOR_SLICE, full=True, page_size=2)
     assert (progress.pages, progress.records, progress.gone) == (1, 0, 0)
-    assert len(kodexa_is.received) == 1
+    assert len(scripted_kodexa.received) == 1
 
 
-def test_pages_are_read_until_the_last_one(kodexa_is):
+def test_pages_are_read_until_the_last_one(scripted_kodexa):
     a, b, c = (orchestrator_record() for _ in range(3))
-    kodexa_is.answer(200, page([a, b], 1, last=False, total=3)).answer(200, page([c], 2, last=True, total=3))
+    scripted_kodexa.answer(200, page([a, b], 1, last=False, total=3)).answer(200, page([c], 2, last=True, total=3))
     progress = sync_slices(ORCHESTRATOR_SLICE, full=True, page_size=2)
     assert (progress.pages, progress.records, progress.expected) == (2, 3, 3)
     assert set(OrchestratorSlice.objects.values_list("id", flat=True)) == {a["id"], b["id"], c["id"]}
-    assert "sort=createdOn%2Casc" in kodexa_is.received[0]["path"] and "page=2" in kodexa_is.received[1]["path"]
+    assert (
+        "sort=createdOn%2Casc" in scripted_kodexa.received[0]["path"]
+        and "page=2" in scripted_kodexa.received[1]["path"]
+    )
 
 
-def test_incremental_sync_stops_once_it_reaches_what_the_last_sync_read(kodexa_is):
+def test_incremental_sync_stops_once_it_reaches_what_the_last_sync_read(scripted_kodexa):
     known = orchestrator_record(id="known", updatedOn=at(100))
-    kodexa_is.answer(200, page([known]))
+    scripted_kodexa.answer(200, page([known]))
     first = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path))
     assert first.newest_seen.isoformat().startswith("2026-11-01T13:40")
     # The console's own writes move the cache's newest updatedOn, but not where the next sync stops.
     cache_orchestrator(orchestrator_record(id="written-by-the-console", updatedOn=at(400)))
     newer = [orchestrator_record(updatedOn=at(300)), orchestrator_record(updatedOn=at(200))]
     reaching_back = [orchestrator_record(updatedOn=at(150)), known]
-    kodexa_is.answer(200, page(newer, 1, last=False)).answer(200, page(reaching_back, 2, last=False))
+    scripted_kodexa.answer(200, page(newer, 1, last=False)).answer(200, page(reaching_back, 2, last=False))
     second = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path))
-    assert second.pages == 2 and len(kodexa_is.received) == 3  # page 3 is never asked for
-    assert "sort=updatedOn%2Cdesc" in kodexa_is.received[1]["path"]
+    assert second.pages == 2 and len(scripted_kodexa.received) == 3  # page 3 is never asked for
+    assert "sort=updatedOn%2Cdesc" in scripted_kodexa.received[1]["path"]
     assert second.newest_seen > first.newest_seen
     assert OrchestratorSlice.objects.count() == 5
 
 
-def test_a_sync_page_never_puts_an_older_version_in_the_cache(kodexa_is):
+def test_a_sync_page_never_puts_an_older_version_in_the_cache(scripted_kodexa):
     record = orchestrator_record(changeSequence=5, status="CANCELLED")
     cache_orchestrator(record)
-    kodexa_is.answer(200, page([{**record, "changeSequence": 4, "status": "RUNNING"}]))
+    scripted_kodexa.answer(200, page([{**record, "changeSequence": 4, "status": "RUNNING"}]))
     sync_slices(ORCHESTRATOR_SLICE)
     row = OrchestratorSlice.objects.get()
     assert (row.change_sequence, row.status) == (5, "CANCELLED")
 
 
-def test_a_record_that_moved_between_pages_is_read_again_not_flagged_gone(kodexa_is):
+def test_a_record_that_moved_between_pages_is_read_again_not_flagged_gone(scripted_kodexa):
     moved = orchestrator_record(status="RUNNING")
     cache_orchestrator(moved)
     listed = orchestrator_record()
-    kodexa_is.answer(200, page([listed], 1, last=True))  # the listing missed `moved`
-    kodexa_is.answer(200, {**moved, "status": "SUCCEEDED"})  # ...but reading it finds it, changed
+    scripted_kodexa.answer(200, page([listed], 1, last=True))  # the listing missed `moved`
+    scripted_kodexa.answer(200, {**moved, "status": "SUCCEEDED"})  # ...but reading it finds it, changed
     progress = sync_slices(ORCHESTRATOR_SLICE, full=True)
     assert progress.gone == 0
     row = OrchestratorSlice.objects.get(id=moved["id"])
     assert row.status == "SUCCEEDED" and row.gone_at is None
-    assert kodexa_is.received[1]["path"] == f"/api/orchestrator-execution-slices/{moved['id']}"
+    assert scripted_kodexa.received[1]["path"] == f"/api/orchestrator-execution-slices/{moved['id']}"
 
 
-def test_records_kodexa_no_longer_has_are_flagged_gone_and_kept(kodexa_is):
+def test_records_kodexa_no_longer_has_are_flagged_gone_and_kept(scripted_kodexa):
     gone, kept = orchestrator_record(), orchestrator_record()
     cache_orchestrator(gone, kept)
-    kodexa_is.answer(200, page([kept])).answer(404, {"message": "not found"})
+    scripted_kodexa.answer(200, page([kept])).answer(404, {"message": "not found"})
     progress = sync_slices(ORCHESTRATOR_SLICE, full=True)
     assert progress.gone == 1
     assert OrchestratorSlice.objects.get(id=gone["id"]).gone_at is not None
     assert OrchestratorSlice.objects.get(id=kept["id"]).gone_at is None
 
 
-def test_a_record_that_returns_is_no_longer_flagged_gone(kodexa_is):
+def test_a_record_that_returns_is_no_longer_flagged_gone(scripted_kodexa):
     record = orchestrator_record()
     cache_orchestrator(record)
     OrchestratorSlice.objects.update(gone_at="2026-01-01T00:00:00Z")
-    kodexa_is.answer(200, page([record]))
+    scripted_kodexa.answer(200, page([record]))
     sync_slices(ORCHESTRATOR_SLICE, full=True)
     assert OrchestratorSlice.objects.get().gone_at is None
 
 
-def test_a_passing_failure_while_confirming_does_not_flag_a_record(kodexa_is):
+def test_a_passing_failure_while_confirming_does_not_flag_a_record(scripted_kodexa):
     record = orchestrator_record()
     cache_orchestrator(record)
-    kodexa_is.answer(200, page([])).answer(503, {"message": "busy"})
+    scripted_kodexa.answer(200, page([])).answer(503, {"message": "busy"})
     assert sync_slices(ORCHESTRATOR_SLICE, full=True).gone == 0
     assert OrchestratorSlice.objects.get().gone_at is None
 
 
-def test_a_deployment_without_a_list_endpoint_gets_a_clear_message(kodexa_is):
-    kodexa_is.answer(404, {"message": "No static resource api/orchestrator-execution-slices."})
+def test_a_deployment_without_a_list_endpoint_gets_a_clear_message(scripted_kodexa):
+    scripted_kodexa.answer(404, {"message": "No static resource api/orchestrator-execution-slices."})
     with pytest.raises(errors.KodexaNotSupported, match="no list endpoint"):
         sync_slices(ORCHESTRATOR_SLICE)
-    kodexa_is.answer(405, None)
+    scripted_kodexa.answer(405, None)
     run = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path))
     assert run.status == SyncRun.Status.FAILED and "no list endpoint" in run.error
 
