@@ -6,9 +6,10 @@ import hmac
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote
 
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE, RESOURCES, Resource, outside_contract
@@ -21,7 +22,8 @@ from slices_admin.sandbox.store import TABLES, DuplicateId, SliceStore
 
 HEALTH_PATH = "/_sandbox/health"
 MAX_SEED_COUNT = 1_000_000
-Endpoint = Callable[..., Response]
+Endpoint = Callable[..., Response]  # called with the request, then the route's path parameters by name
+Routes = list[tuple[re.Pattern[str], dict[str, Endpoint]]]  # each path pattern with its endpoints by method
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -36,13 +38,16 @@ class SandboxApi:
         self._requests_lock = threading.Lock()
         self._routes = self._build_routes()
 
-    def _build_routes(self) -> list[tuple[re.Pattern[str], dict[str, Endpoint]]]:
-        routes = []
+    def _build_routes(self) -> Routes:
+        routes: Routes = []
         for resource in RESOURCES.values():
-            item = {"GET": partial(self.get_slice, resource)}
+            item: dict[str, Endpoint] = {"GET": partial(self.get_slice, resource)}
             if resource is ORCHESTRATOR_SLICE:
                 item["PUT"] = self.put_orchestrator_slice
-            collection = {"GET": partial(self.list_slices, resource), "POST": partial(self.create_slice, resource)}
+            collection: dict[str, Endpoint] = {
+                "GET": partial(self.list_slices, resource),
+                "POST": partial(self.create_slice, resource),
+            }
             routes.append((re.compile(rf"/api/{resource.path}/?"), collection))
             routes.append((re.compile(rf"/api/{resource.path}/(?P<record_id>[^/]+)"), item))
         routes += [
@@ -100,7 +105,7 @@ class SandboxApi:
 
     # Slice resources
 
-    def _fields_outside(self, resource: Resource, body: dict) -> dict:
+    def _fields_outside(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
         """The body's fields outside the contract that this sandbox keeps (none, unless `unknownFields` says
         keep; refused with a 400 when it says refuse)."""
         outside = outside_contract(resource, body)
@@ -152,7 +157,7 @@ class SandboxApi:
             raise validation_error(errors)
         now = current_instant()
 
-        def replaced(stored: dict) -> dict:
+        def replaced(stored: dict[str, Any]) -> dict[str, Any]:
             current = stored["changeSequence"]
             if values["changeSequence"] != current:
                 raise ApiError(

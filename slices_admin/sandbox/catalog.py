@@ -4,6 +4,7 @@ organizations, module runtimes and pipelines. The same for every seed; how recor
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 LEASE_MS = 15 * 60_000
 STEP_TIMEOUT_SECONDS = 900
@@ -49,7 +50,7 @@ class ModuleRuntime:
 
     ref: str
     id: str
-    options: dict
+    options: dict[str, Any]  # JSON, as the step's `stepsConfig` entry carries it
 
     @property
     def function_name(self) -> str:
@@ -73,7 +74,7 @@ class Failure:
     def timed_out(self) -> bool:
         return self.message.startswith("TimeoutError")
 
-    def details(self, rng: random.Random, runtime: ModuleRuntime) -> dict:
+    def details(self, rng: random.Random, runtime: ModuleRuntime) -> dict[str, Any]:
         return {
             "type": self.message.partition(":")[0],
             "retryable": self.retryable,
@@ -151,7 +152,7 @@ def _catalog_ids(count: int) -> list[str]:
     return [drawn_uuid4(rng) for _ in range(count)]
 
 
-_RUNTIME_OPTIONS = {
+_RUNTIME_OPTIONS: dict[str, dict[str, Any]] = {
     "kodexa/pdf-parser": {"dpi": 300, "extractImages": False},
     "kodexa/textract-ocr": {"features": ["TABLES", "FORMS"], "languageHints": ["en"]},
     "kodexa/document-classifier": {"taxonomy": "kodexa/document-types:3.2.0", "threshold": 0.82},

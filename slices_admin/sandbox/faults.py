@@ -3,15 +3,15 @@ their validation, and the injector that draws each request's fate. Where a fault
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import Self
+from typing import Any, Final, Literal, Self, TypedDict, TypeGuard
 
 from slices_admin.sandbox.messages import Response, is_int, json_response
 
 ALL_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
-TIMEOUT = "timeout"
+TIMEOUT: Final = "timeout"
 _ERROR_STATUSES = frozenset(status.value for status in HTTPStatus if 400 <= status <= 599)
 _FAULT_MESSAGES = {
     HTTPStatus.TOO_MANY_REQUESTS: "Too many requests",
@@ -28,14 +28,19 @@ class FaultSettingsError(ValueError):
         self.errors = errors
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    """A JSON number: an int (not a bool) or a float."""
+    return type(value) in (int, float)
+
+
 def _non_negative(value: object) -> float:
-    if type(value) not in (int, float) or not 0 <= value < float("inf"):
+    if not _is_number(value) or not 0 <= value < float("inf"):
         raise ValueError("must be a number >= 0")
     return value
 
 
 def _rate(value: object) -> float:
-    if type(value) not in (int, float) or not 0 <= value <= 1:
+    if not _is_number(value) or not 0 <= value <= 1:
         raise ValueError("must be a number from 0 to 1")
     return value
 
@@ -52,11 +57,20 @@ def _method(value: object) -> str:
     return value.upper()
 
 
+class FailRuleJson(TypedDict):
+    """A `failNext` entry as `/_sandbox/faults` shows it."""
+
+    status: int | Literal["timeout"]
+    count: int
+    method: str | None
+    retryAfter: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class FailRule:
     """An entry of the `failNext` queue: fail the next `count` requests (of `method`, or any) with `status`."""
 
-    status: int | str
+    status: int | Literal["timeout"]
     count: int = 1
     method: str | None = None
     retry_after: int | None = None
@@ -77,7 +91,7 @@ class FailRule:
             None if retry_after is None else _whole(retry_after),
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> FailRuleJson:
         return {"status": self.status, "count": self.count, "method": self.method, "retryAfter": self.retry_after}
 
 
@@ -108,6 +122,23 @@ def _seed(value: object) -> int | None:
     return value
 
 
+class FaultSettingsJson(TypedDict):
+    """The fault settings as `/_sandbox/faults` shows them (and `updated` takes them, any subset)."""
+
+    latencyMs: float
+    latencyJitterMs: float
+    errorRate: float
+    timeoutRate: float
+    timeoutSeconds: float
+    rateLimitRate: float
+    lostAnswerRate: float
+    retryAfter: int
+    methods: list[str]
+    failNext: list[FailRuleJson]
+    seed: int | None
+    unknownFields: str
+
+
 @dataclass(frozen=True, slots=True)
 class FaultSettings:
     """Which faults the sandbox injects into `/api/` requests. Random ones only hit requests of `methods`."""
@@ -128,7 +159,7 @@ class FaultSettings:
     # platform would (a PUT then replaces them too: a field the body leaves out is gone), or refused with a 400.
     unknown_fields: str = "drop"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> FaultSettingsJson:
         return {
             "latencyMs": self.latency_ms,
             "latencyJitterMs": self.latency_jitter_ms,
@@ -144,9 +175,11 @@ class FaultSettings:
             "unknownFields": self.unknown_fields,
         }
 
-    def updated(self, data: dict) -> Self:
+    def updated(self, data: Mapping[str, object]) -> Self:
         """These settings with the (camelCase, JSON) `data` applied; raise FaultSettingsError on bad values."""
-        changes, errors = {}, {}
+        # Each change has the type of its attribute, as the parser `_SETTING_PARSERS` pairs with it returns.
+        changes: dict[str, Any] = {}
+        errors: dict[str, str] = {}
         for name, value in data.items():
             if name not in _SETTING_PARSERS:
                 errors[name] = "is not a fault setting"
@@ -192,6 +225,9 @@ class Fault:
     after_handling: bool = False  # the request is carried out first, and only its answer replaced
 
     def response(self) -> Response:
+        """The answer that replaces the request's (only a fault with a `status` has one)."""
+        if self.status is None:
+            raise ValueError("a fault without a status has no response")
         status = HTTPStatus(self.status)
         headers = () if self.retry_after is None else (("Retry-After", str(self.retry_after)),)
         return json_response(status, {"message": _FAULT_MESSAGES.get(status, status.phrase)}, headers)

@@ -29,7 +29,7 @@ class SandboxProcess:
 
     url: str
     api_key: str
-    process: subprocess.Popen
+    process: subprocess.Popen[str]
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """Stop the process (see `stop_process`); its exit code."""
@@ -89,14 +89,17 @@ def launch(
     return SandboxProcess(url, api_key, process)
 
 
-def wait_until_listening(process: subprocess.Popen, timeout: float | None, *, log: Path | None = None) -> str:
+def wait_until_listening(process: subprocess.Popen[str], timeout: float | None, *, log: Path | None = None) -> str:
     """The URL a starting sandbox announces on its stdout (a text pipe) once it serves.
 
     Raise SandboxDidNotStart if it exits or says something else first, or says nothing for `timeout` seconds;
     the end of `log`, its stderr, is quoted.
     """
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    line = process.stdout.readline() if ready else ""
+    stdout = process.stdout
+    if stdout is None:
+        raise TypeError("the sandbox's stdout must be a pipe")
+    ready, _, _ = select.select([stdout], [], [], timeout)
+    line = stdout.readline() if ready else ""
     if line.startswith(LISTENING_ON):
         return line.removeprefix(LISTENING_ON).strip()
     if not ready:
@@ -121,7 +124,7 @@ def _log_tail(log: Path | None) -> str:
     return f"\nIts stderr ({log}):\n{text[-_LOG_TAIL:]}" if text else ""
 
 
-def stop_process(process: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int:
+def stop_process(process: subprocess.Popen[str], timeout: float = STOP_TIMEOUT) -> int:
     """SIGTERM (the sandbox then closes its store cleanly), SIGKILL if still running after `timeout` seconds; the
     exit code."""
     if process.poll() is None:

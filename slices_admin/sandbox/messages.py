@@ -4,18 +4,24 @@ The bottom layer of the sandbox: every other module speaks in these types; `serv
 """
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any, Protocol, TypeGuard, overload
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """A JSON integer: an int that is not a bool."""
     return type(value) is int
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
+
+
+class Headers(Protocol):
+    """Request headers as the API reads them: one value (or None) by name (`http.server` matches names in any case)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +31,19 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: Mapping[str, str]
+    headers: Headers
     body: bytes
+
+    @overload
+    def param(self, name: str, default: str) -> str: ...
+    @overload
+    def param(self, name: str, default: None = None) -> str | None: ...
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else default
 
-    def json_object(self, *, allow_empty: bool = False) -> dict:
+    def json_object(self, *, allow_empty: bool = False) -> dict[str, Any]:
         """The body as a JSON object; an empty body counts as `{}` only when `allow_empty`."""
         if allow_empty and not self.body.strip():
             return {}

@@ -2,7 +2,9 @@
 defaults. Pure functions of the contract; storing and answering are the callers' business."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from slices_admin.kodexa.contract import INT32_MAX, INT32_MIN, ContractField, Resource, WireType
 from slices_admin.sandbox.messages import is_int, validation_error
@@ -39,9 +41,10 @@ def _checked_value(field: ContractField, value: object) -> tuple[object, str | N
     return value, None
 
 
-def checked_fields(resource: Resource, body: dict, *, require_all: bool) -> dict:
+def checked_fields(resource: Resource, body: Mapping[str, Any], *, require_all: bool) -> dict[str, Any]:
     """The body's contract fields, checked and in contract order; unknown fields are dropped."""
-    values, errors = {}, {}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for field in resource.fields:
         if field.wire_name not in body:
             if require_all:
@@ -56,9 +59,9 @@ def checked_fields(resource: Resource, body: dict, *, require_all: bool) -> dict
     return values
 
 
-def rule_errors(record: dict) -> dict[str, str]:
+def rule_errors(record: Mapping[str, Any]) -> dict[str, str]:
     """The platform's business rules, which values of the right type can still break."""
-    errors = {}
+    errors: dict[str, str] = {}
     for name in ("attemptNumber", "sliceOrder", "durationMs"):
         if (record.get(name) or 0) < 0:
             errors[name] = "must be greater than or equal to 0"
@@ -75,7 +78,7 @@ def rule_errors(record: dict) -> dict[str, str]:
     return errors
 
 
-def _default(field: ContractField, values: dict) -> object:
+def _default(field: ContractField, values: Mapping[str, Any]) -> object:
     match field.wire_name:
         case "id" | "uuid":
             return str(uuid.uuid4())
@@ -90,10 +93,10 @@ def _default(field: ContractField, values: dict) -> object:
     return {WireType.OBJECT: {}, WireType.STRING: "", WireType.INT32: 0}[field.type]
 
 
-def new_record(resource: Resource, values: dict, now: str) -> dict:
+def new_record(resource: Resource, values: Mapping[str, Any], now: str) -> dict[str, Any]:
     """A record as created by POST: server stamps, then the checked values, then defaults for what is missing."""
-    stamps = {"changeSequence": 1, "createdOn": now, "updatedOn": now, "createdAt": now}
-    record = {}
+    stamps: dict[str, object] = {"changeSequence": 1, "createdOn": now, "updatedOn": now, "createdAt": now}
+    record: dict[str, Any] = {}
     for field in resource.fields:
         name = field.wire_name
         if name in stamps:

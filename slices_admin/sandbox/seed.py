@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Self
+from typing import Any, Self, cast
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
 from slices_admin.sandbox.catalog import (
@@ -45,7 +45,7 @@ class Chunk:
     start_order: int
     end_order: int
     runtimes: tuple[ModuleRuntime, ...]
-    steps_config: dict
+    steps_config: dict[str, Any]
 
     @classmethod
     def of(cls, start_order: int, runtimes: tuple[ModuleRuntime, ...]) -> Self:
@@ -151,7 +151,7 @@ class Timeline:
         """Make the slice leased at `leased`, pulling its queue and creation times back if needed."""
         self.leased = leased
         self.started = _later(rng, leased, 0.05, 3)
-        if self.queued > leased:
+        if cast(int, self.queued) > leased:  # set, since a slice is queued before it is leased
             self.queued = leased - rng.randint(500, 60_000)
             self.created = min(self.created, self.queued - rng.randint(50, 5_000))
 
@@ -180,7 +180,7 @@ def _timeline(rng: random.Random, status: str, created: int, now: int, failure: 
     run_seconds = _run_seconds(rng, failure)
     if status == "CANCELLED":
         run_seconds = rng.uniform(0.5, run_seconds)
-    line.completed = _later(rng, line.started, run_seconds, run_seconds)
+    line.completed = _later(rng, cast(int, line.started), run_seconds, run_seconds)  # set by move_lease_to
     return line
 
 
@@ -192,7 +192,7 @@ def _attempt(rng: random.Random, status: str) -> int:
     return rng.choices((1, 2, 3), (88, 9, 3))[0]
 
 
-def _output_event(rng: random.Random, status: str, document: Document) -> dict:
+def _output_event(rng: random.Random, status: str, document: Document) -> dict[str, Any]:
     if status in FINISHED_OK:
         return {
             "contentObjectId": drawn_uuid4(rng),
@@ -205,7 +205,7 @@ def _output_event(rng: random.Random, status: str, document: Document) -> dict:
     return {}
 
 
-def _common_fields(rng: random.Random, execution: Execution, order: int, now: int) -> tuple[dict, Chunk]:
+def _common_fields(rng: random.Random, execution: Execution, order: int, now: int) -> tuple[dict[str, Any], Chunk]:
     """The 21 fields both resources share, for slice `order` of `execution`."""
     chunk, document = execution.chunk(order), execution.document(order)
     status = rng.choices(_STATUSES, cum_weights=_CUMULATIVE_WEIGHTS)[0]
@@ -215,7 +215,7 @@ def _common_fields(rng: random.Random, execution: Execution, order: int, now: in
     if status == "PENDING_REPROCESSING":
         updated = min(now, _later(rng, updated, 600, 3 * 86_400))
     low, high = CHANGE_SEQUENCES.get(status, (3, 5))
-    record = {
+    record: dict[str, Any] = {
         "attemptNumber": _attempt(rng, status),
         "changeSequence": rng.randint(low, high),
         "completedAt": _instant(line.completed),
@@ -249,7 +249,7 @@ def _common_fields(rng: random.Random, execution: Execution, order: int, now: in
     return record, chunk
 
 
-def _orchestrator_slice(rng: random.Random, execution: Execution, order: int, now: int) -> dict:
+def _orchestrator_slice(rng: random.Random, execution: Execution, order: int, now: int) -> dict[str, Any]:
     record, chunk = _common_fields(rng, execution, order, now)
     record["createdAt"] = record["createdOn"]
     record["moduleRuntimeId"] = chunk.runtimes[0].id
@@ -259,7 +259,7 @@ def _orchestrator_slice(rng: random.Random, execution: Execution, order: int, no
     return record
 
 
-def _execution_slice(rng: random.Random, execution: Execution, order: int, now: int) -> dict:
+def _execution_slice(rng: random.Random, execution: Execution, order: int, now: int) -> dict[str, Any]:
     record, chunk = _common_fields(rng, execution, order, now)
     runtime = chunk.runtimes[0]
     started = record["startedAt"]
@@ -270,10 +270,10 @@ def _execution_slice(rng: random.Random, execution: Execution, order: int, now: 
     return record
 
 
-SliceBuilder = Callable[[random.Random, Execution, int, int], dict]
+SliceBuilder = Callable[[random.Random, Execution, int, int], dict[str, Any]]
 
 
-def _slices(resource: Resource, build: SliceBuilder, count: int, seed: int, now: datetime) -> Iterator[dict]:
+def _slices(resource: Resource, build: SliceBuilder, count: int, seed: int, now: datetime) -> Iterator[dict[str, Any]]:
     rng = random.Random(f"{resource.path}:{seed}")
     now_ms = int(now.timestamp() * 1000)
     wire_names = resource.wire_names
@@ -287,12 +287,12 @@ def _slices(resource: Resource, build: SliceBuilder, count: int, seed: int, now:
         produced += size
 
 
-def orchestrator_slices(count: int, seed: int, now: datetime) -> Iterator[dict]:
+def orchestrator_slices(count: int, seed: int, now: datetime) -> Iterator[dict[str, Any]]:
     """`count` orchestrator slice records, grouped by pipeline execution."""
     return _slices(ORCHESTRATOR_SLICE, _orchestrator_slice, count, seed, now)
 
 
-def execution_slices(count: int, seed: int, now: datetime) -> Iterator[dict]:
+def execution_slices(count: int, seed: int, now: datetime) -> Iterator[dict[str, Any]]:
     """`count` execution slice records, grouped by execution."""
     return _slices(EXECUTION_SLICE, _execution_slice, count, seed, now)
 

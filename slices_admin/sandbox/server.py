@@ -3,6 +3,7 @@
 """
 
 import signal
+import socket
 import sys
 import threading
 import time
@@ -24,13 +25,14 @@ class SandboxServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 128
+    server_address: tuple[str, int]  # once bound, what the (IPv4) socket says: the host and the port it got
 
     def __init__(self, address: tuple[str, int], api: SandboxApi, *, verbose: bool = False):
         self.api = api
         self.verbose = verbose
         super().__init__(address, SandboxHandler)
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is not worth a traceback
             super().handle_error(request, client_address)
 

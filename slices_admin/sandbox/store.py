@@ -14,12 +14,13 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import batched
 from pathlib import Path
+from typing import Any
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
 
@@ -30,7 +31,7 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 _INSERT_BATCH = 5000
 
 
-def parse_instant(text: str) -> datetime:
+def parse_instant(text: object) -> datetime:
     """Parse an RFC 3339 date-time with any offset; raise TypeError or ValueError for anything else."""
     if not isinstance(text, str):
         raise TypeError(f"not a string: {text!r}")
@@ -55,7 +56,7 @@ def _sort_key(canonical: str) -> str:
     return f"{seconds}.{fraction:0<6}"
 
 
-def dump_record(record: dict) -> str:
+def dump_record(record: Mapping[str, Any]) -> str:
     """The compact JSON text a record is stored and served as."""
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
@@ -104,7 +105,7 @@ class Table:
         name = f"ix_{self.name}_{'_'.join(columns)}"
         return name, f"CREATE INDEX IF NOT EXISTS {name} ON {self.name} ({', '.join(columns)}, id)"
 
-    def row(self, record: dict) -> tuple:
+    def row(self, record: Mapping[str, Any]) -> tuple[*tuple[object, ...], str]:
         """The column values of a record, in `column_fields` order, followed by its JSON body.
 
         Its date-times must be canonical (`format_instant`), as everything the sandbox stores is.
@@ -214,7 +215,8 @@ class SliceStore:
 
     def count(self, path: str) -> int:
         with self._connection() as conn:
-            return conn.execute(TABLES[path].select_sql("count(*)")).fetchone()[0]
+            row: tuple[int] = conn.execute(TABLES[path].select_sql("count(*)")).fetchone()
+        return row[0]
 
     def is_empty(self) -> bool:
         return all(self.count(path) == 0 for path in TABLES)
@@ -222,10 +224,10 @@ class SliceStore:
     def get(self, path: str, record_id: str) -> str | None:
         """The stored JSON text of one record, or None."""
         with self._connection() as conn:
-            row = conn.execute(TABLES[path].select_sql("body", "id = ?"), (record_id,)).fetchone()
+            row: tuple[str] | None = conn.execute(TABLES[path].select_sql("body", "id = ?"), (record_id,)).fetchone()
         return row[0] if row else None
 
-    def insert(self, path: str, record: dict) -> str:
+    def insert(self, path: str, record: Mapping[str, Any]) -> str:
         """Store a new record and return its JSON text; raise DuplicateId if its id is taken."""
         table = TABLES[path]
         row = table.row(record)
@@ -236,7 +238,7 @@ class SliceStore:
                 raise DuplicateId(record["id"]) from error
         return row[-1]
 
-    def insert_many(self, path: str, records: Iterable[dict]) -> int:
+    def insert_many(self, path: str, records: Iterable[Mapping[str, Any]]) -> int:
         """Bulk-insert records, skipping ids already stored; return how many were inserted.
 
         Into an empty table the secondary indexes are dropped first and built once at the end: several times
@@ -259,19 +261,19 @@ class SliceStore:
                 self._execute_all(table.indexes().values())
         return inserted
 
-    def update(self, path: str, record_id: str, change: Callable[[dict], dict]) -> str | None:
+    def update(self, path: str, record_id: str, change: Callable[[dict[str, Any]], Mapping[str, Any]]) -> str | None:
         """Replace a record atomically by `change(stored record)`; return the new JSON, or None if unknown.
 
         Whatever `change` raises aborts the update and propagates.
         """
         table = TABLES[path]
         with self._transaction() as conn:
-            row = conn.execute(table.select_sql("body", "id = ?"), (record_id,)).fetchone()
+            row: tuple[str] | None = conn.execute(table.select_sql("body", "id = ?"), (record_id,)).fetchone()
             if row is None:
                 return None
-            values = table.row(change(json.loads(row[0])))
-            conn.execute(table.update_sql(), (*values[1:], record_id))
-        return values[-1]
+            *columns, body = table.row(change(json.loads(row[0])))
+            conn.execute(table.update_sql(), (*columns[1:], body, record_id))
+        return body
 
     def page(self, path: str, query: PageQuery) -> tuple[int, list[str]]:
         """The total number of matching records and the JSON texts of the requested window."""
@@ -288,15 +290,16 @@ class SliceStore:
         if query.sort_field != "id":
             order += f", id {direction}"
         with self._connection() as conn:
-            total = conn.execute(table.select_sql("count(*)", where), parameters).fetchone()[0]
-            rows = conn.execute(
+            count_row: tuple[int] = conn.execute(table.select_sql("count(*)", where), parameters).fetchone()
+            rows: list[tuple[str]] = conn.execute(
                 table.select_sql("body", where, order) + " LIMIT ? OFFSET ?",
                 (*parameters, query.limit, query.offset),
             ).fetchall()
-        return total, [row[0] for row in rows]
+        return count_row[0], [row[0] for row in rows]
 
     def put_counts(self) -> dict[str, int]:
         """How many accepted PUTs each orchestrator slice has had (only those with any)."""
         sql = TABLES[ORCHESTRATOR_SLICE.path].select_sql("id, put_count", "put_count > 0", "id")
         with self._connection() as conn:
-            return dict(conn.execute(sql).fetchall())
+            rows: list[tuple[str, int]] = conn.execute(sql).fetchall()
+        return dict(rows)

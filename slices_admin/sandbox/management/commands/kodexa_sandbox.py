@@ -1,7 +1,9 @@
 """`manage.py kodexa_sandbox`: run the Kodexa sandbox with the project's settings as defaults."""
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from slices_admin.sandbox.cli import add_arguments, run
 
@@ -12,8 +14,8 @@ class Command(BaseCommand):
         "--api-key defaults to KODEXA_API_KEY and --data to KODEXA_SANDBOX_DATA."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         add_arguments(parser, api_key=settings.KODEXA_API_KEY, data=str(settings.KODEXA_SANDBOX_DATA))
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         run(options)
