@@ -55,16 +55,17 @@ def exception_handler(exc, context):
     if isinstance(exc, ParseError):  # malformed JSON: a field-level answer, like any other invalid body
         exc = ValidationError({NON_FIELD_ERRORS: [str(exc.detail)]})
     if isinstance(exc, Throttled):
-        wait = f"in {exc.wait:.0f} s" if exc.wait is not None else "later"
+        seconds: int | None = exc.wait  # type: ignore[attr-defined]  # Throttled.__init__ sets it; the stubs omit it
+        wait = f"in {seconds:.0f} s" if seconds is not None else "later"
         limit = settings.API_RATE_LIMIT
-        exc = Throttled(exc.wait, detail=f"Too many requests with these credentials (at most {limit}): retry {wait}.")
+        exc = Throttled(seconds, detail=f"Too many requests with these credentials (at most {limit}): retry {wait}.")
     if not isinstance(exc, errors.KodexaError):
         response = drf_exception_handler(exc, context)
         if response is not None and isinstance(exc, ValidationError):
             response.data = _field_errors(response.data)
         return response
     code = _status_for(exc)
-    data = {"detail": f"{exc.message} {exc.advice}", "kind": exc.kind}
+    data: dict[str, object] = {"detail": f"{exc.message} {exc.advice}", "kind": exc.kind}
     if code in _PASSED_THROUGH.values():
         data["upstream"] = exc.body
     else:

@@ -1,6 +1,8 @@
 """The query parameters of the API's lists and a bulk edit's filter object, as serializers built from the slice
 filtersets: they document the parameters and refuse what the filters would take or miss (see `checked_slice_query`)."""
 
+from typing import Any
+
 import django_filters
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
@@ -75,7 +77,8 @@ def _filter_field(name: str, declared, *, json: bool) -> dict[str, serializers.F
 
 
 def _slice_serializer(model, *, json: bool) -> type[serializers.Serializer]:
-    attrs = {}
+    attrs: dict[str, object] = {}  # the fields, and the filter object's docstring
+    base: type[serializers.Serializer[Any]]
     for name, declared in FILTERSETS[model].base_filters.items():
         attrs.update(_filter_field(name, declared, json=json))
     if json:

@@ -29,7 +29,7 @@ from .permissions import RolePermission
 _NO_NUL = r"^[^\u0000]*$"
 _NO_NUL_NOT_EMPTY = r"^[^\u0000]+$"
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-_WIRE_TYPES = {
+_WIRE_TYPES: dict[WireType, dict[str, object]] = {
     WireType.INT32: {"type": "integer", "format": "int32", "minimum": INT32_MIN, "maximum": INT32_MAX},
     WireType.STRING: {"type": "string"},
     WireType.DATETIME: {"type": "string", "format": "date-time"},

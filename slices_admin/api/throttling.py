@@ -25,6 +25,7 @@ class ApiRateThrottle(SimpleRateThrottle):
     """At most `API_RATE_LIMIT` requests (e.g. `600/min`) per token, or per user signed in by session."""
 
     scope = "api"
+    duration: int | None  # seconds in the rate's window, set by SimpleRateThrottle.__init__ (the stubs omit it)
 
     def __init__(self):
         self.cache = caches["throttle"]

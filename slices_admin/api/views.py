@@ -1,5 +1,7 @@
 """API views: translate HTTP to a service call and back. Validation errors are 400s with field errors."""
 
+from typing import cast
+
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -44,11 +46,12 @@ class CachedSliceList(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         params = checked_slice_query(self.model, request.query_params)
-        number, size = self.paginator.page_asked(params)
+        paginator = cast(SliceListPagination, self.paginator)  # pagination_class, above
+        number, size = paginator.page_asked(params)
         listing = SliceList(self.model, params, number=number, size=size)
         if not listing.filterset.is_valid():
             raise ValidationError(listing.filterset.errors)
-        rows = self.paginator.paginate_list(listing, request)
+        rows = paginator.paginate_list(listing, request)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 

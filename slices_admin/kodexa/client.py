@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -66,7 +66,7 @@ class KodexaClient:
         max_retry_wait: float = 10.0,
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.max_retries = max_retries
@@ -213,8 +213,10 @@ class KodexaClient:
                 request_id or "-",
             )
             if status >= 400:
+                # The key stays out of this frame's locals (error reports show them). The header is a str: `__init__`
+                # set it from one; requests types header values as str | bytes.
                 error = errors.from_response(
-                    response, secret=self.session.headers.get("x-api-key", ""), duration_ms=duration_ms
+                    response, secret=cast(str, self.session.headers.get("x-api-key", "")), duration_ms=duration_ms
                 )
                 error.attempts = attempt
                 raise error
@@ -265,6 +267,6 @@ def get_client() -> KodexaClient:
 
 
 @receiver(setting_changed)
-def _rebuild_client_on_settings_change(*, setting: str, **kwargs) -> None:
+def _rebuild_client_on_settings_change(*, setting: str, **kwargs: object) -> None:
     if setting.startswith("KODEXA_"):
         get_client.cache_clear()

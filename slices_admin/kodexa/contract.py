@@ -89,7 +89,7 @@ class Resource:
     fields: tuple[ContractField, ...]
     wire_names: tuple[str, ...] = field(init=False)  # the fields' camelCase names, in order
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "wire_names", tuple(f.wire_name for f in self.fields))
 
 

@@ -61,15 +61,22 @@ class KodexaRateLimited(KodexaUnavailable):
     kind = "rate_limited"
     headline = "Kodexa is rate limiting the console"
 
-    def __init__(self, *args, retry_after: float | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        status: int | None,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        body: Any = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        super().__init__(status, message, body=body, duration_ms=duration_ms)
         self.retry_after = retry_after
-
-    @property
-    def advice(self) -> str:
-        if self.retry_after is None:
-            return "Kodexa is rate limiting the console. Wait a little and try again."
-        return f"Kodexa is rate limiting the console. Try again in {self.retry_after:g} s."
+        # An attribute like every error's (a caller may make it more precise), not a read-only property.
+        if retry_after is None:
+            self.advice = "Kodexa is rate limiting the console. Wait a little and try again."
+        else:
+            self.advice = f"Kodexa is rate limiting the console. Try again in {retry_after:g} s."
 
 
 class KodexaAuthError(KodexaError):
@@ -96,8 +103,8 @@ class KodexaConflict(KodexaError):
     headline = "Someone else changed this record"
     advice = "Someone else changed this record. Review the current version and apply your change to it."
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, status: int | None, message: str, *, body: Any = None, duration_ms: int | None = None) -> None:
+        super().__init__(status, message, body=body, duration_ms=duration_ms)
         self.current: dict[str, Any] | None = None  # the record as it is now, when the caller could read it
 
 
@@ -159,8 +166,9 @@ def from_response(response: requests.Response, *, secret: str = "", duration_ms:
 def _message_of(body: Any) -> str:
     if isinstance(body, dict):
         for key in ("message", "error", "detail", "title"):
-            if isinstance(body.get(key), str) and body[key]:
-                return body[key][:500]
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:500]
         if isinstance(body.get("errors"), dict):
             return "; ".join(f"{k}: {_text(v)}" for k, v in body["errors"].items())[:500]
     if isinstance(body, str):

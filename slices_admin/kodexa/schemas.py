@@ -5,7 +5,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from rest_framework import serializers
 
@@ -18,6 +18,9 @@ from .contract import (
     Resource,
     WireType,
 )
+
+type JSONObject = dict[str, Any]
+"""A JSON object as `json` parses it: string keys, values of any JSON type."""
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
@@ -34,14 +37,16 @@ def format_datetime(value: dt.datetime) -> str:
     return value.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
-def parse_datetime(value: str) -> dt.datetime:
-    """Parse an RFC 3339 date-time (offset required); ValueError otherwise."""
+def parse_datetime(value: object) -> dt.datetime:
+    """Parse an RFC 3339 date-time (offset required); ValueError otherwise (for a value that is no string too)."""
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError(value)
     text = value.upper().replace(" ", "T").replace("Z", "+00:00")
     head, dot, rest = text.partition(".")
     if dot:  # Python accepts at most 6 fractional digits; RFC 3339 allows more.
-        digits = re.match(r"\d+", rest).group()
+        fraction = re.match(r"\d+", rest)
+        assert fraction is not None  # _RFC3339 allows only digits right after the dot
+        digits = fraction.group()
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     return dt.datetime.fromisoformat(text)
 
@@ -53,27 +58,27 @@ class Int32Field(serializers.IntegerField):
         "min_value": "Must be at least {min_value} (int32).",
     }
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=INT32_MIN, max_value=INT32_MAX, **kwargs)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
-class DateTimeField(serializers.Field):
+class DateTimeField(serializers.Field[dt.datetime, str, str, Any]):
     default_error_messages = {
         "invalid": "Must be an RFC 3339 date-time with a time zone, e.g. 2023-11-07T05:31:56Z.",
     }
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> dt.datetime:
         try:
             return parse_datetime(data).astimezone(dt.UTC)
         except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:59:59-01:00 has no UTC form
             self.fail("invalid")
 
-    def to_representation(self, value):
+    def to_representation(self, value: dt.datetime) -> str:
         return format_datetime(value)
 
 
@@ -148,7 +153,7 @@ def _shown_path(path: str) -> str:
     return path if len(path) <= 80 else path[:79] + "…"
 
 
-class ObjectField(serializers.Field):
+class ObjectField(serializers.Field[JSONObject, JSONObject, JSONObject, Any]):
     default_error_messages = {
         "invalid": "Must be a JSON object.",
         "number": "Numbers must be finite: NaN and Infinity are not JSON (at {path}).",
@@ -158,7 +163,7 @@ class ObjectField(serializers.Field):
         "type": "Must hold only JSON values (at {path}).",
     }
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> JSONObject:
         if not isinstance(data, dict):
             self.fail("invalid")
         if found := _json_problem(data):
@@ -166,18 +171,18 @@ class ObjectField(serializers.Field):
             self.fail(problem, path=_shown_path(path) or "the top level")
         return data
 
-    def to_representation(self, value):
+    def to_representation(self, value: JSONObject) -> JSONObject:
         return value
 
 
-class StringField(serializers.Field):
+class StringField(serializers.Field[str, str, str, Any]):
     default_error_messages = {
         "invalid": "Must be a string.",
         "nul": "Must not contain NUL characters.",
         "surrogate": "Must be valid Unicode text: a lone surrogate cannot be stored.",
     }
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         if problem := _text_problem(data):
@@ -193,19 +198,19 @@ class IdField(StringField):
         "control": "Must not contain control characters.",
     }
 
-    def to_internal_value(self, data):
-        data = super().to_internal_value(data)
-        if not 0 < len(data) <= 255:
+    def to_internal_value(self, data: object) -> str:
+        text = super().to_internal_value(data)
+        if not 0 < len(text) <= 255:
             self.fail("length")
-        if any(ord(c) < 32 or ord(c) == 127 for c in data):
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
             self.fail("control")
-        return data
+        return text
 
-    def to_representation(self, value):
+    def to_representation(self, value: str) -> str:
         return value
 
 
-_FIELD_CLASSES = {
+_FIELD_CLASSES: dict[WireType, type[serializers.Field[Any, Any, Any, Any]]] = {
     WireType.INT32: Int32Field,
     WireType.STRING: StringField,
     WireType.DATETIME: DateTimeField,
@@ -213,19 +218,21 @@ _FIELD_CLASSES = {
 }
 
 
-class WireSerializer(serializers.Serializer):
+class WireSerializer(serializers.Serializer[Mapping[str, Any]]):
     """A Kodexa record. Keys outside the contract are field errors on input, so a typo is never dropped."""
 
     resource: Resource
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> dict[str, Any]:
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        errors = {}
+        errors: dict[str, Any] = {}  # DRF's error detail by field name
+        values: dict[str, Any]
         try:
             values = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            errors = dict(exc.detail)
+            # A serializer refuses its fields with a dict of them (the stubs allow a list too).
+            errors = dict(cast(Mapping[str, Any], exc.detail))
             values = {}
         for key in sorted(set(data) - set(self.fields)):
             errors[key] = [f"Unknown field: {self.resource.label} has no field of that name."]
@@ -234,8 +241,14 @@ class WireSerializer(serializers.Serializer):
         return values
 
 
-def _contract_field(field: ContractField) -> serializers.Field:
-    kwargs = {"allow_null": field.nullable, "label": field.wire_name}
+class _FieldOptions(TypedDict, total=False):
+    allow_null: bool
+    label: str
+    source: str
+
+
+def _contract_field(field: ContractField) -> serializers.Field[Any, Any, Any, Any]:
+    kwargs: _FieldOptions = {"allow_null": field.nullable, "label": field.wire_name}
     if field.python_name != field.wire_name:
         kwargs["source"] = field.python_name
     field_class = IdField if field.wire_name == "id" else _FIELD_CLASSES[field.type]
@@ -243,7 +256,7 @@ def _contract_field(field: ContractField) -> serializers.Field:
 
 
 def _wire_serializer(resource: Resource) -> type[WireSerializer]:
-    attrs = {f.wire_name: _contract_field(f) for f in resource.fields}
+    attrs: dict[str, object] = {f.wire_name: _contract_field(f) for f in resource.fields}
     attrs["resource"] = resource
     return type(f"{resource.label}Wire", (WireSerializer,), attrs)
 
@@ -306,7 +319,7 @@ def _parse_string(value: Any) -> str:
     return value
 
 
-def _parse_object(value: Any) -> dict:
+def _parse_object(value: Any) -> JSONObject:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
@@ -331,7 +344,8 @@ def parse_record(resource: Resource, payload: Mapping[str, Any]) -> tuple[dict[s
     Lenient on purpose, and fast (a sync parses thousands of records a second): a value Kodexa sends outside the
     contract is reported, not fatal; the caller keeps the whole payload as raw JSON, unknown fields included.
     """
-    values, problems = {}, {}
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
     for field in resource.fields:
         if field.wire_name not in payload:
             continue
