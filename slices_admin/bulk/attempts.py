@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -63,7 +63,7 @@ class Sender:
         client: KodexaClient,
         pauses: Pauses,
         recorder: Recorder,
-        writing: AbstractContextManager,
+        writing: AbstractContextManager[object, None],
         stop: threading.Event,
     ):
         self.job = job
@@ -195,7 +195,7 @@ class Sender:
             return None
         return current
 
-    def _get(self, item: BulkEditItem, context: AuditContext, fallback=None) -> dict[str, Any]:
+    def _get(self, item: BulkEditItem, context: AuditContext, fallback: dict[str, Any] | None = None) -> dict[str, Any]:
         """Kodexa's current record (cached on the way); the cached copy where Kodexa offers no read."""
         self.pauses.wait()
         try:
@@ -204,9 +204,10 @@ class Sender:
             if fallback is not None:
                 return fallback
             raise
+        record = cast(dict[str, Any], answer.body)  # a slice's record: Kodexa answers a read with a JSON object
         with self._writing, transaction.atomic():
-            cache_records(ORCHESTRATOR_SLICE, [answer.body])
-        return answer.body
+            cache_records(ORCHESTRATOR_SLICE, [record])
+        return record
 
     def _read(self, item: BulkEditItem, context: AuditContext) -> dict[str, Any] | None:
         try:
@@ -215,17 +216,48 @@ class Sender:
             return None
 
     # --- outcomes (each writes the item and exactly one audit entry) -----------------------------------------------
-    def _succeeded(self, item: BulkEditItem, context: AuditContext, **outcome) -> Attempt:
+    def _succeeded(
+        self,
+        item: BulkEditItem,
+        context: AuditContext,
+        *,
+        before: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        record: dict[str, Any],
+        status: int | None,
+        note: str = "",
+        duration_ms: int | None = None,
+    ) -> Attempt:
         self.pauses.kodexa_answered()
-        self.recorder.succeeded(item, context, **outcome)
+        self.recorder.succeeded(
+            item, context, before=before, body=body, record=record, status=status, note=note, duration_ms=duration_ms
+        )
         return Attempt()
 
-    def _conflict(self, item: BulkEditItem, context: AuditContext, **outcome) -> Attempt:
+    def _conflict(
+        self,
+        item: BulkEditItem,
+        context: AuditContext,
+        *,
+        before: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+        exc: errors.KodexaError | None,
+    ) -> Attempt:
         self.pauses.kodexa_answered()
-        self.recorder.conflict(item, context, **outcome)
+        self.recorder.conflict(item, context, before=before, body=body, current=current, exc=exc)
         return Attempt()
 
-    def _failed(self, item, context, exc: errors.KodexaError, *, before, body, console_failed=False) -> Attempt:
+    def _failed(
+        self,
+        item: BulkEditItem,
+        context: AuditContext,
+        exc: errors.KodexaError,
+        *,
+        before: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        console_failed: bool = False,
+    ) -> Attempt:
         kind = FailureKind.of(exc)
         if console_failed:
             outage = False  # the console's failure says nothing about Kodexa

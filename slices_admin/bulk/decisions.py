@@ -86,7 +86,8 @@ def decide_failure(
     if outage:
         message = f"{exc.message} Kodexa looks down: the job paused, and sends it again once Kodexa answers."
     elif kind is FailureKind.RATE_LIMITED:
-        wait = exc.retry_after if exc.retry_after is not None else RETRY_AFTER_UNSAID
+        said = exc.retry_after if isinstance(exc, errors.KodexaRateLimited) else None  # it is, as `kind` says
+        wait = said if said is not None else RETRY_AFTER_UNSAID
         pause = (wait, f"Kodexa asked to slow down (429): paused for {wait:g} s.")
         message = f"{exc.message} The job paused for {wait:g} s and will send it again."
     elif kind is FailureKind.KEY_REFUSED:
@@ -118,7 +119,8 @@ def decide_failure(
 def backoff_limit(failures: int, base: float) -> float:
     """Full jitter's upper bound: the wait before the next try is drawn from 0 to base * 2^(failures-1), at most
     30 s."""
-    return min(BACKOFF_CAP_SECONDS, base * 2 ** max(failures - 1, 0))
+    doubling: int = 2 ** max(failures - 1, 0)  # an int: the exponent is never negative
+    return min(BACKOFF_CAP_SECONDS, base * doubling)
 
 
 def looks_down(exc: errors.KodexaError, failing_in_a_row: int, *, after: int) -> bool:

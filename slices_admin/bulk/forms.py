@@ -1,7 +1,10 @@
 """The bulk-edit form: what to set, why, and (for large edits) the typed count that confirms it."""
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
+from django.utils.datastructures import MultiValueDict
 
 from .changes import Change
 from .services import Selection
@@ -27,15 +30,20 @@ class BulkEditForm(forms.Form):
     )
     confirm_count = forms.CharField(label="Type the number of slices that will change", required=False, max_length=20)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target_status"].choices = [("", "Choose a status")] + [
+        # `fields` holds copies of the fields declared above, typed as any Field.
+        target_status = cast(forms.ChoiceField, self.fields["target_status"])
+        target_status.choices = [("", "Choose a status")] + [
             (status, status) for status in settings.BULK_TARGET_STATUSES
         ]
-        self.fields["ids"].choices = [(i, i) for i in self.data.getlist("ids")] if self.data else []
+        ids = cast(forms.MultipleChoiceField, self.fields["ids"])
+        data = cast(MultiValueDict[str, str], self.data)  # request.POST, or Django's empty MultiValueDict if unbound
+        ids.choices = [(i, i) for i in data.getlist("ids")] if data else []
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns (its stub also allows None, for overrides)
         if data.get("scope") == "ids" and not data.get("ids"):
             self.add_error(None, "Select at least one slice on the list, or edit all that match the filter.")
         if data.get("error_mode") == "set" and not (data.get("error_message") or "").strip():

@@ -7,7 +7,7 @@ which runner it is for, so one given up for dead cannot overwrite what its succe
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,7 +33,8 @@ def database_now() -> datetime:
         return timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement_timestamp()")
-        return cursor.fetchone()[0]
+        now: datetime = cursor.fetchone()[0]  # the cursor's rows are untyped; a timestamptz comes back a datetime
+        return now
 
 
 def stale_before() -> datetime:
@@ -186,17 +187,31 @@ def mark_in_flight(item_id: int, sent: int | None, started_at: datetime | None, 
                 runner_id,
             ],
         )
-        return cursor.rowcount
+        marked: int = cursor.rowcount  # the cursor's attributes are untyped; DB-API's rowcount is an int
+        return marked
 
 
-def save_item(item: BulkEditItem, state: str, runner_id: str, *, attempted: bool = False, **fields) -> None:
+class ItemFields(TypedDict, total=False):
+    """What an outcome writes on an item besides its state (see `save_item`)."""
+
+    message: str
+    status_code: int | None
+    transient_failures: int
+    sent_change_sequence: int | None
+    result_change_sequence: int | None
+    current_status: str
+    current_change_sequence: int | None
+
+
+def save_item(
+    item: BulkEditItem, state: str, runner_id: str, *, attempted: bool = False, **fields: Unpack[ItemFields]
+) -> None:
     """Record an item's new state. An attempt is counted whatever happens (it has its audit entry), but the
     state only moves if the runner still holds the item (claimed by it, and not final)."""
     final = state in BulkEditItem.FINAL_STATES
-    if attempted:
-        fields["attempts"] = F("attempts") + 1
+    counted = {"attempts": F("attempts") + 1} if attempted else {}
     moved = BulkEditItem.objects.filter(pk=item.pk, state__in=UNFINISHED_ITEM, runner_id=runner_id).update(
-        state=state, finished_at=timezone.now() if final else None, started_at=item.started_at, **fields
+        state=state, finished_at=timezone.now() if final else None, started_at=item.started_at, **fields, **counted
     )
     if attempted and not moved:
         BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)

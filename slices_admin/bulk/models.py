@@ -44,7 +44,7 @@ class BulkEditJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "runners_queued_at"], name="bulkjob_state_queued")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Bulk edit {self.pk}: → {self.target_status} ({self.state})"
 
     @property
@@ -66,7 +66,7 @@ class BulkEditRunner(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField()
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.runner_id} on job {self.job_id}"
 
 
@@ -112,7 +112,7 @@ class BulkEditItem(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.slice_id} in job {self.job_id}: {self.state}"
 
     @property

@@ -8,7 +8,7 @@ the failures that showed it are not counted against their items.
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -112,11 +112,11 @@ class Pauses:
         else:
             self.pause(self._outage_wait, self._outage_reason(problem))
 
-    def _show(self, **fields) -> None:
+    def _show(self, *, paused_until: datetime | None, pause_reason: str) -> None:
         """Put the pause on the job page (and before the other runners). Best effort: this runner's threads wait
         whether or not the database takes it."""
         try:
-            BulkEditJob.objects.filter(pk=self.job_id).update(**fields)
+            BulkEditJob.objects.filter(pk=self.job_id).update(paused_until=paused_until, pause_reason=pause_reason)
         except Exception:
             logger.warning("bulk job %s: could not record the pause", self.job_id, exc_info=True)
             connection.close()

@@ -10,7 +10,7 @@ import queue
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Unpack
 
 from django.db import connection, transaction
 
@@ -36,14 +36,16 @@ class Recorder:
 
     BATCH = 64
 
-    def __init__(self, runner_id: str, writing: AbstractContextManager):
+    def __init__(self, runner_id: str, writing: AbstractContextManager[object, None]):
         self.runner_id = runner_id
         self._writing = writing  # held around every write on SQLite (one writer at a time)
-        self._queue: queue.SimpleQueue | None = None
+        self._queue: queue.SimpleQueue[Write | None] | None = None
         self._thread: threading.Thread | None = None
 
     # --- the outcomes ------------------------------------------------------------------------------------------------
-    def save(self, item: BulkEditItem, state: str, *, attempted: bool = False, **fields) -> None:
+    def save(
+        self, item: BulkEditItem, state: str, *, attempted: bool = False, **fields: Unpack[ledger.ItemFields]
+    ) -> None:
         """Move an item this runner holds (an outcome without an audit entry of its own: skipped, cancelled)."""
         ledger.save_item(item, state, self.runner_id, attempted=attempted, **fields)
 
@@ -159,7 +161,11 @@ class Recorder:
             error=decision.message,
             duration_ms=exc.duration_ms,
         )
-        fields = {"transient_failures": decision.failures, "status_code": exc.status, "message": decision.message}
+        fields: ledger.ItemFields = {
+            "transient_failures": decision.failures,
+            "status_code": exc.status,
+            "message": decision.message,
+        }
         if decision.state == BulkEditItem.State.PENDING:
             fields["sent_change_sequence"] = None if decision.forget_sent else item.sent_change_sequence
         with self._writing, transaction.atomic():
@@ -180,7 +186,7 @@ class Recorder:
         self._thread.join()
         self._queue = self._thread = None
 
-    def _run(self, writes: queue.SimpleQueue) -> None:
+    def _run(self, writes: queue.SimpleQueue[Write | None]) -> None:
         try:
             closing = False
             while not closing:

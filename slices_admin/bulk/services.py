@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -65,7 +67,7 @@ class Selection:
     def to_json(self) -> dict[str, Any]:
         return {"filter": self.filter} if self.filter is not None else {"ids": list(self.ids)}
 
-    def queryset(self):
+    def queryset(self) -> QuerySet[OrchestratorSlice]:
         if self.filter is not None:
             filterset, queryset = filtered_slices(OrchestratorSlice, QueryDict(self.filter))
             if not filterset.is_valid():
@@ -143,13 +145,15 @@ class Preview:
         return found
 
 
-def preview(selection: Selection, change: Change, *, user=None, details: bool = True) -> Preview:
+def preview(
+    selection: Selection, change: Change, *, user: AbstractBaseUser | AnonymousUser | None = None, details: bool = True
+) -> Preview:
     """What the edit would do, from the cache alone: nothing is sent to Kodexa. Without `details`, only the counts
     (what creating the job checks): no sample and no look at who else changed the slices."""
     rows = selection.queryset()
     result = Preview(selection, change)
-    statuses = Counter()
-    skip_filter = {"status": change.target_status}
+    statuses: Counter[str] = Counter()
+    skip_filter: dict[str, str | None] = {"status": change.target_status}
     if change.error_message is not None:
         skip_filter["error_message"] = change.error_message or None
     for status, count in rows.order_by().values_list("status").annotate(n=Count("id")):
@@ -261,7 +265,9 @@ def create_job(
     return job
 
 
-def _items(job, selection: Selection, change: Change, expected) -> list[BulkEditItem]:
+def _items(
+    job: BulkEditJob, selection: Selection, change: Change, expected: Mapping[str, int | None] | None
+) -> list[BulkEditItem]:
     cached = {
         row["id"]: row
         for row in selection.queryset().values("id", "status", "error_message", "change_sequence").iterator(2000)

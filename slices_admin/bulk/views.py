@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,13 +23,13 @@ _ERROR_FIELDS = {"targetStatus": "target_status", "errorMessage": "error_message
 
 @permission_required(EDIT_SLICES, raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def new_edit(request):
+def new_edit(request: HttpRequest) -> HttpResponse:
     """Step 1 and 2 on one page: the form, then its preview below it; "Start" creates the job. The list sends
     its selection here by POST (a page of ids would make too long a URL); a GET with the same fields works too."""
     if request.method == "GET" or "step" not in request.POST:
         return _first_step(request, request.GET if request.method == "GET" else request.POST)
     form = BulkEditForm(request.POST)
-    context = {"form": form, "preview": None, "ids": request.POST.getlist("ids")}
+    shown: services.Preview | None = None
     if form.is_valid():
         try:
             if request.POST.get("step") == "run":
@@ -44,11 +44,17 @@ def new_edit(request):
         except services.BulkEditError as exc:
             _show(form, exc)
         try:  # the preview, again after a refused start: it shows what changed
-            context["preview"] = services.preview(form.selection, form.change, user=request.user)
+            shown = services.preview(form.selection, form.change, user=request.user)
         except services.BulkEditError as exc:
             _show(form, exc)
-    selected = context["preview"].total if context["preview"] else _count(form.selection)  # counted once
-    context.update(selection=form.selection, selected=selected)
+    selected = shown.total if shown is not None else _count(form.selection)  # counted once
+    context = {
+        "form": form,
+        "preview": shown,
+        "ids": request.POST.getlist("ids"),
+        "selection": form.selection,
+        "selected": selected,
+    }
     return render_page_or_partial(request, "bulk/new.html", "editor", context)
 
 
@@ -57,7 +63,7 @@ def _show(form: BulkEditForm, refused: services.BulkEditError) -> None:
         form.add_error(_ERROR_FIELDS.get(name, name) if name != "__all__" else None, message)
 
 
-def _first_step(request, params):
+def _first_step(request: HttpRequest, params: QueryDict) -> HttpResponse:
     scope = params.get("scope") or "filter"
     ids = params.getlist("ids")
     form = BulkEditForm(initial={"scope": scope, "filter": params.get("filter", ""), "ids": ids})
@@ -78,7 +84,7 @@ def _count(selection: services.Selection) -> int | None:
 
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
-def job_list(request):
+def job_list(request: HttpRequest) -> HttpResponse:
     jobs = list(BulkEditJob.objects.select_related("created_by")[:100])
     progress = services.progress_of(jobs)
     rows = [progress[job.pk] for job in jobs]
@@ -87,7 +93,7 @@ def job_list(request):
 
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
-def job_detail(request, pk):
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(BulkEditJob.objects.select_related("created_by", "cancelled_by", "retry_of"), pk=pk)
     state = request.GET.get("state", "")
     items = job.items.all()
@@ -109,7 +115,7 @@ def job_detail(request, pk):
 @require_GET
 @background_poll
 @permission_required(VIEW_SLICES, raise_exception=True)
-def job_progress(request, pk):
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The polled fragment. When the job has ended: stop polling (286) and reload the page once for the results."""
     job = get_object_or_404(BulkEditJob, pk=pk)
     context = {"job": job, "progress": services.progress(job), "can_edit": request.user.has_perm(EDIT_SLICES)}
@@ -122,7 +128,7 @@ def job_progress(request, pk):
 
 @require_POST
 @permission_required(EDIT_SLICES, raise_exception=True)
-def job_cancel(request, pk):
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(BulkEditJob, pk=pk)
     job = services.cancel_job(job, context=AuditContext.from_request(request))
     if job.state == BulkEditJob.State.CANCELLED:
@@ -137,7 +143,7 @@ def job_cancel(request, pk):
 
 @require_POST
 @permission_required(EDIT_SLICES, raise_exception=True)
-def job_follow_up(request, pk, kind):
+def job_follow_up(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     if kind not in ("retry", "reapply"):
         raise Http404("No such follow-up.")
     job = get_object_or_404(BulkEditJob, pk=pk)

@@ -18,6 +18,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
@@ -34,7 +36,7 @@ logger = logging.getLogger(__name__)
 class Command(db_worker.Command):
     help = db_worker.Command.help.rstrip(".") + ", and resume bulk edits whose worker stopped."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if settings.WORKER_NICENESS:
             os.nice(settings.WORKER_NICENESS)
         worker_id = this_worker_id()
@@ -72,11 +74,12 @@ class ReconnectingWorker(db_worker.Worker):
 @contextlib.contextmanager
 def _reconnecting_worker() -> Iterator[None]:
     """The parent command builds its worker from its module's `Worker`: have it build ours."""
-    original, db_worker.Worker = db_worker.Worker, ReconnectingWorker
+    original = db_worker.Worker
+    db_worker.Worker = ReconnectingWorker  # type: ignore[misc]  # no hook for the worker class: the module's is swapped
     try:
         yield
     finally:
-        db_worker.Worker = original
+        db_worker.Worker = original  # type: ignore[misc]  # as above: the library's own class put back
 
 
 def _sweep() -> None:
@@ -88,7 +91,7 @@ def _sweep() -> None:
         connection.close()
 
 
-def _heartbeat(worker_id: str, started_at) -> None:
+def _heartbeat(worker_id: str, started_at: datetime) -> None:
     try:
         record_worker_heartbeat(worker_id, started_at)
         probe_kodexa()
