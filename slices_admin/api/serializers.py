@@ -3,8 +3,6 @@ field error, not a silent default) and the documents the API answers with (an au
 
 from rest_framework import serializers
 
-from slices_admin.audit.documents import AuditEntrySerializer as AuditEntrySerializer
-
 
 # --- strict request fields ------------------------------------------------------------------------------------------
 class StrictCharField(serializers.CharField):

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from slices_admin.accounts.roles import VIEW_AUDIT
+from slices_admin.audit.documents import AuditEntrySerializer
 from slices_admin.audit.filters import AuditFilter, visible_entries
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
@@ -22,7 +23,7 @@ from slices_admin.slices.models import ExecutionSlice, OrchestratorSlice
 from .pagination import AuditKeysetPagination, SliceListPagination
 from .queries import AuditPageQuery, checked_slice_query, refuse_nul, slice_list_parameters
 from .schema import KODEXA_CHANGE_ERRORS, READ_ERRORS, error_responses, ref
-from .serializers import AuditEntrySerializer, CachedRecordSerializer
+from .serializers import CachedRecordSerializer
 
 SLICES, AUDIT = "slices", "audit"
 ANY_ID = OpenApiParameter(

@@ -24,7 +24,8 @@ from slices_admin.audit.services import AuditContext
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.slices.services import cache_records, explain_unknown_field_refusal, replacement_body, same_record
+from slices_admin.slices.cache import cache_records
+from slices_admin.slices.services import explain_unknown_field_refusal, replacement_body, same_record
 
 from . import ledger
 from .changes import Change

@@ -18,7 +18,7 @@ from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, append_entry, prepare_entry
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.slices.services import prepare_cache_write
+from slices_admin.slices.cache import prepare_cache_write
 
 from . import ledger
 from .decisions import FailureDecision

@@ -19,8 +19,6 @@ from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Re
 from slices_admin.kodexa.schemas import InvalidRecord, parse_record, to_wire, validate_input
 
 from .cache import cache_record, cached_record, record_id
-from .cache import cache_records as cache_records  # for `bulk.engine`, which batches its cache writes
-from .cache import prepare_cache_write as prepare_cache_write  # likewise
 from .models import MODELS, SliceRecord, SyncRun
 from .tasks import run_sync
 

@@ -7,7 +7,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIRequestFactory
 
 from slices_admin.api.bulk import BulkEditJobDocument, BulkEditPreview
-from slices_admin.audit.export import as_document
+from slices_admin.audit.documents import as_document
 from slices_admin.audit.models import AuditEntry
 from slices_admin.bulk import services
 from slices_admin.bulk.changes import Change
