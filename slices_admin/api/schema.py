@@ -242,21 +242,6 @@ READ_ERRORS = (401, 403, 404)
 KODEXA_CHANGE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 502, 504)
 
 
-def page_of(schema: dict) -> dict:
-    """A page of `page`/`pageSize` pagination."""
-    link = {"type": "string", "format": "uri", "nullable": True}
-    return {
-        "type": "object",
-        "required": ["count", "next", "previous", "results"],
-        "properties": {
-            "count": {"type": "integer", "description": "Entries over all pages."},
-            "next": link,
-            "previous": link,
-            "results": {"type": "array", "items": schema},
-        },
-    }
-
-
 def _query_parameter(parameter: dict) -> None:
     """A query parameter given empty (`?since=`, as a form sends an unfilled field) counts as not given; no query
     text may hold a NUL character."""
