@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Field
 
 GENESIS = "0" * 64
 CURRENT_VERSION = 1
@@ -159,7 +160,7 @@ def stored_entries(chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
         yield {name: prepared(fields[name], value) if name in fields else value for name, value in values.items()}
 
 
-def prepared(field, value: Any) -> Any:
+def prepared(field: Field[Any, Any], value: Any) -> Any:
     """A value as the database will give it back (e.g. IPv6 addresses normalised), so writer and verifier agree."""
     if value is None or field.get_internal_type() == "JSONField":
         return value

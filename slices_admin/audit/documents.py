@@ -1,8 +1,9 @@
 """An audit entry as a document: one declaration that the JSON API answers with and documents in its schema, and
 that the JSON Lines and CSV exports write. The audit app owns it; `api` imports it, never the other way."""
 
+from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 
@@ -12,11 +13,11 @@ from .models import AuditEntry
 class InstantField(serializers.DateTimeField):
     """The moment as the entry holds it (UTC, `+00:00`), to the microsecond, whatever zone the request runs in."""
 
-    def to_representation(self, value):
+    def to_representation(self, value: datetime) -> str:
         return value.isoformat(timespec="microseconds")
 
 
-class AuditEntrySerializer(serializers.Serializer):
+class AuditEntrySerializer(serializers.Serializer[AuditEntry]):
     """An entry with every field, the chain's hashes included (the same document as the JSON Lines export)."""
 
     id = serializers.IntegerField()
@@ -63,8 +64,12 @@ class AuditEntrySerializer(serializers.Serializer):
         return document
 
     @cached_property
-    def _reading_plan(self) -> list[tuple[str, str, serializers.Field | None]]:
-        return [(f.field_name, f.source, f if isinstance(f, InstantField) else None) for f in self._readable_fields]
+    def _reading_plan(self) -> list[tuple[str, str, InstantField | None]]:
+        # Bound fields: `bind` has set field_name and source, which DRF's stubs allow to be None before it.
+        return [
+            (cast(str, f.field_name), cast(str, f.source), f if isinstance(f, InstantField) else None)
+            for f in self._readable_fields
+        ]
 
 
 _DOCUMENT = AuditEntrySerializer()

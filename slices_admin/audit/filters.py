@@ -1,7 +1,12 @@
 """Audit filters shared by the audit page, its exports and `GET /api/v1/audit` (camelCase, like the slice filters)."""
 
+from typing import Any
+
 import django_filters as filters
 from django import forms
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+from django.http import QueryDict
 
 from slices_admin.kodexa.contract import RESOURCES
 from slices_admin.slices.filters import UtcIsoDateTimeField
@@ -13,9 +18,9 @@ RESOURCE_CHOICES = [(path, resource.label) for path, resource in RESOURCES.items
 
 
 class AuditFilterForm(forms.Form):
-    def clean(self):
+    def clean(self) -> dict[str, Any] | None:
         data = super().clean()
-        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+        if data is not None and data.get("since") and data.get("until") and data["until"] <= data["since"]:
             self.add_error("until", "Must be later than From.")
         return data
 
@@ -50,20 +55,22 @@ class AuditFilter(filters.FilterSet):
 
     class Meta:
         model = AuditEntry
-        fields = []
+        fields: list[str] = []
         form = AuditFilterForm
 
-    def search(self, queryset, name, value):
+    def search(self, queryset: QuerySet[AuditEntry], name: str, value: str) -> QuerySet[AuditEntry]:
         return text_search(queryset, value)
 
 
-def visible_entries(user):
+def visible_entries(user: User | AnonymousUser) -> QuerySet[AuditEntry]:
     """Security events (sign-ins with addresses, refusals, role changes) are for administrators only."""
     entries = AuditEntry.objects.all()
     return entries if user.is_superuser else entries.exclude(resource=ACCOUNT)
 
 
-def filtered_entries(params, user) -> tuple[AuditFilter, object]:
+def filtered_entries(
+    params: QueryDict | dict[str, Any], user: User | AnonymousUser
+) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
     """The filterset for `params` and its queryset (none when the filters are invalid: the caller shows the
     errors instead)."""
     filterset = AuditFilter(params, queryset=visible_entries(user))

@@ -5,8 +5,11 @@ outside; a failure to write the entry is logged and never turns the 403 into an 
 """
 
 import logging
+from collections.abc import Callable
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from .models import ACCOUNT, AuditEntry
@@ -18,10 +21,10 @@ _PATH_SHOWN = 300
 
 
 class AuditDeniedMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 403:
             try:
@@ -31,12 +34,12 @@ class AuditDeniedMiddleware:
         return response
 
     @staticmethod
-    def _record(request) -> None:
-        user = getattr(request, "user", None)
-        signed_in = user is not None and user.is_authenticated
-        if not signed_in and not _within_anonymous_budget(request.META.get("REMOTE_ADDR", "")):
+    def _record(request: HttpRequest) -> None:
+        user: User | AnonymousUser | None = getattr(request, "user", None)  # none if refused before authentication
+        signed_in_user = user if user is not None and user.is_authenticated else None
+        if signed_in_user is None and not _within_anonymous_budget(request.META.get("REMOTE_ADDR", "")):
             return
-        who = user.get_username() if signed_in else "an anonymous visitor"
+        who = signed_in_user.get_username() if signed_in_user is not None else "an anonymous visitor"
         reason = getattr(request, "denied_reason", "") or "the role lacks the permission"
         path = request.path if len(request.path) <= _PATH_SHOWN else request.path[:_PATH_SHOWN] + "…"
         record_attempt(
@@ -44,7 +47,7 @@ class AuditDeniedMiddleware:
             action=AuditEntry.Action.PERMISSION_DENIED,
             outcome=AuditEntry.Outcome.DENIED,
             resource=ACCOUNT,
-            remote_id=user.get_username() if signed_in else "",
+            remote_id=signed_in_user.get_username() if signed_in_user is not None else "",
             error=f"Refused {request.method} {path} for {who}: {reason}.",
         )
 

@@ -1,5 +1,7 @@
 """The audit entry. Rows are written once, chained by hash, and never updated or deleted (the database refuses)."""
 
+from typing import Any, NoReturn, Self
+
 from django.conf import settings
 from django.db import models
 from django.db.models import TextField
@@ -10,20 +12,20 @@ from django.utils import timezone
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE, RESOURCES
 
 
-class AuditEntryQuerySet(models.QuerySet):
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     """No bulk rewriting or removal either (the database triggers refuse it too)."""
 
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise PermissionError("Audit entries are append-only.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise PermissionError("Audit entries are append-only.")
 
-    def slice_changes(self):
+    def slice_changes(self) -> Self:
         """Attempted changes to slices (not refreshes, syncs or security events)."""
         return self.filter(resource__in=list(RESOURCES), action__in=AuditEntry.CHANGE_ACTIONS)
 
-    def security_events(self):
+    def security_events(self) -> Self:
         return self.filter(action__in=AuditEntry.SECURITY_ACTIONS)
 
 
@@ -131,15 +133,15 @@ class AuditEntry(models.Model):
             _keyed("request_id", name="audit_request_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.action} {self.remote_id}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise PermissionError("Audit entries are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError("Audit entries are append-only.")
 
     @property

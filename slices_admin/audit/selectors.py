@@ -3,6 +3,7 @@
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -57,11 +58,11 @@ def page_size_from(params: Mapping[str, str], *, default: int = DEFAULT_PAGE_SIZ
     return min(int(value), most) if int(value) > 0 else default
 
 
-def _anchor(entry_id: int):
+def _anchor(entry_id: int) -> datetime | None:
     return AuditEntry.objects.filter(pk=entry_id).values_list("occurred_at", flat=True).first()
 
 
-def for_the_trail(queryset: QuerySet) -> QuerySet:
+def for_the_trail(queryset: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
     """What a row of the audit trail shows: the records sent and received stay in the database (they are most of an
     entry's size), except the few values the table prints."""
     return queryset.defer("request_body", "response_body", "before", "after").annotate(
@@ -69,7 +70,7 @@ def for_the_trail(queryset: QuerySet) -> QuerySet:
     )
 
 
-def keyset_page(queryset: QuerySet, cursor: Cursor, size: int = DEFAULT_PAGE_SIZE) -> KeysetPage:
+def keyset_page(queryset: QuerySet[AuditEntry], cursor: Cursor, size: int = DEFAULT_PAGE_SIZE) -> KeysetPage:
     """One page of `queryset` newest first. Each query seeks straight to its place on an (…, occurred_at, id)
     index: the last page of a million entries costs what the first does."""
     if cursor.before is not None and (moment := _anchor(cursor.before)) is not None:
@@ -92,7 +93,7 @@ def keyset_page(queryset: QuerySet, cursor: Cursor, size: int = DEFAULT_PAGE_SIZ
 _WHOLE_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-f]{32}")
 
 
-def text_search(queryset: QuerySet, text: str) -> QuerySet:
+def text_search(queryset: QuerySet[AuditEntry], text: str) -> QuerySet[AuditEntry]:
     """Entries mentioning `text` in who, which object, the error, the reason, the request id or the path. A whole
     slice id or request id (what people paste) is looked up exactly, on indexes, instead of read for in every
     entry: at a million entries that is milliseconds instead of seconds."""

@@ -9,7 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models import Field
+from django.http import HttpRequest
 from django.utils import timezone
 
 from . import chain
@@ -29,7 +32,7 @@ _SECRET_KEY_NAME = re.compile(
 class AuditContext:
     """Who is acting, from where, and why: everything an entry records besides the attempt itself."""
 
-    actor: Any = None
+    actor: User | None = None
     request_id: str = ""
     ip_address: str | None = None
     user_agent: str = ""
@@ -40,7 +43,7 @@ class AuditContext:
     actor_name: str = ""
 
     @classmethod
-    def from_request(cls, request, *, reason: str = "") -> "AuditContext":
+    def from_request(cls, request: HttpRequest, *, reason: str = "") -> "AuditContext":
         user = getattr(request, "user", None)
         signed_in = user is not None and user.is_authenticated
         return cls(
@@ -57,7 +60,7 @@ class AuditContext:
     def system(cls, name: str = "system") -> "AuditContext":
         return cls(actor_name=name)
 
-    def but(self, **changes) -> "AuditContext":
+    def but(self, **changes: Any) -> "AuditContext":
         return replace(self, **changes)
 
     @property
@@ -111,7 +114,7 @@ def _stored(value: Any, secret: str = "") -> Any:
             value = value.replace(secret, REDACTED)
         return _text(value)
     if isinstance(value, Mapping):
-        cleaned = {}
+        cleaned: dict[str, Any] = {}
         for key, item in value.items():
             name = _text(str(key))
             cleaned[name] = REDACTED if _secret_key(name) else _stored(item, secret)
@@ -185,7 +188,7 @@ def prepare_entry(
     )
     fields = _hashed_fields()
     encoded: dict[int, chain.Fragment] = {}
-    fragments = {}
+    fragments: dict[str, chain.Fragment] = {}
     for name in chain.HASHED_FIELDS:
         if name in _PLACED_IN_CHAIN:
             continue
@@ -200,7 +203,7 @@ _PLACED_IN_CHAIN = ("prev_hash", "occurred_at")  # known only once the chain's l
 
 
 @functools.cache
-def _hashed_fields() -> dict[str, Any]:
+def _hashed_fields() -> dict[str, Field[Any, Any]]:
     return {f.attname: f for f in AuditEntry._meta.concrete_fields}
 
 

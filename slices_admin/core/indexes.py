@@ -6,8 +6,10 @@ page without sorting every match. So the sort indexes say it here, in the model'
 builds indexes from the model (a migration, `schema_editor.add_index` in a seeder) builds the same ones.
 """
 
+from collections.abc import Sequence
+
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 
 
 class SortIndex(models.Index):
@@ -18,7 +20,15 @@ class SortIndex(models.Index):
     without, and it saves the writes); elsewhere its migration does nothing. `include` (covering columns) is for
     PostgreSQL too: SQLite builds the index without them."""
 
-    def __init__(self, *, fields, name, postgres_only=False, include=None, condition=None):
+    def __init__(
+        self,
+        *,
+        fields: Sequence[str],
+        name: str,
+        postgres_only: bool = False,
+        include: Sequence[str] | None = None,
+        condition: Q | None = None,
+    ) -> None:
         self.column_fields, self.postgres_only = tuple(fields), postgres_only
         super().__init__(
             *(F(field).asc(nulls_first=True) for field in fields), name=name, include=include, condition=condition

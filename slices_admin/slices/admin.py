@@ -6,7 +6,7 @@ from .models import ExecutionSlice, OrchestratorSlice
 class SliceRecordAdmin(admin.ModelAdmin):
     """Read-only: the cache changes only from Kodexa's answers, never by hand."""
 
-    list_display = ("id", "status", "organization_id", "attempt_number", "updated_on")
+    list_display: tuple[str, ...] = ("id", "status", "organization_id", "attempt_number", "updated_on")
     list_filter = ("status",)
     search_fields = ("=id", "=uuid", "error_message")
 

@@ -3,10 +3,10 @@ copy of one record. Upserts never replace a row with an older `changeSequence`."
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 from django.utils import timezone
@@ -70,7 +70,7 @@ def cache_records(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> 
 class CacheWrite:
     """Records parsed and encoded for the cache's upsert, ready to run (the encoding needs no lock)."""
 
-    model: type
+    model: type[SliceRecord]
     params: list[list[Any]]
 
     def apply(self) -> None:
@@ -87,7 +87,7 @@ def prepare_cache_write(resource: Resource, payloads: Iterable[Mapping[str, Any]
     return CacheWrite(model, _upsert_params(model, rows))
 
 
-def _upsert_params(model, rows: list[dict[str, Any]]) -> list[list[Any]]:
+def _upsert_params(model: type[SliceRecord], rows: list[dict[str, Any]]) -> list[list[Any]]:
     """Rows as parameters of the upsert statement below, which writes many rows through one prepared statement
     and never replaces a row with an older `changeSequence` (the check is part of the statement, so concurrent
     writers cannot undo it).
@@ -99,7 +99,7 @@ def _upsert_params(model, rows: list[dict[str, Any]]) -> list[list[Any]]:
     adapt_time = connection.ops.adapt_datetimefield_value
 
     def prepared(row: dict[str, Any]) -> list[Any]:
-        values = []
+        values: list[Any] = []
         for field in fields:
             value = row.get(field.attname)
             if value is not None and field.attname in as_json:
@@ -113,24 +113,29 @@ def _upsert_params(model, rows: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 @functools.cache
-def _upsert_statement(model, vendor: str):
+def _upsert_statement(
+    model: type[SliceRecord], vendor: str
+) -> tuple[str, Sequence[models.Field[Any, Any]], set[str], set[str]]:
+    """The upsert statement for `model` on `vendor`, its fields in parameter order, and which of them are written as
+    JSON text and which as date-times."""
     quote, fields = connection.ops.quote_name, model._meta.concrete_fields
+    column = {f.attname: quote(cast(str, f.column)) for f in fields}  # quoted (a concrete field has a column)
     as_json = {f.attname for f in fields if isinstance(f, models.JSONField)}
     as_time = {f.attname for f in fields if isinstance(f, models.DateTimeField)}
     json_placeholder = "%s::jsonb" if vendor == "postgresql" else "%s"
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(column[f.attname] for f in fields)
     placeholders = ", ".join(json_placeholder if f.attname in as_json else "%s" for f in fields)
-    updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if not f.primary_key)
+    updates = ", ".join(f"{column[f.attname]} = excluded.{column[f.attname]}" for f in fields if not f.primary_key)
     table, version = quote(model._meta.db_table), quote("change_sequence")
     sql = (
         f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names)
-        f"ON CONFLICT ({quote(model._meta.pk.column)}) DO UPDATE SET {updates} "
+        f"ON CONFLICT ({column[model._meta.pk.attname]}) DO UPDATE SET {updates} "
         f"WHERE excluded.{version} IS NULL OR {table}.{version} IS NULL OR excluded.{version} >= {table}.{version}"
     )
     return sql, fields, as_json, as_time
 
 
-def refresh_statistics(model) -> None:
+def refresh_statistics(model: type[SliceRecord]) -> None:
     """Let the query planner learn the cache's shape after a sync changed it (SQLite keeps no statistics of its
     own; PostgreSQL's autovacuum would get there later)."""
     table = connection.ops.quote_name(model._meta.db_table)

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -68,18 +69,18 @@ class Dashboard:
     compute_ms: int = 0  # what computing these figures took
 
 
-def _query(**params) -> str:
+def _query(**params: str | list[str]) -> str:
     return urlencode(params, doseq=True)
 
 
-def _by_status(now) -> list[Figure]:
+def _by_status(now: dt.datetime) -> list[Figure]:
     rows = OrchestratorSlice.objects.values("status").annotate(n=Count("*")).order_by("-n")
     counts = [(row["status"] or "", row["n"]) for row in rows]
     top = max((n for _s, n in counts), default=1)
     return [Figure(status or "(none)", n, _query(status=status), n / top) for status, n in counts]
 
 
-def _percentile_ms(runtime: str, count: int, fraction: float) -> int:
+def _percentile_ms(runtime: str | None, count: int, fraction: float) -> int:
     """The duration at `fraction` of the runtime's slices, read from the nearer end of its duration index (the 95th
     percentile is 5% from the top, not 95% from the bottom)."""
     offset = min(count - 1, int(fraction * (count - 1)))
@@ -89,7 +90,7 @@ def _percentile_ms(runtime: str, count: int, fraction: float) -> int:
         .order_by("-duration_ms" if from_top else "duration_ms")
         .values_list("duration_ms", flat=True)
     )
-    return values[count - 1 - offset if from_top else offset]
+    return cast(int, values[count - 1 - offset if from_top else offset])  # the filter leaves out null durations
 
 
 def _durations() -> list[RuntimeDurations]:
@@ -114,15 +115,14 @@ def _durations() -> list[RuntimeDurations]:
     return result
 
 
-def _recent_failures(now, hours: int) -> list[Figure]:
+def _recent_failures(now: dt.datetime, hours: int) -> list[Figure]:
     since = now - dt.timedelta(hours=hours)
-    rows = (
+    rows = list(
         OrchestratorSlice.objects.filter(status="FAILED", updated_on__gte=since)
         .values("error_message")
         .annotate(n=Count("*"))
         .order_by("-n")[:10]
     )
-    rows = list(rows)
     top = max((row["n"] for row in rows), default=1)
     return [
         Figure(
@@ -135,7 +135,7 @@ def _recent_failures(now, hours: int) -> list[Figure]:
     ]
 
 
-def compute(now=None) -> Dashboard:
+def compute(now: dt.datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     threshold = settings.STUCK_QUEUED_MINUTES
     queued_before = now - dt.timedelta(minutes=threshold)
@@ -161,12 +161,12 @@ def compute(now=None) -> Dashboard:
     )
 
 
-def to_json(dashboard: Dashboard) -> dict:
+def to_json(dashboard: Dashboard) -> dict[str, Any]:
     """The dashboard as JSON values, for `DashboardSnapshot.figures`; `from_json` gives it back unchanged."""
     return {**asdict(dashboard), "computed_at": dashboard.computed_at.isoformat()}
 
 
-def from_json(data: dict) -> Dashboard:
+def from_json(data: dict[str, Any]) -> Dashboard:
     data = dict(data)
     return Dashboard(
         computed_at=dt.datetime.fromisoformat(data.pop("computed_at")),
@@ -179,7 +179,7 @@ def from_json(data: dict) -> Dashboard:
     )
 
 
-def _figure(value: dict | None) -> Figure | None:
+def _figure(value: dict[str, Any] | None) -> Figure | None:
     return None if value is None else Figure(**value)
 
 

@@ -5,17 +5,21 @@ Query parameters are camelCase, as Kodexa's. Every bit of list state is a parame
 
 import copy
 import datetime as dt
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, cast
 
 import django_filters as filters
 from django import forms
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import OrderBy
 from django.db.models.lookups import IsNull
+from django.http import QueryDict
 from django.utils import timezone
-from django_filters.fields import IsoDateTimeField, RangeField
-from django_filters.widgets import DateRangeWidget
+from django_filters.fields import IsoDateTimeField, IsoDateTimeRangeField
 
-from .models import ExecutionSlice, OrchestratorSlice
+from .models import ExecutionSlice, OrchestratorSlice, SliceRecord
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -24,10 +28,10 @@ DEFAULT_PAGE_SIZE = 50
 class AnyValueMultipleChoiceField(forms.MultipleChoiceField):
     """Statuses are plain strings on the platform: accept any, several at once (`?status=A&status=B`)."""
 
-    def valid_value(self, value):
+    def valid_value(self, value: Any) -> bool:
         return True
 
-    def validate(self, value):
+    def validate(self, value: Any) -> None:
         super().validate(value)
         if any("\x00" in item for item in value):  # as forms.CharField: no query can carry a NUL to PostgreSQL
             raise forms.ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
@@ -36,7 +40,7 @@ class AnyValueMultipleChoiceField(forms.MultipleChoiceField):
 class AnyValueMultipleFilter(filters.MultipleChoiceFilter):
     field_class = AnyValueMultipleChoiceField
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         # One table, no joins: rows cannot repeat. django-filter's default DISTINCT makes PostgreSQL read and
         # de-duplicate every match before the first page or the bounded count can stop.
         kwargs.setdefault("distinct", False)
@@ -49,7 +53,7 @@ class StrictBooleanField(forms.NullBooleanField):
 
     widget = forms.TextInput  # hands over the word as sent (the select widget maps unknown words to "not given")
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # returns None, as NullBooleanField does
         if value in (None, ""):
             return None
         result = super().to_python(value)
@@ -66,7 +70,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 date-time the database can compare: one with a UTC form (9999-12-31T23:59:59-01:00 has none,
     and would fail the query rather than the form)."""
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> dt.datetime | None:
         value = super().to_python(value)
         if value is None:
             return None
@@ -76,11 +80,12 @@ class UtcIsoDateTimeField(IsoDateTimeField):
             raise forms.ValidationError("Enter a date-time between the years 1 and 9999 (UTC).") from None
 
 
-class UtcIsoDateTimeRangeField(RangeField):
-    widget = DateRangeWidget
+class UtcIsoDateTimeRangeField(IsoDateTimeRangeField):
+    """django-filter's ISO 8601 range with UtcIsoDateTimeField at both ends (its widget, DateRangeWidget, kept)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__((UtcIsoDateTimeField(), UtcIsoDateTimeField()), *args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Past IsoDateTimeRangeField's __init__, which would build two plain IsoDateTimeFields, to RangeField's.
+        super(IsoDateTimeRangeField, self).__init__((UtcIsoDateTimeField(), UtcIsoDateTimeField()), *args, **kwargs)
 
 
 class TimeRangeFilter(filters.IsoDateTimeFromToRangeFilter):
@@ -90,6 +95,11 @@ class TimeRangeFilter(filters.IsoDateTimeFromToRangeFilter):
 
 
 class SliceFilter(filters.FilterSet):
+    # Narrower than django-filter's stubs say: its __init__ keeps `data or {}` and, with no queryset given, the
+    # model's default manager, so neither is ever None.
+    data: QueryDict | dict[str, Any]
+    queryset: QuerySet[Any]
+
     q = filters.CharFilter(method="search", label="Search")
     status = AnyValueMultipleFilter(field_name="status", label="Status")
     organizationId = filters.CharFilter(field_name="organization_id", label="Organization")
@@ -105,7 +115,7 @@ class SliceFilter(filters.FilterSet):
     _BROAD = ("status", "organizationId", "moduleRuntimeId", "moduleRuntimeRef", "attemptAtLeast")
     _WITH_UPDATE_INDEX = ("status", "organizationId", "moduleRuntimeId", "moduleRuntimeRef")
 
-    def __init__(self, *args, walk_sort_index: bool = False, **kwargs):
+    def __init__(self, *args: Any, walk_sort_index: bool = False, **kwargs: Any) -> None:
         """`walk_sort_index`: the filters match many rows, so page through the sort's index and check the broad
         filters row by row rather than read all matches and sort them (see lookups.Unindexed)."""
         super().__init__(*args, **kwargs)
@@ -113,17 +123,18 @@ class SliceFilter(filters.FilterSet):
         if walk_sort_index:
             self.filters = self._walking_filters()
 
-    def _walking_filters(self) -> dict:
+    def _walking_filters(self) -> OrderedDict[str, filters.Filter]:
         """The filters, with the broad ones checked row by row (their index out of play)."""
         sort = (self.data.get("sort") or "-updatedOn").lstrip("-")
-        walking = dict(self.filters)
+        walking = self.filters.copy()
         for name in self._BROAD:
             if name in walking and not (sort == "updatedOn" and name in self._WITH_UPDATE_INDEX):
                 walking[name] = copy.copy(walking[name])
-                walking[name].field_name += "__unindexed"
+                # Declared with a field_name, or given their own name by django-filter: never None here.
+                walking[name].field_name = cast(str, walking[name].field_name) + "__unindexed"
         return walking
 
-    def walking_qs(self):
+    def walking_qs(self) -> QuerySet[Any]:
         """The same matches as `qs` (the form is not built or cleaned again), found by walking the sort's index."""
         if not self.is_bound:
             return self.qs
@@ -135,7 +146,7 @@ class SliceFilter(filters.FilterSet):
         finally:
             self.filters, self.walk_sort_index = plain, False
 
-    def search(self, queryset, name, value):
+    def search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         """An exact id or uuid when one matches (an indexed lookup), otherwise text inside the error message."""
         value = value.strip()
         if not value:
@@ -145,13 +156,13 @@ class SliceFilter(filters.FilterSet):
             return exact
         return queryset.filter(error_message__icontains=value)
 
-    def filter_has_error(self, queryset, name, value):
+    def filter_has_error(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         # Neither null nor empty: one range the error index serves, unless the sort's index should be walked.
         column = "error_message__unindexed" if self.walk_sort_index else "error_message"
         has_error = Q(**{f"{column}__gt": ""})
         return queryset.filter(has_error) if value else queryset.exclude(has_error)
 
-    def filter_lease_expired(self, queryset, name, value):
+    def filter_lease_expired(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         """Leased, not completed, and the lease ran out (open_lease_expires_at is set only while leased and open)."""
         expired = Q(open_lease_expires_at__lt=timezone.now())
         return queryset.filter(expired) if value else queryset.exclude(expired)
@@ -186,7 +197,7 @@ class OrchestratorSliceFilter(SliceFilter):
 
     class Meta:
         model = OrchestratorSlice
-        fields = []
+        fields: list[str] = []
 
 
 class ExecutionSliceFilter(SliceFilter):
@@ -196,10 +207,13 @@ class ExecutionSliceFilter(SliceFilter):
 
     class Meta:
         model = ExecutionSlice
-        fields = []
+        fields: list[str] = []
 
 
-FILTERSETS = {OrchestratorSlice: OrchestratorSliceFilter, ExecutionSlice: ExecutionSliceFilter}
+FILTERSETS: dict[type[SliceRecord], type[SliceFilter]] = {
+    OrchestratorSlice: OrchestratorSliceFilter,
+    ExecutionSlice: ExecutionSliceFilter,
+}
 
 
 # Sorting by a column with few distinct values orders ties by the newest update: the composite indexes serve that.
@@ -207,13 +221,13 @@ _THEN_BY_UPDATE = {"status", "organization_id", "module_runtime_id", "module_run
 _THEN_BY_ORDER = {"pipeline_execution_id", "execution_id"}
 
 
-def slice_filterset(model, params) -> SliceFilter:
+def slice_filterset(model: type[SliceRecord], params: QueryDict | dict[str, Any]) -> SliceFilter:
     """The filterset of a list, its export or the API for these query parameters (its form built and cleaned once:
     `ordered` then gives each page plan's queryset from it)."""
     return FILTERSETS[model](params, queryset=model.objects.all())
 
 
-def ordered(filterset: SliceFilter, *, walk_sort_index: bool = False, sort_matches: bool = False):
+def ordered(filterset: SliceFilter, *, walk_sort_index: bool = False, sort_matches: bool = False) -> QuerySet[Any]:
     """The filterset's matches in the list's order.
 
     The order is always total (ties broken by id, in the sort's direction), so offset pages never skip or repeat a
@@ -241,13 +255,19 @@ def ordered(filterset: SliceFilter, *, walk_sort_index: bool = False, sort_match
     return queryset.order_by(*terms)
 
 
-def filtered_slices(model, params, *, walk_sort_index: bool = False, sort_matches: bool = False):
+def filtered_slices[SliceT: SliceRecord](
+    model: type[SliceT],
+    params: QueryDict | dict[str, Any],
+    *,
+    walk_sort_index: bool = False,
+    sort_matches: bool = False,
+) -> tuple[SliceFilter, QuerySet[SliceT]]:
     """The filterset and its matches in the list's order (see `ordered`), for callers that need one plan."""
     filterset = slice_filterset(model, params)
     return filterset, ordered(filterset, walk_sort_index=walk_sort_index, sort_matches=sort_matches)
 
 
-def _empty_values_lowest(ordering: list[str]) -> list:
+def _empty_values_lowest(ordering: list[str]) -> Sequence[str | OrderBy]:
     """Sort as SQLite does everywhere: no value below any value (first going up, last going down). PostgreSQL
     does the opposite unless told; its sort indexes are built to match (migration 0003). A sort by id alone (never
     empty) stays as it is, for the primary key's index."""
@@ -259,7 +279,7 @@ def _empty_values_lowest(ordering: list[str]) -> list:
     ]
 
 
-def _no_index_serves(primary: str):
+def _no_index_serves(primary: str) -> OrderBy:
     """A first sort key equal in effect to the empty-values-lowest order of `primary`, but which no index provides:
     PostgreSQL then reads the matches through the filters' indexes and sorts them."""
     column = primary.lstrip("-")

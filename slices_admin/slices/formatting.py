@@ -117,7 +117,7 @@ def _pretty(value, depth: int, parts: list[str]) -> None:
         return
     pad, inner = "  " * depth, "  " * (depth + 1)
     is_object = isinstance(value, dict)
-    items = sorted(value.items(), key=lambda item: str(item[0])) if is_object else list(enumerate(value))
+    items = sorted(value.items(), key=lambda item: str(item[0])) if isinstance(value, dict) else list(enumerate(value))
     parts.append("{\n" if is_object else "[\n")
     for index, (key, item) in enumerate(items):
         parts.append(inner)

@@ -48,6 +48,7 @@ def _form_field(field: ContractField, *, readonly: bool, multiline: bool = False
     if readonly:
         attrs["readonly"] = True
     help_text = field.wire_name + (" · may be empty (null)" if field.nullable else "")
+    widget: forms.Widget
     if field.type is WireType.STRING and (multiline or field.wire_name in _MULTILINE):
         widget = forms.Textarea(attrs={**attrs, "rows": 2, "class": "text-lines"})
     elif field.type is WireType.OBJECT:

@@ -1,13 +1,16 @@
 """A list of cached slices as a page or the API shows it, kept apart from the views as Django admin keeps its
 ChangeList: the filterset, a count that is exact only while it is cheap, the plan that finds the page, the headers."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
+from typing import Any
 
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from . import selectors
 from .filters import DEFAULT_PAGE_SIZE, PAGE_SIZES, ordered, slice_filterset
+from .models import SliceRecord
 from .pages import Column
 from .selectors import MatchCount, SlicePage
 
@@ -15,7 +18,7 @@ LIST_STATE = frozenset({"sort", "page", "pageSize"})  # parameters that page or 
 DEFAULT_SORT = "-updatedOn"
 
 
-def page_size_from(params) -> int:
+def page_size_from(params: Mapping[str, Any]) -> int:
     try:
         size = int(params.get("pageSize", DEFAULT_PAGE_SIZE))
     except (TypeError, ValueError):
@@ -23,7 +26,7 @@ def page_size_from(params) -> int:
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
-def page_number_from(params) -> int:
+def page_number_from(params: Mapping[str, Any]) -> int:
     try:
         return max(1, min(int(params.get("page", 1)), 100_000))
     except (TypeError, ValueError):
@@ -38,7 +41,9 @@ class SliceList:
     the plan (see `filters.ordered`). `columns`: those a page shows, the only ones read (never the wide JSON ones);
     none: whole rows."""
 
-    def __init__(self, model, params: QueryDict, *, number: int, size: int, columns: Sequence[Column] = ()):
+    def __init__(
+        self, model: type[SliceRecord], params: QueryDict, *, number: int, size: int, columns: Sequence[Column] = ()
+    ) -> None:
         self.model = model
         self.number, self.size = number, size
         self.columns = tuple(columns)
@@ -67,19 +72,19 @@ class SliceList:
             return count, page
         return count, self._page(walk_sort_index=True)  # many: a page comes fastest from the sort's own index
 
-    def _matches(self, **plan):
+    def _matches(self, **plan: bool) -> QuerySet[Any]:
         matches = ordered(self.filterset, **plan)
         return matches.only(*(column.attr for column in self.columns)) if self.columns else matches
 
-    def _page(self, **plan) -> SlicePage:
+    def _page(self, **plan: bool) -> SlicePage:
         return selectors.slice_page(self._matches(**plan), self.number, self.size)
 
-    def headers(self) -> list[dict]:
+    def headers(self) -> list[dict[str, Any]]:
         """Each column's header: its sort state and the sort a click asks for (toggling the direction)."""
         return [_header(column, self.sort) for column in self.columns]
 
 
-def _header(column: Column, current_sort: str) -> dict:
+def _header(column: Column, current_sort: str) -> dict[str, Any]:
     state = "asc" if current_sort == column.sort else "desc" if current_sort == f"-{column.sort}" else ""
     next_sort = f"-{column.sort}" if state == "asc" or (not state and column.kind == "time") else column.sort
     return {"column": column, "state": state, "next_sort": next_sort}

@@ -6,21 +6,37 @@ match through the filter's index and sort them all. SQLite's documented way to t
 plus on the column; other databases get the plain column and plan for themselves.
 """
 
-from django.db.models import CharField, DateTimeField, IntegerField, TextField, Transform
+from typing import TYPE_CHECKING, Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import CharField, DateTimeField, Field, IntegerField, TextField, Transform
+from django.db.models.sql.compiler import SQLCompiler
+
+if TYPE_CHECKING:
+    from django.db.models.sql.compiler import _AsSqlType
 
 
 class Unindexed(Transform):
     lookup_name = "unindexed"
 
-    def as_sql(self, compiler, connection):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> "_AsSqlType":
+        # Func's formatting arguments do not apply: the column is compiled as it is.
         return compiler.compile(self.lhs)
 
-    def as_sqlite(self, compiler, connection):
+    def as_sqlite(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any) -> "_AsSqlType":
         sql, params = compiler.compile(self.lhs)
         return f"+{sql}", params
 
     @property
-    def output_field(self):
+    def output_field(self) -> Field[Any, Any]:
         return self.lhs.output_field
 
 

@@ -4,11 +4,13 @@ Columns are typed copies of the contract fields (named as in Python), `raw` keep
 fields outside the contract. A row changes only from a successful Kodexa answer: a write it accepted or a read.
 """
 
+from typing import ClassVar, Self
+
 from django.conf import settings
 from django.db import models
 
 from slices_admin.core.indexes import SortIndex
-from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
+from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
 
 # The lifecycle sorts that get an index starting with the status, on PostgreSQL: key → column.
 _STATUS_SORTS = {
@@ -57,7 +59,9 @@ class SliceRecord(models.Model):
         "filters on, with an index of its own.",
     )
 
-    resource = None  # the contract Resource, set on each concrete model
+    resource: ClassVar[Resource | None] = None  # the contract Resource, set on each concrete model
+    # Declared for the type checker only: Django gives each concrete model its own `objects`.
+    objects: ClassVar[models.Manager[Self]]
 
     class Meta:
         abstract = True
@@ -111,7 +115,7 @@ class SliceRecord(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.id
 
 
@@ -153,7 +157,7 @@ class OrchestratorSlice(SliceRecord):
         permissions = [("edit_slices", "Can create and update slices on Kodexa")]
 
 
-MODELS = {EXECUTION_SLICE: ExecutionSlice, ORCHESTRATOR_SLICE: OrchestratorSlice}
+MODELS: dict[Resource, type[SliceRecord]] = {EXECUTION_SLICE: ExecutionSlice, ORCHESTRATOR_SLICE: OrchestratorSlice}
 
 
 class SavedView(models.Model):
@@ -169,7 +173,7 @@ class SavedView(models.Model):
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["kind", "name"], name="saved_view_unique_name")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
@@ -206,7 +210,7 @@ class SyncRun(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["resource", "-created_at"], name="syncrun_resource")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.mode} sync of {self.resource} ({self.status})"
 
     @property
@@ -237,5 +241,5 @@ class DashboardSnapshot(models.Model):
         "mid-compute lapses at this time.",
     )
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"dashboard of {self.resource} computed {self.computed_at}"

@@ -7,7 +7,7 @@ from django.http import Http404
 
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE, Resource
 
-from .models import ExecutionSlice, OrchestratorSlice
+from .models import ExecutionSlice, OrchestratorSlice, SliceRecord
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class SlicePages:
     """What differs between the two resources' pages."""
 
     resource: Resource
-    model: type
+    model: type[SliceRecord]
     kind: str  # URL segment
     title: str
     group_field: str  # the pipeline execution (or execution) a slice belongs to

@@ -2,9 +2,12 @@
 which of them a list uses is `listing`, how a value reads on a page is `formatting`."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, QuerySet, Window
+
+from .models import SliceRecord
 
 COUNT_LIMIT = 10_000
 SEARCH_COUNT_LIMIT = 500
@@ -18,7 +21,7 @@ class MatchCount:
     exact: bool = True
     estimated: bool = False
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.estimated:
             return f"≈ {self.value:,}"
         return f"{self.value:,}" if self.exact else f"{self.value:,}+"
@@ -26,7 +29,7 @@ class MatchCount:
 
 @dataclass(frozen=True)
 class SlicePage:
-    rows: list
+    rows: list[Any]  # slice rows (SliceRecord), some annotated: see `counted_page`
     number: int
     size: int
     has_next: bool
@@ -44,7 +47,7 @@ class SlicePage:
         return (self.number - 1) * self.size + len(self.rows)
 
 
-def slice_page(queryset: QuerySet, number: int, size: int) -> SlicePage:
+def slice_page(queryset: QuerySet[Any], number: int, size: int) -> SlicePage:
     """One page by offset, asking for one row more than shown to learn whether a next page exists."""
     offset = (number - 1) * size
     rows = list(queryset[offset : offset + size + 1])
@@ -66,7 +69,7 @@ def sorts_search_matches() -> bool:
     return connection.vendor == "postgresql"
 
 
-def counted_page(queryset: QuerySet, number: int, size: int) -> tuple[SlicePage, MatchCount]:
+def counted_page(queryset: QuerySet[Any], number: int, size: int) -> tuple[SlicePage, MatchCount]:
     """A page of sorted matches and how many match in all, in one query (`COUNT(*) OVER ()`): the sort reads every
     match anyway. A page past the end counts them separately."""
     page = slice_page(queryset.annotate(total_matches=Window(Count("*"))), number, size)
@@ -74,14 +77,14 @@ def counted_page(queryset: QuerySet, number: int, size: int) -> tuple[SlicePage,
     return page, MatchCount(total)
 
 
-def bounded_count(queryset: QuerySet, limit: int | None = None) -> MatchCount:
+def bounded_count(queryset: QuerySet[Any], limit: int | None = None) -> MatchCount:
     """Exact up to `limit`; beyond it "limit+", without counting a million rows."""
     limit = COUNT_LIMIT if limit is None else limit
     found = queryset.order_by().values("pk")[: limit + 1].count()
     return MatchCount(min(found, limit), exact=found <= limit)
 
 
-def estimated_total(model) -> MatchCount:
+def estimated_total(model: type[SliceRecord]) -> MatchCount:
     """The table's size from the database's own statistics: instant at any size, labelled as an estimate."""
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
@@ -102,7 +105,7 @@ def estimated_total(model) -> MatchCount:
     return MatchCount(value, exact=False, estimated=True)
 
 
-def siblings(row, group_field: str, limit: int = 500) -> list:
+def siblings(row: SliceRecord, group_field: str, limit: int = 500) -> list[SliceRecord]:
     """The slices of the same pipeline execution (or execution), in slice order."""
     value = getattr(row, group_field)
     if not value:

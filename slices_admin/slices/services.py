@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -56,12 +57,14 @@ def read_freshest(
         return FreshestCopy(record=row.raw, from_cache=True, cached_at=row.last_seen_at, problem=exc.message)
 
 
-def refresh_slice(resource: Resource, remote_id: str, *, context: AuditContext) -> tuple[SliceRecord, list[dict]]:
+def refresh_slice(
+    resource: Resource, remote_id: str, *, context: AuditContext
+) -> tuple[SliceRecord, list[dict[str, Any]]]:
     """Read one record from Kodexa into the cache; returns the row and what changed, and audits the refresh.
 
     A record Kodexa no longer has is flagged as gone (kept, never deleted) and the NotFound raised."""
     before = cached_record(resource, remote_id)
-    audit = {"action": Action.REFRESH, "remote_id": remote_id, "before": before}
+    audit: dict[str, Any] = {"action": Action.REFRESH, "remote_id": remote_id, "before": before}
     try:
         answer = get_client().get(resource, remote_id, request_id=context.request_id)
     except errors.KodexaError as exc:
@@ -101,7 +104,16 @@ def _outcome_of(exc: errors.KodexaError) -> str:
     return Outcome.FAILED
 
 
-def _audit_failure(context, *, action, resource, remote_id, body, before, exc: errors.KodexaError) -> None:
+def _audit_failure(
+    context: AuditContext,
+    *,
+    action: str,
+    resource: Resource,
+    remote_id: str,
+    body: Mapping[str, Any] | None,
+    before: Mapping[str, Any] | None,
+    exc: errors.KodexaError,
+) -> None:
     record_attempt(
         context,
         action=action,
@@ -287,7 +299,7 @@ def patch_orchestrator_slice(remote_id: str, changes: Mapping[str, Any], *, cont
 
 
 # --- sync -----------------------------------------------------------------------------------------------------------
-def start_sync(resource: Resource, *, full: bool, requested_by=None) -> SyncRun:
+def start_sync(resource: Resource, *, full: bool, requested_by: User | None = None) -> SyncRun:
     """Queue a background sync (`sync.perform_sync` in a worker), or return the one already queued or running for
     this resource."""
     with transaction.atomic():

@@ -13,7 +13,7 @@ from django.utils import timezone
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa import errors
-from slices_admin.kodexa.client import get_client
+from slices_admin.kodexa.client import KodexaClient, Page, get_client
 from slices_admin.kodexa.contract import RESOURCES, Resource
 from slices_admin.kodexa.schemas import parse_datetime
 
@@ -34,7 +34,7 @@ class SyncProgress:
     newest_seen: datetime | None = None
 
 
-def _list_page(client, resource: Resource, number: int, size: int, sort: str):
+def _list_page(client: KodexaClient, resource: Resource, number: int, size: int, sort: str) -> Page:
     try:
         return client.list(resource, page=number, page_size=size, sort=sort)
     except (errors.KodexaNotFound, errors.KodexaNotSupported) as exc:
@@ -46,8 +46,11 @@ def _list_page(client, resource: Resource, number: int, size: int, sort: str):
 
 
 def _updated_on(payload: Mapping[str, Any]) -> datetime | None:
+    stamp = payload.get("updatedOn")
+    if not isinstance(stamp, str):  # missing, or not text: parse_datetime would refuse it too
+        return None
     try:
-        return parse_datetime(payload.get("updatedOn")).astimezone(UTC)
+        return parse_datetime(stamp).astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: a date-time with no UTC form
         return None
 
@@ -117,7 +120,8 @@ def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | 
     audited as one entry (who asked, what it read, how it ended)."""
     if context is None:
         context = AuditContext(actor=run.requested_by) if run.requested_by else AuditContext.system("sync")
-    run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
+    started = timezone.now()
+    run.status, run.started_at = SyncRun.Status.RUNNING, started
     run.save(update_fields=["status", "started_at"])
 
     def on_page(progress: SyncProgress) -> None:
@@ -149,7 +153,8 @@ def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | 
         SyncRun.objects.filter(pk=run.pk).update(newest_seen=progress.newest_seen)
         refresh_statistics(MODELS[RESOURCES[run.resource]])
     with transaction.atomic():
-        SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=timezone.now())
+        finished = timezone.now()
+        SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=finished)
         run.refresh_from_db()
         record_attempt(
             context,
@@ -159,6 +164,6 @@ def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | 
             request_body={"mode": run.mode, "pageSize": page_size, "syncRun": run.pk},
             response_body={"pages": run.pages, "records": run.records, "expected": run.expected, "gone": run.gone},
             error=error,
-            duration_ms=int((run.finished_at - run.started_at).total_seconds() * 1000),
+            duration_ms=int((finished - started).total_seconds() * 1000),
         )
     return run
