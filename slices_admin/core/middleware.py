@@ -7,8 +7,10 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -149,10 +151,10 @@ LAST_ACTIVITY_KEY = "_last_activity"  # in the session: when the user last did s
 ACTIVITY_WRITE_INTERVAL = 60  # seconds: a busy user's session is written at most once a minute for this
 
 
-def background_poll(view):
+def background_poll[View: Callable[..., Any]](view: View) -> View:
     """Marks a view that pages call on a timer (`hx-trigger="every 1s"`): its requests are not the user's activity,
     so an open progress page does not keep an idle session alive."""
-    view.background_poll = True
+    view.background_poll = True  # type: ignore[attr-defined]  # a mark on the function the middleware reads
     return view
 
 
