@@ -139,7 +139,7 @@ def main() -> int:
             worker.start()
         log(f"Workers {', '.join(f'{w.name} (pid {w.pid})' for w in workers)} started; logs in var/soak/")
         faults = {**FAULTS, "latencyMs": options.latency_ms}
-        sandbox.faults(**faults)
+        sandbox.set_faults(**faults)
 
         began = time.perf_counter()
         change = Change(TARGET_STATUS, reason="make soak: a bulk edit through faults and killed workers")

@@ -60,16 +60,14 @@ class Sandbox:
         self.session = requests.Session()
         self.session.headers["x-api-key"] = self.api_key
 
-    def faults(self, **settings: Any) -> None:
-        self.session.put(f"{self.url}/_sandbox/faults", json=settings, timeout=10).raise_for_status()
+    def set_faults(self, **settings: Any) -> None:
+        self.running.set_faults(**settings)
 
     def clear_faults(self) -> None:
-        self.session.delete(f"{self.url}/_sandbox/faults", timeout=10).raise_for_status()
+        self.running.clear_faults()
 
     def stats(self) -> dict:
-        answer = self.session.get(f"{self.url}/_sandbox/stats", timeout=30)
-        answer.raise_for_status()
-        return answer.json()
+        return self.running.stats()
 
     def records(self) -> dict[str, dict]:
         """Every orchestrator slice as the sandbox holds it now (read with the faults off)."""

@@ -145,12 +145,12 @@ def watch(job_id: int, total: int, workers: list[Worker], sandbox: Sandbox, opti
                     worker.start()
                     log(f"  worker {worker.name} started again (pid {worker.pid})")
             if storm_ends is None and now >= next_storm:
-                sandbox.faults(**STORM)
+                sandbox.set_faults(**STORM)
                 seen.storms += 1
                 storm_ends = now + STORM_SECONDS
                 log(f"  429 storm {seen.storms} for {STORM_SECONDS:g} s at {elapsed:.1f} s")
             elif storm_ends is not None and now >= storm_ends:
-                sandbox.faults(rateLimitRate=0)
+                sandbox.set_faults(rateLimitRate=0)
                 storm_ends, next_storm = None, now + rng.uniform(*STORM_EVERY)
             paused = job.paused_until is not None and job.paused_until > timezone.now()
             if paused and not was_paused:
@@ -176,7 +176,7 @@ def watch(job_id: int, total: int, workers: list[Worker], sandbox: Sandbox, opti
             time.sleep(0.25)
     finally:
         if storm_ends is not None:
-            sandbox.faults(rateLimitRate=0)
+            sandbox.set_faults(rateLimitRate=0)
 
 
 def diagnostics(job_id: int, workers: list[Worker], sandbox: Sandbox) -> None:

@@ -62,17 +62,11 @@ class Sandbox(SandboxProcess):
         headers = {"x-api-key": self.api_key, **kwargs.pop("headers", {})}
         return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
 
-    def set_faults(self, **faults) -> None:
-        self.call("PUT", "/_sandbox/faults", json=faults).raise_for_status()
-
-    def clear_faults(self) -> None:
-        self.call("DELETE", "/_sandbox/faults").raise_for_status()
-
     def request_count(self) -> int:
-        return self.call("GET", "/_sandbox/stats").json()["requests"]
+        return self.stats()["requests"]
 
     def put_count(self, slice_id: str) -> int:
-        return self.call("GET", "/_sandbox/stats").json()["putCounts"].get(slice_id, 0)
+        return self.stats()["putCounts"].get(slice_id, 0)
 
     def get(self, path: str, slice_id: str) -> dict:
         response = self.call("GET", f"/api/{path}/{slice_id}")

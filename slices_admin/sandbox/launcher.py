@@ -2,6 +2,7 @@
 `manage.py run_console`/`serve` run it. It only drives `python -m slices_admin.sandbox`; what that serves is `cli`'s.
 """
 
+import json
 import os
 import secrets
 import select
@@ -9,7 +10,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
+from urllib.request import Request, urlopen
 
 from slices_admin.sandbox.cli import LISTENING_ON
 
@@ -30,6 +32,28 @@ class SandboxProcess:
     url: str
     api_key: str
     process: subprocess.Popen[str]
+
+    def control(self, method: str, what: str, body: object = None, timeout: float = 30) -> Any:
+        """Call one of the sandbox's `/_sandbox/` control endpoints with its key; the JSON answer, if any. An error
+        status raises `urllib.error.HTTPError`."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"x-api-key": self.api_key, "Content-Type": "application/json"}
+        request = Request(f"{self.url}/_sandbox/{what}", data=data, headers=headers, method=method)  # noqa: S310 (http)
+        with urlopen(request, timeout=timeout) as answer:  # noqa: S310 (the sandbox's own http:// address)
+            text = answer.read()
+        return json.loads(text) if text else None
+
+    def set_faults(self, **faults: Any) -> None:
+        """Switch faults on (see `faults.FaultSettingsJson`); settings not named keep their values."""
+        self.control("PUT", "faults", faults)
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "faults")
+
+    def stats(self) -> dict[str, Any]:
+        """Requests served and PUTs per slice since the sandbox started."""
+        answer: dict[str, Any] = self.control("GET", "stats")
+        return answer
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """Stop the process (see `stop_process`); its exit code."""

@@ -32,6 +32,21 @@ def test_a_launched_sandbox_listens_on_a_free_port_answers_its_key_and_stops(tmp
     assert not answers(sandbox.url)
 
 
+def test_a_launched_sandbox_takes_faults_and_reports_its_stats(tmp_path):
+    with launch(tmp_path / "sandbox.sqlite3", "--seed", "5", api_key="chosen-key") as sandbox:
+        sandbox.set_faults(errorRate=1.0)
+        failed = requests.get(
+            f"{sandbox.url}/api/orchestrator-execution-slices", headers={"x-api-key": "chosen-key"}, timeout=5
+        )
+        assert failed.status_code >= 500
+        sandbox.clear_faults()
+        listed = requests.get(
+            f"{sandbox.url}/api/orchestrator-execution-slices", headers={"x-api-key": "chosen-key"}, timeout=5
+        )
+        assert listed.status_code == 200
+        assert sandbox.stats()["requests"] >= 2
+
+
 def test_leaving_the_with_block_stops_the_sandbox(tmp_path):
     with launch(tmp_path / "sandbox.sqlite3", "--seed", "20", api_key="chosen-key") as sandbox:
         listed = requests.get(
