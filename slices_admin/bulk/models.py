@@ -10,25 +10,55 @@ from slices_admin.audit.models import slice_url
 
 class BulkEditJob(models.Model):
     class State(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        SCHEDULED = "scheduled", "Scheduled"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
         FINISHED = "finished", "Finished"
         CANCELLED = "cancelled", "Cancelled"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired"
+        NOT_STARTED = "not_started", "Not started"
+
+    # Ended without sending anything: refused, withdrawn, expired, or its selection drifted before a scheduled start.
+    NEVER_RAN = (State.REJECTED, State.WITHDRAWN, State.EXPIRED, State.NOT_STARTED)
+    ENDED = (State.FINISHED, State.CANCELLED, *NEVER_RAN)
+    # Items are made when the job is released (approved, or its time came): the selection is counted again then.
+    WAITING = (State.AWAITING_APPROVAL, State.SCHEDULED)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     # What was selected: {"filter": "<the list's query string>"} or {"ids": [...]}; items hold the resolved slices.
     selection = models.JSONField()
     selection_label = models.CharField(max_length=500, blank=True)
-    target_status = models.CharField(max_length=64)
+    target_status = models.CharField(max_length=64)  # "" for an undo: each item carries its own
     # None: leave each slice's errorMessage as it is; "" clears it; any other text sets it.
     error_message = models.TextField(null=True, blank=True)
     reason = models.TextField()
     concurrency = models.PositiveSmallIntegerField()
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups")
     follow_up_kind = models.CharField(max_length=16, blank=True)  # "retry" | "reapply"
+    # An undo puts the slices this job changed back; see `undo.py`. One undo per job (one that never ran aside).
+    undo_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="undos")
+    requested_count = models.PositiveIntegerField(null=True, blank=True)  # slices to change, confirmed at request
+    approved_count = models.PositiveIntegerField(null=True, blank=True)  # ... and as the approver confirmed them
 
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    # A second pair of eyes (BULK_APPROVAL_THRESHOLD): who said yes, or who ended the request and why.
+    approval_expires_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    closed_note = models.TextField(blank=True)  # why it never ran: the rejection's reason, expiry, drift
+
+    start_at = models.DateTimeField(null=True, blank=True)  # scheduled: released by the sweep at this time
+    max_rate = models.FloatField(null=True, blank=True)  # requests per second to Kodexa, for the job as a whole
+    rate_next_slot = models.DateTimeField(null=True, blank=True)  # the next free send slot (database clock)
+    paused_at = models.DateTimeField(null=True, blank=True)  # paused by a person (state PAUSED)
+    paused_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
@@ -43,13 +73,30 @@ class BulkEditJob(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "runners_queued_at"], name="bulkjob_state_queued")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["undo_of"],
+                condition=Q(undo_of__isnull=False)
+                & ~Q(state__in=["rejected", "withdrawn", "expired", "not_started"]),  # NEVER_RAN
+                name="bulkjob_one_undo",
+                violation_error_message="This edit already has an undo.",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Bulk edit {self.pk}: → {self.target_status} ({self.state})"
+        return f"Bulk edit {self.pk}: → {self.target_status or 'as before'} ({self.state})"
 
     @property
     def finished(self) -> bool:
-        return self.state in (self.State.FINISHED, self.State.CANCELLED)
+        return self.state in self.ENDED
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in self.WAITING
+
+    @property
+    def confirmed_count(self) -> int | None:
+        return self.approved_count if self.approved_count is not None else self.requested_count
 
     @property
     def is_paused(self) -> bool:
@@ -88,6 +135,12 @@ class BulkEditItem(models.Model):
     # The version the operator selected (the cache's changeSequence then): a different one on Kodexa is a conflict.
     expected_change_sequence = models.BigIntegerField(null=True, blank=True)
     before_status = models.CharField(max_length=64, blank=True)
+    # The errorMessage of the version a PUT was sent against ("" none; null unknown): what an undo puts back.
+    before_error_message = models.TextField(null=True, blank=True)
+    # An undo's items each put their own status back ("" means the job's target_status); the error message as the
+    # job's: None leaves it, "" clears it.
+    target_status = models.CharField(max_length=64, blank=True)
+    target_error_message = models.TextField(null=True, blank=True)
     # Set just before a PUT leaves: if the outcome is lost (timeout, crash), the next attempt checks Kodexa first.
     sent_change_sequence = models.BigIntegerField(null=True, blank=True)
     runner_id = models.CharField(max_length=64, blank=True)  # the runner that claimed it (and sent it)
@@ -122,3 +175,7 @@ class BulkEditItem(models.Model):
     @property
     def slice_url(self) -> str:
         return slice_url("orchestrator", self.slice_id)
+
+    def after_status(self, job: BulkEditJob) -> str:
+        """The status this item sets (an undo's own, or the job's)."""
+        return self.target_status or job.target_status
