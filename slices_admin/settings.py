@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "slices_admin.core.context_processors.console",
+                "slices_admin.bulk.context_processors.approvals",
             ],
         },
     },
@@ -356,6 +357,18 @@ WORKER_NICENESS = int(env("WORKER_NICENESS", "10"))
 BULK_READ_BEFORE_WRITE = env_bool("BULK_READ_BEFORE_WRITE", False)
 BULK_STALE_CACHE_MINUTES = int(env("BULK_STALE_CACHE_MINUTES", "30"))  # preview warns about older cached copies
 BULK_RECENT_CHANGE_MINUTES = int(env("BULK_RECENT_CHANGE_MINUTES", "15"))  # ... and about slices changed lately
+# Edits changing more slices than this wait for another operator's or admin's approval (empty: none ever do); an
+# unanswered request expires after BULK_APPROVAL_EXPIRES_HOURS.
+BULK_APPROVAL_THRESHOLD = int(env("BULK_APPROVAL_THRESHOLD", "")) if env("BULK_APPROVAL_THRESHOLD", "") else None
+BULK_APPROVAL_EXPIRES_HOURS = float(env("BULK_APPROVAL_EXPIRES_HOURS", "24"))
+# A job's maximum rate of requests to Kodexa per second, for the job as a whole: the default a new job gets (empty:
+# none) and the most anyone may set.
+BULK_DEFAULT_RATE = float(env("BULK_DEFAULT_RATE", "")) if env("BULK_DEFAULT_RATE", "") else None
+BULK_MAX_RATE = float(env("BULK_MAX_RATE", "1000"))
+# A scheduled job counts its selection again when its time comes, and does not start if the count moved by more
+# than this percentage from the one confirmed; it may be scheduled at most BULK_SCHEDULE_MAX_DAYS ahead.
+BULK_SCHEDULE_DRIFT_PERCENT = float(env("BULK_SCHEDULE_DRIFT_PERCENT", "10"))
+BULK_SCHEDULE_MAX_DAYS = int(env("BULK_SCHEDULE_MAX_DAYS", "30"))
 
 # --- Readiness (`/readyz`) ---------------------------------------------------------------------------------------
 # The checks that make /readyz answer 503. All four by default; leaving out "kodexa" keeps the web processes in the

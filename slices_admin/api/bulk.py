@@ -62,6 +62,15 @@ class BulkEditRequest(ClosedSerializer):
         min_value=0,
         help_text="Above the confirmation threshold: the number of slices that will change, from the preview.",
     )
+    maxRate = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.1,
+        help_text="Requests a second to Kodexa for the job as a whole (null: none; absent: BULK_DEFAULT_RATE).",
+    )
+    startAt = serializers.DateTimeField(
+        required=False, help_text="Schedule it (with a UTC offset): it counts its selection again then."
+    )
     dryRun = StrictBooleanField(required=False, default=False)
 
     def validate(self, data):
@@ -88,7 +97,7 @@ class BulkEditRequest(ClosedSerializer):
         return Change(data["targetStatus"], data.get("errorMessage"), data["reason"])
 
 
-def _refused(exc: services.BulkEditError) -> ValidationError:
+def refused(exc: services.BulkEditError) -> ValidationError:
     return ValidationError({("nonFieldErrors" if k == "__all__" else k): [v] for k, v in exc.errors.items()})
 
 
@@ -141,6 +150,19 @@ class BulkEditJobDocument(serializers.Serializer):  # renders a `services.Progre
     pausedUntil = serializers.DateTimeField(
         source="job.paused_until", allow_null=True, help_text="Kodexa asked the job to wait until then."
     )
+    pausedAt = serializers.DateTimeField(source="job.paused_at", allow_null=True, help_text="A person paused it.")
+    maxRate = serializers.FloatField(source="job.max_rate", allow_null=True, help_text="Requests a second, or null.")
+    startAt = serializers.DateTimeField(source="job.start_at", allow_null=True, help_text="When it is scheduled.")
+    undoOf = serializers.IntegerField(source="job.undo_of_id", allow_null=True, help_text="The edit it undoes.")
+    requestedCount = serializers.IntegerField(
+        source="job.requested_count", allow_null=True, help_text="Slices to change, as confirmed when created."
+    )
+    approvalExpiresAt = serializers.DateTimeField(source="job.approval_expires_at", allow_null=True)
+    approvedBy = serializers.CharField(source="job.approved_by.get_username", allow_null=True, default=None)
+    approvedCount = serializers.IntegerField(source="job.approved_count", allow_null=True)
+    closedNote = serializers.CharField(
+        source="job.closed_note", help_text="Why it ended without running (rejected, withdrawn, expired, drifted)."
+    )
     total = serializers.IntegerField()
     done = serializers.IntegerField()
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Items by state.")
@@ -176,7 +198,7 @@ class BulkEditPreview(serializers.Serializer):
     sample = PreviewSample(many=True)
 
 
-def _job_document(request, job: BulkEditJob) -> dict:
+def job_document(request, job: BulkEditJob) -> dict:
     return BulkEditJobDocument(services.progress(job), context={"request": request}).data
 
 
@@ -228,10 +250,12 @@ class BulkEditListCreate(APIView):
                 asked.change,
                 context=AuditContext.from_request(request, reason=asked.change.reason),
                 confirmed_count=asked.validated_data.get("confirmCount"),
+                max_rate=asked.validated_data.get("maxRate", "default"),
+                start_at=asked.validated_data.get("startAt"),
             )
         except services.BulkEditError as exc:
-            raise _refused(exc) from exc
-        return Response(_job_document(request, job), status=status.HTTP_201_CREATED)
+            raise refused(exc) from exc
+        return Response(job_document(request, job), status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
@@ -245,7 +269,7 @@ class BulkEditListCreate(APIView):
 )
 class BulkEditDetail(APIView):
     def get(self, request, job_id):
-        return Response(_job_document(request, get_object_or_404(BulkEditJob, pk=job_id)))
+        return Response(job_document(request, get_object_or_404(BulkEditJob, pk=job_id)))
 
 
 @extend_schema_view(
@@ -263,7 +287,7 @@ class BulkEditDetail(APIView):
 class BulkEditCancel(APIView):
     def post(self, request, job_id):
         job = services.cancel_job(get_object_or_404(BulkEditJob, pk=job_id), context=AuditContext.from_request(request))
-        return Response(_job_document(request, job), status=status.HTTP_202_ACCEPTED)
+        return Response(job_document(request, job), status=status.HTTP_202_ACCEPTED)
 
 
 class BulkEditItemSerializer(serializers.ModelSerializer):

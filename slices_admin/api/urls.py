@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.urls import re_path
 
-from . import bulk, schema, views
+from . import bulk, bulk_controls, schema, views
 
 UUID = r"(?P<slice_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
 ANY_ID = r"(?P<slice_id>[^\x00-\x1f\x7f]+?)"  # Kodexa's ids are opaque (a slash included), but printable
@@ -25,6 +25,19 @@ urlpatterns = [
     route(r"bulk-edits/(?P<job_id>[0-9]{1,18})", bulk.BulkEditDetail, "bulk-edit-detail"),
     route(r"bulk-edits/(?P<job_id>[0-9]{1,18})/items", bulk.BulkEditItems, "bulk-edit-items"),
     route(r"bulk-edits/(?P<job_id>[0-9]{1,18})/cancel", bulk.BulkEditCancel, "bulk-edit-cancel"),
+    *(
+        route(rf"bulk-edits/(?P<job_id>[0-9]{{1,18}})/{action}", view, f"bulk-edit-{action}")
+        for action, view in (
+            ("undo", bulk_controls.BulkEditUndo),
+            ("approve", bulk_controls.BulkEditApprove),
+            ("reject", bulk_controls.BulkEditReject),
+            ("withdraw", bulk_controls.BulkEditWithdraw),
+            ("pause", bulk_controls.BulkEditPause),
+            ("resume", bulk_controls.BulkEditResume),
+            ("rate", bulk_controls.BulkEditRate),
+            ("start", bulk_controls.BulkEditStart),
+        )
+    ),
     route("schema", schema.SchemaView, "schema"),
     re_path(r"^.*$", login_not_required(views.not_found), name="not-found"),
 ]

@@ -33,6 +33,7 @@ from .decisions import FailureKind, Limits, decide_failure
 from .models import BulkEditItem, BulkEditJob
 from .pauses import Pauses
 from .recorder import Recorder
+from .throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Sender:
         *,
         client: KodexaClient,
         pauses: Pauses,
+        throttle: Throttle,
         recorder: Recorder,
         writing: AbstractContextManager[object, None],
         stop: threading.Event,
@@ -73,6 +75,7 @@ class Sender:
         self.client = client
         self.context = AuditContext(actor=job.created_by, bulk_job_id=job.pk, reason=job.reason, actor_name="bulk edit")
         self.pauses = pauses
+        self.throttle = throttle
         self.recorder = recorder
         self._writing = writing
         self.stop = stop  # cancelled, or the runner was given up for dead
@@ -90,16 +93,17 @@ class Sender:
             return self._failed(item, context, exc, before=None, body=None)
         if base is None:  # decided without sending: a conflict or a skip
             return Attempt()
-        if self.change.already_applied(base.get("status"), base.get("errorMessage")):
+        change = self.change_for(item)
+        if change.already_applied(base.get("status"), base.get("errorMessage")):
             message = f"Already {base.get('status')} on Kodexa: nothing to change."
             self.recorder.save(item, BulkEditItem.State.SKIPPED, message=message)
             return Attempt()
-        body = replacement_body(base, self.change.applied_to({}))
+        body = replacement_body(base, change.applied_to({}))
         sent = base.get("changeSequence")
-        if self.stop.is_set() or not self.pauses.wait():
-            return Attempt(retry_in=0)  # cancelled (or taken over) while getting ready: nothing sent
+        if self.stop.is_set() or not self._may_send():
+            return Attempt(retry_in=0)  # cancelled, paused (or taken over) while getting ready: nothing sent
         with self._writing:
-            marked = ledger.mark_in_flight(item.pk, sent, item.started_at, self.runner_id)
+            marked = ledger.mark_in_flight(item.pk, base, item.started_at, self.runner_id)
         if not marked:
             return Attempt()  # no longer this runner's (cancelled, or taken back as this runner was thought dead)
         item.state, item.sent_change_sequence = BulkEditItem.State.IN_FLIGHT, sent
@@ -143,7 +147,7 @@ class Sender:
                 "Refresh the slice to see."
             ))  # fmt: skip
             return
-        if applied(current, self.change.applied_to(current), item.sent_change_sequence):
+        if applied(current, self.change_for(item).applied_to(current), item.sent_change_sequence):
             self._succeeded(item, context, before=cached, body=None, record=current, status=200, note=LOST_ANSWER)
         else:
             message = "Cancelled; Kodexa shows the earlier attempt was not applied."
@@ -170,6 +174,16 @@ class Sender:
             logger.exception("bulk job %s: could not record the failure of item %s", self.job.pk, item_id)
             return Attempt()
 
+    def change_for(self, item: BulkEditItem) -> Change:
+        """What this item is to become: the job's change, or (an undo's item) the status it had before."""
+        if item.target_status:
+            return Change(item.target_status, item.target_error_message, self.change.reason)
+        return self.change
+
+    def _may_send(self) -> bool:
+        """Wait out a pause, then for a send slot at the job's rate; False when the runner stopped meanwhile."""
+        return self.pauses.wait() and self.throttle.wait()
+
     # --- reading Kodexa ----------------------------------------------------------------------------------------------
     def _context(self, item: BulkEditItem) -> AuditContext:
         return self.context.but(request_id=f"bulk-{self.job.pk}-{item.pk}-{item.attempts + 1}")
@@ -179,7 +193,7 @@ class Sender:
         attempt ended here (the slice changed since it was selected, or an earlier attempt turns out applied)."""
         if item.sent_change_sequence is not None:  # an earlier PUT's fate is unknown: look before sending again
             current = self._get(item, context, fallback=cached)
-            if applied(current, self.change.applied_to(current), item.sent_change_sequence):
+            if applied(current, self.change_for(item).applied_to(current), item.sent_change_sequence):
                 self._succeeded(item, context, before=None, body=None, record=current, status=200, note=LOST_ANSWER)
                 return None
             if current.get("changeSequence") != item.sent_change_sequence:
@@ -198,7 +212,7 @@ class Sender:
 
     def _get(self, item: BulkEditItem, context: AuditContext, fallback: dict[str, Any] | None = None) -> dict[str, Any]:
         """Kodexa's current record (cached on the way); the cached copy where Kodexa offers no read."""
-        self.pauses.wait()
+        self._may_send()
         try:
             answer = self.client.get(ORCHESTRATOR_SLICE, item.slice_id, request_id=context.request_id)
         except errors.KodexaNotSupported:

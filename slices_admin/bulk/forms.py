@@ -1,5 +1,6 @@
 """The bulk-edit form: what to set, why, and (for large edits) the typed count that confirms it."""
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from django import forms
@@ -29,8 +30,22 @@ class BulkEditForm(forms.Form):
         error_messages={"required": "Say why: the reason goes into every audit entry of the job."},
     )
     confirm_count = forms.CharField(label="Type the number of slices that will change", required=False, max_length=20)
+    max_rate = forms.FloatField(
+        label="Maximum rate (requests a second)",
+        required=False,
+        min_value=0.1,
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "no limit"}),
+        help_text="For the job as a whole, however many workers share it. Empty: as fast as its concurrency allows.",
+    )
+    start_at = forms.DateTimeField(
+        label="Start at (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "data-utc-input": ""}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty: now. Scheduled, it counts its selection again then and does not start if it drifted.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("max_rate", settings.BULK_DEFAULT_RATE)
         super().__init__(*args, **kwargs)
         # `fields` holds copies of the fields declared above, typed as any Field.
         target_status = cast(forms.ChoiceField, self.fields["target_status"])
@@ -54,9 +69,12 @@ class BulkEditForm(forms.Form):
         return data
 
     def clean_confirm_count(self) -> int | None:
-        """What was typed, as a number ("1,204" and "1204" alike); anything else confirms nothing."""
-        typed = (self.cleaned_data.get("confirm_count") or "").replace(",", "").replace(" ", "")
-        return int(typed) if typed.isascii() and typed.isdigit() and len(typed) < 12 else None
+        return typed_count(self.cleaned_data.get("confirm_count"))
+
+    def clean_start_at(self) -> datetime | None:
+        """The time as typed, in UTC whatever the server's or the browser's time zone (the page shows it in both)."""
+        typed: datetime | None = self.cleaned_data.get("start_at")
+        return typed.replace(tzinfo=UTC) if typed is not None and typed.tzinfo is None else typed
 
     @property
     def selection(self) -> Selection:
@@ -70,3 +88,37 @@ class BulkEditForm(forms.Form):
         data = self.cleaned_data
         message = {"keep": None, "clear": "", "set": (data.get("error_message") or "").strip()}[data["error_mode"]]
         return Change(data.get("target_status") or "", message, data.get("reason") or "")
+
+
+def typed_count(text: str | None) -> int | None:
+    """A typed count as a number ("1,204" and "1204" alike); anything else confirms nothing."""
+    typed = (text or "").replace(",", "").replace(" ", "")
+    return int(typed) if typed.isascii() and typed.isdigit() and len(typed) < 12 else None
+
+
+class RateForm(forms.Form):
+    max_rate = forms.FloatField(
+        label="Maximum rate (requests a second)",
+        required=False,
+        min_value=0.1,
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "no limit"}),
+    )
+
+
+class UndoForm(RateForm):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why undo it? It goes into every audit entry."}),
+        error_messages={"required": "Say why: the reason goes into every audit entry of the undo."},
+    )
+    confirm_count = forms.CharField(required=False, max_length=20)
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Why reject it",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why it is rejected: the requester sees it, and the audit log keeps it."},
+    )

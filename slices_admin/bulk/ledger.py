@@ -7,7 +7,7 @@ which runner it is for, so one given up for dead cannot overwrite what its succe
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, TypedDict, Unpack
+from typing import Any, NamedTuple, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -63,7 +63,10 @@ def beat(runner_id: str) -> bool:
 
 
 def leave(runner_id: str) -> None:
-    BulkEditRunner.objects.filter(runner_id=runner_id).delete()
+    """Stop being one of the job's runners; the items it claimed and never sent go back in line at once."""
+    with transaction.atomic():
+        BulkEditRunner.objects.filter(runner_id=runner_id).delete()
+        BulkEditItem.objects.filter(runner_id=runner_id, state=BulkEditItem.State.PENDING).update(runner_id="")
 
 
 def live_runners(stale: datetime) -> dict[int, int]:
@@ -100,9 +103,34 @@ def release_dead_runners(job_id: int) -> int:
 
 
 # --- the job --------------------------------------------------------------------------------------------------------
-def cancel_and_pause(job_id: int) -> tuple[datetime | None, datetime | None]:
-    """What the job asks of its runners now: when a cancel was requested, and until when it is paused."""
-    return BulkEditJob.objects.filter(pk=job_id).values_list("cancel_requested_at", "paused_until").get()
+class Signals(NamedTuple):
+    """What the job asks of its runners now."""
+
+    cancel_requested_at: datetime | None
+    paused_until: datetime | None  # Kodexa asked it to wait (a 429, an outage)
+    state: str  # paused: a person paused it
+    max_rate: float | None
+
+
+def signals(job_id: int) -> Signals:
+    fields = ("cancel_requested_at", "paused_until", "state", "max_rate")
+    return Signals(*BulkEditJob.objects.filter(pk=job_id).values_list(*fields).get())
+
+
+def reserve_slots(job_id: int, count: int) -> tuple[float | None, float]:
+    """Reserve the job's next `count` send slots at its maximum rate, for whichever runner asks: the slots of all
+    its runners follow one another, so the rate holds for the job as a whole. Returns the rate (None: no limit, so
+    nothing was reserved) and how many seconds from now the first slot is; the others follow at 1/rate."""
+    with transaction.atomic():
+        rate, next_slot = (
+            BulkEditJob.objects.select_for_update().filter(pk=job_id).values_list("max_rate", "rate_next_slot").get()
+        )
+        if not rate:
+            return None, 0.0
+        now = database_now()
+        first = max(next_slot or now, now)
+        BulkEditJob.objects.filter(pk=job_id).update(rate_next_slot=first + timedelta(seconds=count / rate))
+    return rate, (first - now).total_seconds()
 
 
 def has_unfinished_items(job_id: int) -> bool:
@@ -111,7 +139,7 @@ def has_unfinished_items(job_id: int) -> bool:
 
 def close_finished(job_id: int) -> None:
     """The job is done: every item has its outcome."""
-    BulkEditJob.objects.filter(pk=job_id, state=BulkEditJob.State.RUNNING).update(
+    BulkEditJob.objects.filter(pk=job_id, state__in=(BulkEditJob.State.RUNNING, BulkEditJob.State.PAUSED)).update(
         state=BulkEditJob.State.FINISHED, finished_at=timezone.now(), paused_until=None, pause_reason=""
     )
 
@@ -169,17 +197,21 @@ def cached_records(slice_ids: list[str]) -> dict[str, dict[str, Any]]:
     return dict(OrchestratorSlice.objects.filter(id__in=slice_ids).values_list("id", "raw"))
 
 
-def mark_in_flight(item_id: int, sent: int | None, started_at: datetime | None, runner_id: str) -> int:
-    """Pending → in flight for the runner holding it, with the version about to be sent (written out: it runs
-    before every PUT). Returns 0 when the item is no longer the runner's."""
+def mark_in_flight(item_id: int, base: dict[str, Any], started_at: datetime | None, runner_id: str) -> int:
+    """Pending → in flight for the runner holding it, with the version about to be sent and its status and error
+    message (what an undo puts back); written out: it runs before every PUT. Returns 0 when the item is no longer
+    the runner's."""
     table = BulkEditItem._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET state = %s, sent_change_sequence = %s, started_at = %s, runner_id = %s "  # noqa: S608
+            f"UPDATE {table} SET state = %s, sent_change_sequence = %s, before_status = %s, "  # noqa: S608
+            "before_error_message = %s, started_at = %s, runner_id = %s "
             "WHERE id = %s AND state = %s AND runner_id = %s",
             [
                 BulkEditItem.State.IN_FLIGHT,
-                sent,
+                base.get("changeSequence"),
+                str(base.get("status") or "")[:64],
+                str(base.get("errorMessage") or ""),
                 connection.ops.adapt_datetimefield_value(started_at),
                 runner_id,
                 item_id,

@@ -28,6 +28,7 @@ from .models import BulkEditItem, BulkEditJob
 from .pauses import Pauses
 from .recorder import Recorder
 from .schedule import Schedule
+from .throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +75,20 @@ class Runner:
         self._writing = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
         self._prefetch_lock = threading.Lock()
         self._prefetched: dict[int, tuple[BulkEditItem, dict[str, Any] | None]] = {}  # claimed, not yet tried
-        self.stop = threading.Event()  # cancelled, or this runner was given up for dead
+        self.stop = threading.Event()  # cancelled, paused, or this runner was given up for dead
         self.cancelled = bool(job.cancel_requested_at)
+        self.paused = False  # a person paused the job: send nothing new, record what is in flight, leave
         self.lost = False  # given up for dead by another runner, which took its items back
         self._schedule: Schedule | None = None  # while sending
         self.pauses = Pauses(job, client, self.stop)
+        self.throttle = Throttle(job.pk, job.max_rate, self.stop)
         self.recorder = Recorder(runner_id, self._writing)  # writes successes from its own thread while sending
         self.sender = Sender(
             job,
             runner_id,
             client=client,
             pauses=self.pauses,
+            throttle=self.throttle,
             recorder=self.recorder,
             writing=self._writing,
             stop=self.stop,
@@ -144,6 +148,11 @@ class Runner:
         job = BulkEditJob.objects.get(pk=self.job.pk)
         if self.cancelled or job.cancel_requested_at:
             return self.cancel()
+        if self.paused or job.state == BulkEditJob.State.PAUSED:
+            if ledger.has_unfinished_items(job.pk):
+                return "paused: what was in flight is recorded; it waits for someone to resume it"
+            ledger.close_finished(job.pk)
+            return "finished (paused as its last items came back)"
         if self.stop.is_set():
             return "stopped: the database was out of reach for too long; the next runner goes on"
         if ledger.has_unfinished_items(job.pk):
@@ -199,11 +208,16 @@ class Runner:
             self.stop.set()
 
     def _look_at_the_job(self) -> None:
-        cancel_requested_at, paused_until = ledger.cancel_and_pause(self.job.pk)
-        if cancel_requested_at:
+        asked = ledger.signals(self.job.pk)
+        self.throttle.set_rate(asked.max_rate)
+        if asked.cancel_requested_at:
             self.cancelled = True
             self.stop.set()
-        elif paused_until and (left := (paused_until - timezone.now()).total_seconds()) > 0:
+        elif asked.state == BulkEditJob.State.PAUSED:
+            logger.info("bulk job %s: paused; runner %s sends nothing new", self.job.pk, self.runner_id)
+            self.paused = True
+            self.stop.set()
+        elif asked.paused_until and (left := (asked.paused_until - timezone.now()).total_seconds()) > 0:
             self.pauses.follow(left)
 
     # --- the items -------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import control_views, views
 
 app_name = "bulk"
 urlpatterns = [
@@ -10,4 +10,12 @@ urlpatterns = [
     path("<int:pk>/progress/", views.job_progress, name="progress"),
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
     path("<int:pk>/follow-up/<str:kind>/", views.job_follow_up, name="follow-up"),
+    path("<int:pk>/undo/", control_views.undo, name="undo"),
+    path("<int:pk>/approve/", control_views.approve, name="approve"),
+    path("<int:pk>/reject/", control_views.reject, name="reject"),
+    path("<int:pk>/withdraw/", control_views.withdraw, name="withdraw"),
+    path("<int:pk>/pause/", control_views.pause, name="pause"),
+    path("<int:pk>/resume/", control_views.resume, name="resume"),
+    path("<int:pk>/rate/", control_views.rate, name="rate"),
+    path("<int:pk>/start-now/", control_views.start_now, name="start-now"),
 ]

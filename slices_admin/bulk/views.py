@@ -1,5 +1,6 @@
 """Bulk edit pages: choose and preview, then watch the job and act on its outcomes."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -14,11 +15,18 @@ from slices_admin.core.middleware import background_poll
 from slices_admin.core.rendering import redirect_after_post, render_page_or_partial
 
 from . import services
-from .forms import BulkEditForm
+from .changes import Change
+from .forms import BulkEditForm, RateForm
 from .models import BulkEditItem, BulkEditJob
 
 ITEM_PAGE_SIZE = 50
-_ERROR_FIELDS = {"targetStatus": "target_status", "errorMessage": "error_message", "confirmCount": "confirm_count"}
+_ERROR_FIELDS = {
+    "targetStatus": "target_status",
+    "errorMessage": "error_message",
+    "confirmCount": "confirm_count",
+    "maxRate": "max_rate",
+    "startAt": "start_at",
+}
 
 
 @permission_required(EDIT_SLICES, raise_exception=True)
@@ -38,8 +46,10 @@ def new_edit(request: HttpRequest) -> HttpResponse:
                     form.change,
                     context=AuditContext.from_request(request, reason=form.change.reason),
                     confirmed_count=form.cleaned_data.get("confirm_count"),
+                    max_rate=form.cleaned_data.get("max_rate"),
+                    start_at=form.cleaned_data.get("start_at"),
                 )
-                messages.success(request, f"Bulk edit {job.pk} started: {job.items.count():,} slices.")
+                messages.success(request, started_message(job, "The edit"))
                 return redirect_after_post(request, reverse("bulk:detail", args=[job.pk]))
         except services.BulkEditError as exc:
             _show(form, exc)
@@ -85,16 +95,26 @@ def _count(selection: services.Selection) -> int | None:
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = list(BulkEditJob.objects.select_related("created_by")[:100])
-    progress = services.progress_of(jobs)
-    rows = [progress[job.pk] for job in jobs]
-    return render(request, "bulk/list.html", {"rows": rows, "can_edit": request.user.has_perm(EDIT_SLICES)})
+    jobs = BulkEditJob.objects.select_related("created_by")
+    awaiting = request.GET.get("state") == BulkEditJob.State.AWAITING_APPROVAL
+    if awaiting:
+        jobs = jobs.filter(state=BulkEditJob.State.AWAITING_APPROVAL)
+    shown = list(jobs[:100])
+    progress = services.progress_of(shown)
+    context = {
+        "rows": [progress[job.pk] for job in shown],
+        "can_edit": request.user.has_perm(EDIT_SLICES),
+        "awaiting_only": awaiting,
+        "awaiting": BulkEditJob.objects.filter(state=BulkEditJob.State.AWAITING_APPROVAL).count(),
+    }
+    return render(request, "bulk/list.html", context)
 
 
 @require_GET
 @permission_required(VIEW_SLICES, raise_exception=True)
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(BulkEditJob.objects.select_related("created_by", "cancelled_by", "retry_of"), pk=pk)
+    related = ("created_by", "cancelled_by", "retry_of", "undo_of", "approved_by", "closed_by", "paused_by")
+    job = get_object_or_404(BulkEditJob.objects.select_related(*related), pk=pk)
     state = request.GET.get("state", "")
     items = job.items.all()
     if state in BulkEditItem.State.values:
@@ -107,9 +127,34 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "state_filter": state,
         "item_states": BulkEditItem.State.choices,
         "follow_ups": job.follow_ups.order_by("created_at"),
+        "undone_by": services.existing_undo(job),
         "can_edit": request.user.has_perm(EDIT_SLICES),
+        "approval": _approval(request, job) if job.state == BulkEditJob.State.AWAITING_APPROVAL else None,
+        "rate_form": RateForm(initial={"max_rate": job.max_rate}),
     }
     return render_page_or_partial(request, "bulk/job.html", "items", context)
+
+
+def _approval(request: HttpRequest, job: BulkEditJob) -> dict[str, object]:
+    """What an approver weighs: the edit's preview recomputed now, beside the count it was asked with."""
+    if job.undo_of is not None:
+        now: services.Preview | services.UndoPreview = services.undo_preview(job.undo_of)
+    else:
+        change = Change(job.target_status, job.error_message, job.reason)
+        now = services.preview(services.Selection.from_json(job.selection), change, user=job.created_by)
+    drift = now.to_change - (job.requested_count or 0)
+    return {"now": now, "drift": drift, "own": job.created_by_id == request.user.pk}
+
+
+def started_message(job: BulkEditJob, what: str) -> str:
+    if job.state == BulkEditJob.State.AWAITING_APPROVAL:
+        return (
+            f"{what} is bulk edit {job.pk}: it changes more than {settings.BULK_APPROVAL_THRESHOLD:,} slices, so it "
+            "waits for another operator's or admin's approval before it sends anything."
+        )
+    if job.state == BulkEditJob.State.SCHEDULED and job.start_at is not None:
+        return f"{what} is bulk edit {job.pk}, scheduled for {job.start_at:%Y-%m-%d %H:%M} UTC."
+    return f"{what} started as bulk edit {job.pk}: {job.items.count():,} slices."
 
 
 @require_GET

@@ -178,3 +178,43 @@
     }
   });
 })();
+
+// Times shown in UTC also say when that is in the browser's own time zone: <time data-local-time>, and the
+// "Start at (UTC)" field's echo (data-local-echo names the input).
+(function () {
+  "use strict";
+
+  function local(date) {
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+  }
+
+  function showLocalTimes(root) {
+    root.querySelectorAll("time[data-local-time]").forEach(function (node) {
+      if (node.dataset.localShown) return;
+      const date = new Date(node.getAttribute("datetime"));
+      if (isNaN(date)) return;
+      node.dataset.localShown = "1";
+      node.title = node.textContent.trim();
+      node.textContent = node.textContent.trim() + " (" + local(date) + " your time)";
+    });
+  }
+
+  function echo(input, target) {
+    const value = input.value;
+    target.textContent = value ? "That is " + local(new Date(value + ":00Z")) + " in your time zone." : "";
+  }
+
+  function bindEchoes(root) {
+    root.querySelectorAll("[data-local-echo]").forEach(function (target) {
+      const input = document.getElementById(target.dataset.localEcho);
+      if (!input || input.dataset.echoBound) return;
+      input.dataset.echoBound = "1";
+      input.addEventListener("input", function () { echo(input, target); });
+      echo(input, target);
+    });
+  }
+
+  function init(root) { showLocalTimes(root); bindEchoes(root); }
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { init(event.detail.target); });
+})();

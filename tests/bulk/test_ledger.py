@@ -85,10 +85,12 @@ def test_one_sweep_at_a_time_marks_a_job_as_having_runners_queued():
 def test_an_item_is_marked_in_flight_only_by_the_runner_holding_it():
     job = job_of("a")
     BulkEditItem.objects.filter(pk=item(job, "a").pk).update(runner_id="me")
-    assert ledger.mark_in_flight(item(job, "a").pk, 7, timezone.now(), "someone else") == 0
-    assert ledger.mark_in_flight(item(job, "a").pk, 7, timezone.now(), "me") == 1
+    assert ledger.mark_in_flight(item(job, "a").pk, {"changeSequence": 7}, timezone.now(), "someone else") == 0
+    base = {"changeSequence": 7, "status": "RUNNING", "errorMessage": None}
+    assert ledger.mark_in_flight(item(job, "a").pk, base, timezone.now(), "me") == 1
     marked = item(job, "a")
     assert (marked.state, marked.sent_change_sequence) == ("in_flight", 7)
+    assert (marked.before_status, marked.before_error_message) == ("RUNNING", "")  # what an undo puts back
 
 
 def test_an_item_moves_only_for_the_runner_holding_it_but_every_attempt_counts():

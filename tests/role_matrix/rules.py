@@ -127,6 +127,15 @@ MATRIX: dict[str, Rule] = {
     "bulk:progress": read_only(lambda w: [w.open_job.pk]),
     "bulk:cancel": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk]),
     "bulk:follow-up": Rule(OPERATOR_ROLE, args=lambda w: [w.failed_job.pk, "retry"]),
+    "bulk:undo": Rule(OPERATOR_ROLE, args=lambda w: [w.succeeded_job.pk], attempt=lambda w: {"reason": "matrix"}),
+    "bulk:approve": Rule(OPERATOR_ROLE, args=lambda w: [w.awaiting_job.pk], attempt=lambda w: {"confirm_count": "1"}),
+    "bulk:reject": Rule(OPERATOR_ROLE, args=lambda w: [w.awaiting_job.pk], attempt=lambda w: {"reason": "matrix"}),
+    # Only the requester may withdraw, and the matrix's requester is another user: refused for every role.
+    "bulk:withdraw": Rule(OPERATOR_ROLE, args=lambda w: [w.awaiting_job.pk], proves=False),
+    "bulk:pause": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk]),
+    "bulk:resume": Rule(OPERATOR_ROLE, args=lambda w: [w.paused_job.pk]),
+    "bulk:rate": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk], attempt=lambda w: {"max_rate": "5"}),
+    "bulk:start-now": Rule(OPERATOR_ROLE, args=lambda w: [w.scheduled_job.pk]),
     # --- the JSON API -----------------------------------------------------------------------------------------------
     "api:execution-slice-list": Rule(OPERATOR_ROLE, attempt=lambda w: {"status": "PENDING"}),
     "api:execution-slice-detail": read_only(lambda w: [w.execution["id"]]),
@@ -140,6 +149,16 @@ MATRIX: dict[str, Rule] = {
     "api:bulk-edit-detail": read_only(lambda w: [w.open_job.pk]),
     "api:bulk-edit-items": read_only(lambda w: [w.open_job.pk]),
     "api:bulk-edit-cancel": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk]),
+    "api:bulk-edit-undo": Rule(OPERATOR_ROLE, args=lambda w: [w.succeeded_job.pk], attempt=lambda w: {"reason": "m"}),
+    "api:bulk-edit-approve": Rule(
+        OPERATOR_ROLE, args=lambda w: [w.awaiting_job.pk], attempt=lambda w: {"confirmCount": 1}
+    ),
+    "api:bulk-edit-reject": Rule(OPERATOR_ROLE, args=lambda w: [w.awaiting_job.pk], attempt=lambda w: {"reason": "m"}),
+    "api:bulk-edit-withdraw": Rule(OPERATOR_ROLE, args=lambda w: [w.awaiting_job.pk], proves=False),
+    "api:bulk-edit-pause": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk]),
+    "api:bulk-edit-resume": Rule(OPERATOR_ROLE, args=lambda w: [w.paused_job.pk]),
+    "api:bulk-edit-rate": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk], attempt=lambda w: {"maxRate": 5}),
+    "api:bulk-edit-start": Rule(OPERATOR_ROLE, args=lambda w: [w.scheduled_job.pk]),
     "api:schema": read_only(),
     "api:not-found": read_only(path=lambda w: "/api/v1/no-such-endpoint/", public=True, others=(404,)),
     # --- the Django admin: the site ---------------------------------------------------------------------------------

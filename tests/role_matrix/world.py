@@ -1,11 +1,13 @@
 """The roles, what a change needs, and the world every request of the role matrix acts on (a slice on the sandbox, a
 bulk job, users, tokens, admin objects)."""
 
+from datetime import timedelta
 from functools import cached_property
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from slices_admin.audit.models import AuditEntry
@@ -83,6 +85,41 @@ class World:
     def failed_job(self) -> BulkEditJob:
         """A finished bulk edit with a failed item: it can be retried."""
         return self._job(BulkEditJob.State.FINISHED, BulkEditItem.State.FAILED)
+
+    @cached_property
+    def succeeded_job(self) -> BulkEditJob:
+        """A finished bulk edit whose item wrote the slice's cached version: it can be undone."""
+        job = self._job(BulkEditJob.State.FINISHED, BulkEditItem.State.SUCCEEDED)
+        job.items.update(before_status="RUNNING", result_change_sequence=self.orchestrator["changeSequence"])
+        return job
+
+    @cached_property
+    def awaiting_job(self) -> BulkEditJob:
+        """A bulk edit of one slice waiting for approval (the owner asked): it can be approved or rejected."""
+        expires = timezone.now() + timedelta(hours=1)
+        return self._waiting(BulkEditJob.State.AWAITING_APPROVAL, approval_expires_at=expires)
+
+    @cached_property
+    def scheduled_job(self) -> BulkEditJob:
+        """A bulk edit of one slice scheduled for tomorrow: it can be started now."""
+        return self._waiting(BulkEditJob.State.SCHEDULED, start_at=timezone.now() + timedelta(days=1))
+
+    @cached_property
+    def paused_job(self) -> BulkEditJob:
+        """A paused bulk edit with an item still to send: it can be resumed."""
+        return self._job(BulkEditJob.State.PAUSED, BulkEditItem.State.PENDING)
+
+    def _waiting(self, state: str, **fields) -> BulkEditJob:
+        return BulkEditJob.objects.create(
+            created_by=self.owner,
+            selection={"ids": [self.orchestrator["id"]]},
+            target_status="CANCELLED",
+            reason="role matrix",
+            concurrency=1,
+            state=state,
+            requested_count=1,
+            **fields,
+        )
 
     def _job(self, state: str, item_state: str) -> BulkEditJob:
         job = BulkEditJob.objects.create(

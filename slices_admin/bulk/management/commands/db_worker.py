@@ -26,7 +26,7 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 
-from slices_admin.bulk.tasks import resume_stale_jobs
+from slices_admin.bulk.sweep import sweep
 from slices_admin.core.services import forget_worker, probe_kodexa, record_worker_heartbeat, this_worker_id
 from slices_admin.slices.dashboard import refresh as refresh_dashboard
 
@@ -84,9 +84,7 @@ def _reconnecting_worker() -> Iterator[None]:
 
 def _sweep() -> None:
     try:
-        resume_stale_jobs()
-    except Exception:
-        logger.exception("bulk: the sweep for stopped jobs failed; it runs again shortly")
+        sweep()
     finally:
         connection.close()
 

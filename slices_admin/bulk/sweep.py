@@ -1,0 +1,21 @@
+"""What every worker does every BULK_SWEEP_SECONDS for bulk edits: queue runners for jobs that lost theirs, start
+scheduled jobs whose time has come, and expire approval requests nobody answered."""
+
+import logging
+
+from .approval import expire_requests
+from .controls import release_due_jobs
+from .tasks import resume_stale_jobs
+
+logger = logging.getLogger(__name__)
+
+
+def sweep() -> None:
+    for step in (resume_stale_jobs, release_due_jobs, expire_requests):
+        try:
+            done = step()
+        except Exception:
+            logger.exception("bulk: the sweep's %s failed; it runs again shortly", step.__name__)
+            continue
+        if done and step is not resume_stale_jobs:  # that one logs its own
+            logger.info("bulk: %s: jobs %s", step.__name__.replace("_", " "), done)
