@@ -55,7 +55,7 @@ def run_job(job_id: int, *, runner_id: str | None = None, client: KodexaClient |
     runner_id = runner_id or new_runner_id()
     job = ledger.join(job_id, runner_id)
     if job is None:
-        return "nothing to do: the job is over"
+        return "nothing to do: the job is over, paused or waiting to start"
     logger.info("bulk job %s: runner %s joins it", job_id, runner_id)
     return Runner(job, runner_id, client).run()
 
