@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "bulk"
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:pk>/progress/", views.job_progress, name="progress"),
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
     path("<int:pk>/follow-up/<str:kind>/", views.job_follow_up, name="follow-up"),
+    path("<int:pk>/items.<str:export_format>", report_views.job_items_export, name="items-export"),
 ]

@@ -16,6 +16,7 @@ from slices_admin.core.rendering import redirect_after_post, render_page_or_part
 from . import services
 from .forms import BulkEditForm
 from .models import BulkEditItem, BulkEditJob
+from .report import JobReport
 
 ITEM_PAGE_SIZE = 50
 _ERROR_FIELDS = {"targetStatus": "target_status", "errorMessage": "error_message", "confirmCount": "confirm_count"}
@@ -103,6 +104,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "job": job,
         "progress": services.progress(job),
+        "report": JobReport(job),  # read only by the whole page, not by its items fragment
         "items": page,
         "state_filter": state,
         "item_states": BulkEditItem.State.choices,

@@ -127,6 +127,7 @@ MATRIX: dict[str, Rule] = {
     "bulk:progress": read_only(lambda w: [w.open_job.pk]),
     "bulk:cancel": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk]),
     "bulk:follow-up": Rule(OPERATOR_ROLE, args=lambda w: [w.failed_job.pk, "retry"]),
+    "bulk:items-export": read_only(lambda w: [w.failed_job.pk, "csv"]),
     # --- the JSON API -----------------------------------------------------------------------------------------------
     "api:execution-slice-list": Rule(OPERATOR_ROLE, attempt=lambda w: {"status": "PENDING"}),
     "api:execution-slice-detail": read_only(lambda w: [w.execution["id"]]),
