@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import control_views, views
+from . import control_views, report_views, views
 
 app_name = "bulk"
 urlpatterns = [
@@ -18,4 +18,5 @@ urlpatterns = [
     path("<int:pk>/resume/", control_views.resume, name="resume"),
     path("<int:pk>/rate/", control_views.rate, name="rate"),
     path("<int:pk>/start-now/", control_views.start_now, name="start-now"),
+    path("<int:pk>/items.<str:export_format>", report_views.job_items_export, name="items-export"),
 ]

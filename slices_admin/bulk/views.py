@@ -18,6 +18,7 @@ from . import services
 from .changes import Change
 from .forms import BulkEditForm, RateForm
 from .models import BulkEditItem, BulkEditJob
+from .report import JobReport
 
 ITEM_PAGE_SIZE = 50
 _ERROR_FIELDS = {
@@ -123,6 +124,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "job": job,
         "progress": services.progress(job),
+        "report": JobReport(job),  # read only by the whole page, not by its items fragment
         "items": page,
         "state_filter": state,
         "item_states": BulkEditItem.State.choices,

@@ -136,6 +136,7 @@ MATRIX: dict[str, Rule] = {
     "bulk:resume": Rule(OPERATOR_ROLE, args=lambda w: [w.paused_job.pk]),
     "bulk:rate": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk], attempt=lambda w: {"max_rate": "5"}),
     "bulk:start-now": Rule(OPERATOR_ROLE, args=lambda w: [w.scheduled_job.pk]),
+    "bulk:items-export": read_only(lambda w: [w.failed_job.pk, "csv"]),
     # --- the JSON API -----------------------------------------------------------------------------------------------
     "api:execution-slice-list": Rule(OPERATOR_ROLE, attempt=lambda w: {"status": "PENDING"}),
     "api:execution-slice-detail": read_only(lambda w: [w.execution["id"]]),
