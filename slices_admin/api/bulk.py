@@ -194,6 +194,9 @@ class BulkEditPreview(serializers.Serializer):
     needsConfirmCount = serializers.BooleanField(
         source="needs_typed_confirmation", help_text="Creating the job needs `confirmCount`."
     )
+    needsApproval = serializers.BooleanField(
+        source="needs_approval", help_text="The job will wait for another operator's or admin's approval."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     sample = PreviewSample(many=True)
 
@@ -281,12 +284,16 @@ class BulkEditDetail(APIView):
         tags=[BULK],
         parameters=[JOB_ID],
         request=None,
-        responses={202: BulkEditJobDocument, **error_responses(*READ_ERRORS, 503)},
+        responses={202: BulkEditJobDocument, **error_responses(400, *READ_ERRORS, 503)},
     )
 )
 class BulkEditCancel(APIView):
     def post(self, request, job_id):
-        job = services.cancel_job(get_object_or_404(BulkEditJob, pk=job_id), context=AuditContext.from_request(request))
+        job = get_object_or_404(BulkEditJob, pk=job_id)
+        try:
+            job = services.cancel_job(job, context=AuditContext.from_request(request))
+        except services.BulkEditError as exc:  # awaiting approval: withdrawn or rejected instead
+            raise refused(exc) from exc
         return Response(job_document(request, job), status=status.HTTP_202_ACCEPTED)
 
 

@@ -5,7 +5,13 @@ then; one that cannot be done now (the job's state, a count that moved, one's ow
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -81,14 +87,17 @@ class RateRequest(ClosedSerializer):
 
 
 def control(operation_id: str, summary: str, description: str, request: type[serializers.Serializer] | None = None):
-    return extend_schema(
-        operation_id=operation_id,
-        summary=summary,
-        description=description,
-        tags=[BULK],
-        parameters=[JOB_ID],
-        request=request,
-        responses={200: BulkEditJobDocument, **CONTROL_ERRORS},
+    """The schema of a control's POST."""
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            summary=summary,
+            description=description,
+            tags=[BULK],
+            parameters=[JOB_ID],
+            request=request,
+            responses={200: BulkEditJobDocument, **CONTROL_ERRORS},
+        )
     )
 
 
@@ -114,20 +123,22 @@ class Control(APIView):
         return Response(job_document(request, job))
 
 
-@extend_schema(
-    operation_id="undo_bulk_edit",
-    summary="Preview or queue the undo of a bulk edit",
-    description="Puts each slice the edit changed back to the status and error message it had before, where its "
-    "record is still the one the edit wrote; slices changed since are left alone. `dryRun`: only the preview. "
-    "One undo per edit (asking again is refused, naming the first); an undo can itself be undone.",
-    tags=[BULK],
-    parameters=[JOB_ID],
-    request=UndoRequest,
-    responses={
-        200: OpenApiResponse(UndoPreviewDocument, description="`dryRun`: the preview."),
-        201: OpenApiResponse(BulkEditJobDocument, description="The undo job."),
-        **CONTROL_ERRORS,
-    },
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="undo_bulk_edit",
+        summary="Preview or queue the undo of a bulk edit",
+        description="Puts each slice the edit changed back to the status and error message it had before, where its "
+        "record is still the one the edit wrote; slices changed since are left alone. `dryRun`: only the preview. "
+        "One undo per edit (asking again is refused, naming the first); an undo can itself be undone.",
+        tags=[BULK],
+        parameters=[JOB_ID],
+        request=UndoRequest,
+        responses={
+            200: OpenApiResponse(UndoPreviewDocument, description="`dryRun`: the preview."),
+            201: OpenApiResponse(BulkEditJobDocument, description="The undo job."),
+            **CONTROL_ERRORS,
+        },
+    )
 )
 class BulkEditUndo(APIView):
     def post(self, request: Request, job_id: str) -> Response:

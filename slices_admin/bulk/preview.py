@@ -41,6 +41,11 @@ class Preview:
         return self.to_change > settings.BULK_CONFIRM_THRESHOLD
 
     @property
+    def needs_approval(self) -> bool:
+        threshold = settings.BULK_APPROVAL_THRESHOLD
+        return threshold is not None and self.to_change > threshold
+
+    @property
     def too_many(self) -> bool:
         return self.total > settings.BULK_MAX_ITEMS
 

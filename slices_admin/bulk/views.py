@@ -65,6 +65,7 @@ def new_edit(request: HttpRequest) -> HttpResponse:
         "ids": request.POST.getlist("ids"),
         "selection": form.selection,
         "selected": selected,
+        "approval_threshold": settings.BULK_APPROVAL_THRESHOLD,
     }
     return render_page_or_partial(request, "bulk/new.html", "editor", context)
 
@@ -163,11 +164,12 @@ def started_message(job: BulkEditJob, what: str) -> str:
 @background_poll
 @permission_required(VIEW_SLICES, raise_exception=True)
 def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The polled fragment. When the job has ended: stop polling (286) and reload the page once for the results."""
+    """The polled fragment. When the job has ended: stop polling (286) and reload the page once for the results; the
+    same when it leaves the waiting state the page was shown in (approved, rejected, started), whose page changes."""
     job = get_object_or_404(BulkEditJob, pk=pk)
     context = {"job": job, "progress": services.progress(job), "can_edit": request.user.has_perm(EDIT_SLICES)}
     response = render(request, "bulk/job.html#progress", context)
-    if job.finished:
+    if job.finished or (request.GET.get("shown") in BulkEditJob.WAITING and job.state != request.GET["shown"]):
         response.status_code = 286
         response["HX-Refresh"] = "true"
     return response
@@ -177,7 +179,11 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(EDIT_SLICES, raise_exception=True)
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(BulkEditJob, pk=pk)
-    job = services.cancel_job(job, context=AuditContext.from_request(request))
+    try:
+        job = services.cancel_job(job, context=AuditContext.from_request(request))
+    except services.BulkEditError as exc:
+        messages.error(request, " ".join(exc.errors.values()))
+        return redirect_after_post(request, reverse("bulk:detail", args=[job.pk]))
     if job.state == BulkEditJob.State.CANCELLED:
         messages.success(request, f"Bulk edit {job.pk} cancelled: nothing more will be sent.")
     else:

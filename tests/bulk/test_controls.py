@@ -162,3 +162,35 @@ def job_for_at(records, operator_user, start_at):
         confirmed_count=len(records),
         start_at=start_at,
     )
+
+
+def test_api_pauses_resumes_rates_and_starts_jobs_and_says_why_not(kodexa, failed_slices, operator_user, api):
+    client = api("operator")
+    job = job_for(failed_slices(2), operator_user)
+    base = f"/api/v1/bulk-edits/{job.pk}"
+    paused = client.post(f"{base}/pause", format="json")
+    assert paused.status_code == 200 and paused.json()["state"] == "paused" and paused.json()["pausedAt"]
+    again = client.post(f"{base}/pause", format="json")
+    assert again.status_code == 400 and "only a queued or running job" in again.json()["nonFieldErrors"][0]
+    rated = client.post(f"{base}/rate", {"maxRate": 2.5}, format="json")
+    assert rated.status_code == 200 and rated.json()["maxRate"] == 2.5
+    zero = client.post(f"{base}/rate", {"maxRate": 0}, format="json")
+    assert zero.status_code == 400 and list(zero.json()) == ["maxRate"]
+    assert client.post(f"{base}/resume", format="json").json()["state"] == "queued"
+    started = client.post(f"{base}/start", format="json")
+    assert started.status_code == 400 and "not scheduled" in started.json()["nonFieldErrors"][0]
+    later = (timezone.now() + timedelta(hours=2)).isoformat()
+    body = {"ids": [failed_slices(1)[0]["id"]], "targetStatus": "PENDING", "reason": "tonight", "startAt": later}
+    scheduled = client.post("/api/v1/bulk-edits", body, format="json").json()
+    assert (scheduled["state"], scheduled["total"]) == ("scheduled", 0)
+    assert client.post(f"/api/v1/bulk-edits/{scheduled['id']}/start", format="json").json()["state"] == "queued"
+
+
+def test_api_cancel_of_a_request_awaiting_approval_says_to_withdraw_or_reject(
+    kodexa, failed_slices, operator_user, api, settings
+):
+    settings.BULK_APPROVAL_THRESHOLD = 1
+    job = job_for(failed_slices(2), operator_user)
+    refused = api("admin").post(f"/api/v1/bulk-edits/{job.pk}/cancel", format="json")
+    assert refused.status_code == 400 and "withdraws it" in refused.json()["nonFieldErrors"][0]
+    assert BulkEditJob.objects.get(pk=job.pk).state == "awaiting_approval"
