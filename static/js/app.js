@@ -184,8 +184,11 @@
 (function () {
   "use strict";
 
+  // Fields one by one: dateStyle/timeStyle may not be combined with timeZoneName (toLocaleString throws).
+  const LOCAL = { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+
   function local(date) {
-    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+    return date.toLocaleString(undefined, LOCAL);
   }
 
   function showLocalTimes(root) {

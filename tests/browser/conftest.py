@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import ROOT
 
@@ -80,23 +80,37 @@ def browser_problems() -> BrowserProblems:
 
 
 @pytest.fixture
-def page(browser, request, console_url, browser_problems):
-    """A fresh browser context and page; screenshot always, trace on failure, and no browser errors allowed."""
+def open_page(browser, request, console_url, browser_problems):
+    """Opens a fresh browser context and page, each with cookies of its own (one per user signed in); a screenshot
+    of each always, a trace of each on failure, and no browser errors allowed on any."""
     folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=console_url)
-    context.tracing.start(screenshots=True, snapshots=True)
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    problems = browser_problems
-    problems.watch(opened)
-    yield opened
+    opened: list[tuple[str, BrowserContext, Page]] = []
+
+    def open_one(name: str = "") -> Page:
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=console_url)
+        context.tracing.start(screenshots=True, snapshots=True)
+        new = context.new_page()
+        new.set_default_timeout(15_000)
+        browser_problems.watch(new)
+        opened.append((name, context, new))
+        return new
+
+    yield open_one
     failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
-    opened.screenshot(path=str(folder / "final.png"), full_page=True)
-    context.tracing.stop(path=str(folder / "trace.zip") if failed else None)
-    context.close()
-    assert not problems.unexpected, f"the browser reported problems: {problems.unexpected}"
+    for name, context, shown in opened:
+        suffix = f"-{name}" if name else ""
+        shown.screenshot(path=str(folder / f"final{suffix}.png"), full_page=True)
+        context.tracing.stop(path=str(folder / f"trace{suffix}.zip") if failed else None)
+        context.close()
+    assert not browser_problems.unexpected, f"the browser reported problems: {browser_problems.unexpected}"
+
+
+@pytest.fixture
+def page(open_page):
+    """A fresh browser context and page; screenshot always, trace on failure, and no browser errors allowed."""
+    return open_page()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -108,17 +122,19 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def sign_in(page, make_user):
-    """Sign in through the login form as a new user of `role`; returns the user."""
+    """Sign in through the login form as a new user of `role` (on `page`, or on another one: a second user in a
+    context of their own); returns the user."""
 
-    def as_role(role: str, username: str | None = None):
+    def as_role(role: str, username: str | None = None, *, on: Page | None = None):
         user = make_user(role, username)
         user.set_password(PASSWORD)
         user.save()
-        page.goto("/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(re.compile(r"/slices/"))
+        where = on or page
+        where.goto("/login/")
+        where.get_by_label("Username").fill(user.username)
+        where.get_by_label("Password").fill(PASSWORD)
+        where.get_by_role("button", name="Log in").click()
+        where.wait_for_url(re.compile(r"/slices/"))
         return user
 
     return as_role
