@@ -301,9 +301,12 @@ def follow_up(job: BulkEditJob, kind: str, *, context: AuditContext) -> BulkEdit
         items = list(job.items.filter(state=state).values("slice_id", "current_change_sequence"))
         if not items:
             raise BulkEditError({"__all__": f"Job {job.pk} has no {state} items."})
-        expected = {i["slice_id"]: i["current_change_sequence"] for i in items} if kind == "reapply" else None
         verb = "Retry of the failures" if kind == "retry" else "Re-applied on the current version of the conflicts"
-        change = Change(job.target_status, job.error_message, f"{verb} of job {job.pk}: {job.reason}"[:2000])
+        reason = f"{verb} of job {job.pk}: {job.reason}"[:2000]
+        if not job.target_status:  # an undo's: each item puts back a status of its own
+            return _follow_up_of_undo(job, kind, state, reason, context)
+        expected = {i["slice_id"]: i["current_change_sequence"] for i in items} if kind == "reapply" else None
+        change = Change(job.target_status, job.error_message, reason)
         selection = Selection.from_ids([i["slice_id"] for i in items])
         return create_job(
             selection,
@@ -314,3 +317,34 @@ def follow_up(job: BulkEditJob, kind: str, *, context: AuditContext) -> BulkEdit
             follow_up_kind=kind,
             expected=expected,
         )
+
+
+def _follow_up_of_undo(job: BulkEditJob, kind: str, state: str, reason: str, context: AuditContext) -> BulkEditJob:
+    """A retry keeps each item's guard (the version the undone edit wrote); a re-apply puts the status back on top
+    of Kodexa's current version, as the person chose."""
+    rows = list(job.items.filter(state=state).order_by("id"))
+    new = BulkEditJob.objects.create(
+        created_by=context.actor,
+        concurrency=settings.BULK_CONCURRENCY,
+        requested_count=len(rows),
+        selection={"ids": [row.slice_id for row in rows]},
+        selection_label=f"{len(rows)} {state} slice{'s' if len(rows) != 1 else ''} of bulk edit {job.pk}"[:500],
+        target_status="",
+        error_message=None,
+        reason=reason,
+        retry_of=job,
+        follow_up_kind=kind,
+        max_rate=job.max_rate,
+    )
+    items = [
+        BulkEditItem(
+            job=new,
+            slice_id=row.slice_id,
+            before_status=row.current_status or row.before_status,
+            target_status=row.target_status,
+            target_error_message=row.target_error_message,
+            expected_change_sequence=row.current_change_sequence if kind == "reapply" else row.expected_change_sequence,
+        )
+        for row in rows
+    ]
+    return _queue(new, context, items)

@@ -151,3 +151,24 @@ def test_api_undo_previews_creates_and_refuses_a_second(kodexa, failed_slices, o
     second = client.post(url, {"reason": "again"}, format="json")
     assert second.status_code == 400
     assert second.json()["nonFieldErrors"] == [f"Bulk edit {job.pk} already has an undo: bulk edit {body['id']}."]
+
+
+def test_the_failures_of_an_undo_are_retried_with_each_slices_own_status_and_guard(
+    kodexa, failed_slices, operator_user, settings
+):
+    records, job = edited(kodexa, failed_slices, operator_user, n=3)
+    reverted = undo(job, operator_user)
+    settings.BULK_MAX_TRANSIENT_FAILURES, settings.BULK_OUTAGE_AFTER_FAILURES = 1, 100
+    kodexa.set_faults(errorRate=1.0, methods=["PUT"])
+    assert run_job(reverted.pk) == "finished"
+    kodexa.clear_faults()
+    reverted.refresh_from_db()
+    assert states(reverted) == {"failed": 3}
+    retry = services.follow_up(reverted, "retry", context=AuditContext(actor=operator_user))
+    assert retry.target_status == "" and retry.retry_of == reverted
+    guards = {i.slice_id: (i.target_status, i.expected_change_sequence) for i in retry.items.all()}
+    assert guards == {i.slice_id: ("FAILED", i.result_change_sequence) for i in job.items.all()}
+    assert run_job(retry.pk) == "finished"
+    for number, record in enumerate(records):
+        now = kodexa.get(ORCH, record["id"])
+        assert (now["status"], now["errorMessage"]) == ("FAILED", f"boom {number}")
