@@ -9,6 +9,11 @@ from .backends import password_refused_by_setting
 
 
 class ConsoleAuthenticationForm(AuthenticationForm):
+    def __init__(self, request=None, *args, **kwargs) -> None:
+        super().__init__(request, *args, **kwargs)
+        if provider.enabled():  # the provider's button comes first: the cursor does not jump past it
+            self.fields["username"].widget.attrs.pop("autofocus", None)
+
     def get_invalid_login_error(self) -> ValidationError:
         if self.request is not None and password_refused_by_setting(self.request):
             way = f"sign in with {provider.name()}" if provider.enabled() else "ask an administrator"
