@@ -21,10 +21,16 @@ CONFIGURED = {
 
 @pytest.fixture
 def settings_with(monkeypatch):
-    """The settings module's values under these variables (and no other OIDC_ or PASSWORD_ one)."""
+    """The settings module's values under these variables (and no other OIDC_ or PASSWORD_ one), its sign-in part
+    read afresh too."""
     for name in [k for k in os.environ if k.startswith(("OIDC_", "PASSWORD_SIGN_IN"))]:
         monkeypatch.delenv(name)
-    return lambda **env: settings_under(monkeypatch, env)
+
+    def read(**env):
+        monkeypatch.delitem(sys.modules, "slices_admin.sign_in_settings", raising=False)
+        return settings_under(monkeypatch, env)
+
+    return read
 
 
 def test_without_an_issuer_sign_in_with_a_provider_is_off_and_passwords_are_for_everyone(settings_with):
@@ -47,6 +53,7 @@ def test_a_configured_provider_is_on_with_its_groups_and_the_sign_out_origin_all
     [
         ({"OIDC_ISSUER": "https://sso.example.com"}, "both OIDC_ISSUER and OIDC_CLIENT_ID"),
         ({"OIDC_CLIENT_ID": "console"}, "both OIDC_ISSUER and OIDC_CLIENT_ID"),
+        ({**CONFIGURED, "OIDC_ISSUER": "sso.example.com/realms/acme"}, "the provider's issuer URL"),
         ({**CONFIGURED, "OIDC_OPERATOR_GROUPS": ""}, "no group maps to a role"),
         ({**CONFIGURED, "OIDC_AUTHORIZATION_ENDPOINT": "https://sso.example.com/auth"}, "OIDC_TOKEN_ENDPOINT"),
         ({**CONFIGURED, "OIDC_TOKEN_AUTH_METHOD": "private_key_jwt"}, "client_secret_basic or client_secret_post"),
@@ -75,3 +82,12 @@ def test_the_deploy_checks_find_nothing_in_production_with_a_provider():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues (0 silenced)" in done.stdout and "s3cr3t" not in done.stdout + done.stderr
+
+
+def test_the_client_secret_is_blanked_from_any_log_line(settings):
+    from slices_admin.core.logs import REDACTED, redact_text
+
+    settings.OIDC_RP_CLIENT_SECRET = "OnnTUevdEuZGoazwPX96lQ"
+    assert redact_text("token request failed for client x with OnnTUevdEuZGoazwPX96lQ") == (
+        f"token request failed for client x with {REDACTED}"
+    )
