@@ -72,9 +72,10 @@ class ProviderCallbackView(OIDCAuthenticationCallbackView):
         if not provider.enabled():
             raise Http404("No identity provider is configured.")
         flow = self._take_flow(request)
-        if error := request.GET.get("error"):
+        # The provider's own words only for a sign-in this browser started: anyone can make a link to this page.
+        if flow is not None and (error := request.GET.get("error")):
             description = request.GET.get("error_description", "")[:_DESCRIPTION_SHOWN]
-            said = f"{error}: {description}" if description else error
+            said = f"{error[:_DESCRIPTION_SHOWN]}: {description}" if description else error[:_DESCRIPTION_SHOWN]
             return refusal(request, f"{provider.name()} did not sign you in ({said}).", status=403)
         if flow is None or not request.GET.get("code"):
             reason = (

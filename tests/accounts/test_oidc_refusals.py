@@ -92,6 +92,12 @@ def test_a_refusal_at_the_provider_is_shown(client, idp):
     assert not signed_in(client) and len(refused_entries()) == 1
 
 
+def test_the_providers_words_are_shown_only_for_a_sign_in_this_browser_started(client, idp):
+    forged = "?error=access_denied&error_description=Call+555-0100+to+restore+your+access&state=made-up"
+    response = client.get(reverse("oidc:callback") + forged)
+    assert response.status_code == 400 and "555-0100" not in response.content.decode()
+
+
 def test_an_unreachable_provider_is_said_on_a_page(client, oidc):
     oidc(OIDC_ISSUER="http://127.0.0.1:9")  # nothing listens there
     response = client.get(reverse("oidc:authenticate"))

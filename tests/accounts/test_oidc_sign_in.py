@@ -4,6 +4,7 @@ groups give at every sign-in; someone in none of the mapped groups is refused wi
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from slices_admin.accounts.models import ProviderIdentity
@@ -121,9 +122,15 @@ def test_someone_in_no_mapped_group_is_refused_with_a_page_and_an_audit_entry(cl
     assert reverse("login") in client.get(reverse("slices:dashboard"))["Location"]
 
 
-def test_someone_dropped_from_every_group_loses_their_role_at_once(client, django_user_model, idp):
-    from django.test import Client
+def test_an_auditor_sees_what_the_provider_said_of_a_refused_person(idp, admin_client):
+    subject = idp.new_user("contractors", username="nina")
+    sign_in_through(Client(), subject)
+    refused = AuditEntry.objects.get(action=Action.LOGIN_FAILED)
+    page = admin_client.get(reverse("audit:detail", args=[refused.pk])).content.decode()
+    assert subject in page and "contractors" in page and "none of the groups" in page
 
+
+def test_someone_dropped_from_every_group_loses_their_role_at_once(client, django_user_model, idp):
     subject = idp.new_user("console-operators", username="omar")
     other_browser = Client()
     sign_in_through(other_browser, subject)
