@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -19,6 +19,7 @@ from django.utils.csp import CSP
 from slices_admin.accounts import provider
 
 LISTENING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+SERVED = re.compile(r'"[A-Z]+ (/[^? ]*)[^"]* HTTP/1\.1"')  # an access log line: the path asked for
 START_TIMEOUT = 30
 ROLE_GROUPS = {"viewer": ["console-viewers"], "operator": ["console-operators"], "admin": ["console-admins"]}
 PROVIDER_NAME = "Example SSO"
@@ -29,6 +30,7 @@ class IdentityProvider:
     url: str
     process: subprocess.Popen
     log: deque = field(default_factory=lambda: deque(maxlen=200))
+    served: Counter = field(default_factory=Counter)  # requests answered, by path, since it started
 
     def register(self, *redirect_uris: str) -> tuple[str, str]:
         """Register a client as an administrator would at the provider: (client id, client secret)."""
@@ -63,6 +65,7 @@ def start_identity_provider() -> IdentityProvider:
     command += ["--require-registration", "--require-nonce"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
     log: deque = deque(maxlen=200)
+    served: Counter = Counter()
     found: list[str] = []
     listening = threading.Event()
 
@@ -70,6 +73,8 @@ def start_identity_provider() -> IdentityProvider:
         assert process.stderr is not None
         for line in process.stderr:
             log.append(line.rstrip())
+            if asked := SERVED.search(line):
+                served[asked.group(1)] += 1
             if not found and (match := LISTENING.search(line)):
                 found.append(match.group(1))
                 listening.set()
@@ -79,7 +84,7 @@ def start_identity_provider() -> IdentityProvider:
     if not listening.wait(START_TIMEOUT) or not found:
         process.kill()
         raise RuntimeError("The OpenID Connect provider did not start:\n" + "\n".join(log))
-    return IdentityProvider(found[0], process, log)
+    return IdentityProvider(found[0], process, log, served)
 
 
 def configure_console(settings, idp: IdentityProvider, base_url: str = "http://testserver", **overrides) -> str:
