@@ -53,7 +53,8 @@ class AuditContext:
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:1000],
             reason=reason,
-            path=f"{request.method} {request.get_full_path()}"[:500],
+            # A view whose query string holds a credential (the provider's one-time code) names the path alone.
+            path=f"{request.method} {getattr(request, 'audited_path', None) or request.get_full_path()}"[:500],
         )
 
     @classmethod
