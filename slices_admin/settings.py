@@ -3,6 +3,7 @@
 Every environment variable the console reads is read here, with a default that makes `make run` work.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     # Outermost but for that: the access log sees every answer, including those of the middleware below.
     "slices_admin.core.middleware.RequestIdMiddleware",
     "slices_admin.core.middleware.RequestLogMiddleware",
+    "slices_admin.metrics.middleware.RequestMetricsMiddleware",  # counts those answers too (see `metrics`)
     "django.middleware.security.SecurityMiddleware",
     "slices_admin.core.middleware.StaticFilesMiddleware",  # WhiteNoise
     "slices_admin.core.middleware.PrivateAnswersMiddleware",  # after WhiteNoise: static files keep their long cache
@@ -221,7 +223,8 @@ SECURE_CSP = {
 
 # --- HTTPS (on in production) ------------------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load balancers probe the process itself, over http
+# Load balancers probe the process itself, over http, and Prometheus scrapes each host directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
 # Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only when the proxy
@@ -380,6 +383,24 @@ READYZ_KODEXA_CACHE_SECONDS = float(env("READYZ_KODEXA_CACHE_SECONDS", "5"))  # 
 WORKER_HEARTBEAT_STALE_SECONDS = float(env("WORKER_HEARTBEAT_STALE_SECONDS", "60"))
 # Workers probe Kodexa on every sweep; pages read the result at most this often per process (a banner while down).
 KODEXA_STATUS_CACHE_SECONDS = float(env("KODEXA_STATUS_CACHE_SECONDS", "5"))
+
+# --- Metrics (`/metrics`, for Prometheus) -----------------------------------------------------------------------
+# Off (404) until one of these is set: a bearer token Prometheus sends, and/or the addresses (or networks) it scrapes
+# from. With both, both are needed.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+if METRICS_TOKEN and (len(METRICS_TOKEN) < 16 or METRICS_TOKEN.strip() != METRICS_TOKEN):
+    raise ImproperlyConfigured("METRICS_TOKEN is a random value of 16 characters or more, without spaces around it.")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")  # e.g. 10.0.5.17,10.0.6.0/24
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not an address or a network.") from None
+# The database-backed gauges (bulk edits, queue, syncs, workers, Kodexa) are read at most this often per process.
+METRICS_CACHE_SECONDS = float(env("METRICS_CACHE_SECONDS", "5"))
+# Where every web and worker process writes its counts (prometheus-client's multiprocess mode). `make serve` and
+# `make run` set it for their processes (var/metrics unless set); empty: each process counts alone.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", "")
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 # One JSON object per line on stderr (LOG_FORMAT=plain: text for people). Lines logged while a request is served

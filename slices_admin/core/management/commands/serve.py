@@ -18,7 +18,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from slices_admin.core.processes import ProcessTree, add_demo_users, start_sandbox, sync_cache, write_banner
+from slices_admin.core.processes import (
+    ProcessTree,
+    add_demo_users,
+    metrics_environment,
+    start_sandbox,
+    sync_cache,
+    write_banner,
+)
 
 
 class Command(BaseCommand):
@@ -59,7 +66,7 @@ class Command(BaseCommand):
                 "--https serves real users, and the sandbox comes with demo logins whose passwords are printed: "
                 "set KODEXA_BASE_URL and KODEXA_API_KEY for a real Kodexa deployment."
             )
-        env = self.child_environment(https)
+        env = {**self.child_environment(https), **metrics_environment()}
         url = f"http://{bind}/"
 
         with ProcessTree() as tree:
