@@ -401,6 +401,8 @@ METRICS_CACHE_SECONDS = float(env("METRICS_CACHE_SECONDS", "5"))
 # Where every web and worker process writes its counts (prometheus-client's multiprocess mode). `make serve` and
 # `make run` set it for their processes (var/metrics unless set); empty: each process counts alone.
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:  # prometheus-client cannot count into a directory that is not there
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 # One JSON object per line on stderr (LOG_FORMAT=plain: text for people). Lines logged while a request is served

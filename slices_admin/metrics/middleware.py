@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from .series import HTTP_REQUEST_DURATION, HTTP_REQUESTS, method_label
+from .series import observe_request
 
 STATIC = "(static)"  # a static file, answered by WhiteNoise before any view
 NO_VIEW = "(no view)"  # answered before a view was chosen (no URL matched, an HTTPS redirect, a lockout...)
@@ -34,7 +34,5 @@ class RequestMetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
-        view, method = view_label(request), method_label(request.method)
-        HTTP_REQUEST_DURATION.labels(view, method).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(view, method, str(response.status_code)).inc()
+        observe_request(view_label(request), request.method or "", response.status_code, time.perf_counter() - started)
         return response

@@ -5,7 +5,12 @@ nothing in multiprocess mode. Label values come from small fixed sets (view name
 operations), never from a raw path or anything a client chose.
 """
 
+import logging
+from collections.abc import Callable
+
 from prometheus_client import Counter, Histogram, disable_created_metrics
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "slices_console"
 
@@ -45,7 +50,36 @@ def method_label(method: str | None) -> str:
     return method if method in KNOWN_METHODS else "other"
 
 
+_failed_before = False
+
+
+def counted(update: Callable[[], None]) -> None:
+    """Apply one update to the series. Counting never fails what is counted: in multiprocess mode an update writes
+    to a file, and a directory removed under a running process makes it fail; that is logged (once per process)."""
+    global _failed_before
+    try:
+        update()
+    except OSError:
+        if not _failed_before:
+            _failed_before = True
+            logger.warning("metrics: could not count into the multiprocess directory; counts are lost", exc_info=True)
+
+
+def observe_request(view: str, method: str, status: int, seconds: float) -> None:
+    """One request answered, by the view that answered it."""
+
+    def update() -> None:
+        HTTP_REQUEST_DURATION.labels(view, method_label(method)).observe(seconds)
+        HTTP_REQUESTS.labels(view, method_label(method), str(status)).inc()
+
+    counted(update)
+
+
 def observe_kodexa_request(operation: str, resource: str, status: str, seconds: float) -> None:
     """One request to Kodexa: answered (`status` is the code) or not (timeout, unreachable, error)."""
-    KODEXA_REQUESTS.labels(operation, resource, status).inc()
-    KODEXA_REQUEST_DURATION.labels(operation, resource).observe(seconds)
+
+    def update() -> None:
+        KODEXA_REQUESTS.labels(operation, resource, status).inc()
+        KODEXA_REQUEST_DURATION.labels(operation, resource).observe(seconds)
+
+    counted(update)
