@@ -4,8 +4,9 @@ Applies migrations, collects static files, then runs gunicorn (gunicorn.conf.py)
 real Kodexa is configured, the sandbox with demo logins. Every child runs with the production settings
 (DJANGO_PRODUCTION=1). Without `--https` the stack is for this machine: it binds only to loopback, speaks plain http
 (DJANGO_HTTPS=0: no HTTPS redirect, HSTS or Secure-only cookies, which a browser would refuse over http) and, unless
-DJANGO_SECRET_KEY is set, signs with a key kept in var/. Ctrl-C or SIGTERM stops everything; a child that dies stops
-everything too, naming it, with a non-zero exit.
+DJANGO_SECRET_KEY is set, signs with a key kept in var/. All the children count into one metrics directory, emptied
+first (see `metrics.multiprocess`). Ctrl-C or SIGTERM stops everything; a child that dies stops everything too,
+naming it, with a non-zero exit.
 """
 
 import ipaddress
