@@ -3,7 +3,6 @@
 Every environment variable the console reads is read here, with a default that makes `make run` work.
 """
 
-import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from django.utils.csp import CSP
 
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
 from slices_admin.logging_config import logging_config
+from slices_admin.metrics.config import checked_networks, checked_token, made_directory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -223,8 +223,7 @@ SECURE_CSP = {
 
 # --- HTTPS (on in production) ------------------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = HTTPS
-# Load balancers probe the process itself, over http, and Prometheus scrapes each host directly.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # load balancers, Prometheus: the process, over http
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
 # Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only when the proxy
@@ -384,25 +383,11 @@ WORKER_HEARTBEAT_STALE_SECONDS = float(env("WORKER_HEARTBEAT_STALE_SECONDS", "60
 # Workers probe Kodexa on every sweep; pages read the result at most this often per process (a banner while down).
 KODEXA_STATUS_CACHE_SECONDS = float(env("KODEXA_STATUS_CACHE_SECONDS", "5"))
 
-# --- Metrics (`/metrics`, for Prometheus) -----------------------------------------------------------------------
-# Off (404) until one of these is set: a bearer token Prometheus sends, and/or the addresses (or networks) it scrapes
-# from. With both, both are needed.
-METRICS_TOKEN = env("METRICS_TOKEN", "")
-if METRICS_TOKEN and (len(METRICS_TOKEN) < 16 or METRICS_TOKEN.strip() != METRICS_TOKEN):
-    raise ImproperlyConfigured("METRICS_TOKEN is a random value of 16 characters or more, without spaces around it.")
-METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "")  # e.g. 10.0.5.17,10.0.6.0/24
-for _network in METRICS_ALLOWED_IPS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not an address or a network.") from None
-# The database-backed gauges (bulk edits, queue, syncs, workers, Kodexa) are read at most this often per process.
-METRICS_CACHE_SECONDS = float(env("METRICS_CACHE_SECONDS", "5"))
-# Where every web and worker process writes its counts (prometheus-client's multiprocess mode). `make serve` and
-# `make run` set it for their processes (var/metrics unless set); empty: each process counts alone.
-PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", "")
-if PROMETHEUS_MULTIPROC_DIR:  # prometheus-client cannot count into a directory that is not there
-    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# --- Metrics (`/metrics`, README "Metrics"): a 404 until Prometheus's bearer token and/or addresses are set -----
+METRICS_TOKEN = checked_token(env("METRICS_TOKEN", ""))
+METRICS_ALLOWED_IPS = checked_networks(env_list("METRICS_ALLOWED_IPS", ""))  # addresses or networks, e.g. 10.0.6.0/24
+METRICS_CACHE_SECONDS = float(env("METRICS_CACHE_SECONDS", "5"))  # the database's gauges: read at most this often
+PROMETHEUS_MULTIPROC_DIR = made_directory(env("PROMETHEUS_MULTIPROC_DIR", ""))  # where a host's processes all count
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 # One JSON object per line on stderr (LOG_FORMAT=plain: text for people). Lines logged while a request is served

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
+from slices_admin.bulk.pauses import OUTAGE
 from slices_admin.core.caching import TimeLimitedCache
 from slices_admin.core.models import KodexaStatus, WorkerHeartbeat
 from slices_admin.kodexa.contract import RESOURCES
@@ -73,6 +74,7 @@ def bulk_series(now: datetime) -> Iterator[Metric]:
     running = (
         BulkEditJob.objects.filter(state=BulkEditJob.State.RUNNING)
         .exclude(paused_until__gt=now)
+        .exclude(pause_reason__startswith=OUTAGE)  # between its probes of Kodexa too
         .order_by()
         .annotate(last_settled=Subquery(last_settled.values("finished_at")[:1]))
         .values_list("started_at", "last_settled", "created_at")

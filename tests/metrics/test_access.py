@@ -1,6 +1,7 @@
 """Who may read /metrics: nobody until it is configured; then the bearer token, the allowed addresses, or both. A
 refusal says nothing about the metrics and never repeats the token."""
 
+import gzip
 import logging
 import subprocess
 import sys
@@ -125,3 +126,17 @@ def test_settings_refuse_a_short_token_and_an_address_that_is_none(variable, val
     )
     assert done.returncode != 0
     assert message in done.stderr
+
+
+def test_prometheus_gets_openmetrics_and_gzip_when_it_asks(client, metrics_on):
+    response = client.get(
+        "/metrics",
+        HTTP_AUTHORIZATION=f"Bearer {TOKEN}",
+        HTTP_ACCEPT="application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        HTTP_ACCEPT_ENCODING="gzip",
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/openmetrics-text")
+    assert response["Content-Encoding"] == "gzip"
+    text = gzip.decompress(response.content).decode()
+    assert "# TYPE slices_console_http_requests counter" in text and text.endswith("# EOF\n")

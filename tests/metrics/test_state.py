@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
+from slices_admin.bulk.pauses import OUTAGE
 from slices_admin.core.models import KodexaStatus, WorkerHeartbeat
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.metrics import state
@@ -56,6 +57,7 @@ def test_the_longest_stall_is_that_of_the_running_job_quiet_longest_and_not_paus
     stuck = job_with(Job.RUNNING, Item.SUCCEEDED, Item.PENDING, started_at=minutes_ago(60))
     stuck.items.filter(state=Item.SUCCEEDED).update(finished_at=minutes_ago(12))
     job_with(Job.RUNNING, Item.PENDING, started_at=minutes_ago(90), paused_until=timezone.now() + timedelta(minutes=1))
+    job_with(Job.RUNNING, Item.PENDING, started_at=minutes_ago(80), pause_reason=f"{OUTAGE} (refused). Nothing…")
     assert scrape().value("slices_console_bulk_longest_stall_seconds") == pytest.approx(12 * 60, abs=5)
     job_with(Job.RUNNING, Item.PENDING, started_at=minutes_ago(20))  # nothing settled since it started
     assert scrape().value("slices_console_bulk_longest_stall_seconds") == pytest.approx(20 * 60, abs=5)
