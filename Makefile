@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run serve test test-postgres bench load soak lint format check-python clean system-chromium system-postgresql
+.PHONY: run serve test test-postgres bench load soak lint format check-python clean system-chromium system-postgresql \
+	system-promtool
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
@@ -30,6 +31,10 @@ system-chromium:
 system-postgresql:
 	@scripts/system-packages.sh postgresql
 
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules in deploy/prometheus.
+system-promtool:
+	@scripts/system-packages.sh prometheus
+
 run: $(VENV)/.runtime
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
@@ -41,12 +46,12 @@ serve: $(VENV)/.runtime
 	@mkdir -p var
 	$(PY) manage.py serve
 
-test: $(VENV)/.dev system-chromium
+test: $(VENV)/.dev system-chromium system-promtool
 	@mkdir -p var
 	$(VENV)/bin/pytest
 
 # The same suite on PostgreSQL: a throwaway server from Debian's packages (scripts/postgres.sh) on 127.0.0.1.
-test-postgres: $(VENV)/.dev system-chromium system-postgresql
+test-postgres: $(VENV)/.dev system-chromium system-postgresql system-promtool
 	@mkdir -p var
 	@url=$$(scripts/postgres.sh start) && echo "Testing on $$url" && DATABASE_URL="$$url" $(VENV)/bin/pytest
 

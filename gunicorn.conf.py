@@ -7,6 +7,8 @@ Every value can be set from the environment; command-line flags (`--bind`, `--wo
 
 import os
 
+from slices_admin.metrics import multiprocess as metrics_directory
+
 wsgi_app = "slices_admin.wsgi:application"
 
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
@@ -47,3 +49,18 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # No control socket: its default path is per user, so two servers on one machine would fight over it.
 control_socket_disable = True
 proc_name = "slices-console"
+
+# Metrics: every worker counts into one directory (prometheus-client's multiprocess mode), so any of them answers
+# /metrics for all. `manage.py serve` prepares it and sets PROMETHEUS_MULTIPROC_DIR for gunicorn and the background
+# workers alike; started on its own, gunicorn prepares var/metrics itself (emptied: counts start again with the
+# server). Set here, in the master, before any worker imports prometheus-client, which picks its mode on import.
+if metrics_directory.VARIABLE not in os.environ:
+    os.environ[metrics_directory.VARIABLE] = str(metrics_directory.prepare(metrics_directory.DEFAULT))
+
+
+def child_exit(server, worker):
+    """A worker exited (recycled after max_requests, killed): its files stay, so its counts stay in the sums, and
+    prometheus-client forgets its live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks need beside the Python ones, installed when missing.
-#   scripts/system-packages.sh chromium postgresql
+#   scripts/system-packages.sh chromium postgresql prometheus
+# (prometheus: for its promtool, which checks and tests deploy/prometheus/alerts.yml)
 # As root (or with password-less sudo) they are installed with apt-get; otherwise the one command to run is printed
 # and the script fails, so `make test` stops with that message rather than at the first browser test.
 set -euo pipefail
@@ -10,6 +11,7 @@ for package in "$@"; do
   case "$package" in
     chromium) [ -n "${CHROMIUM:-}" ] && [ -x "${CHROMIUM}" ] || command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
     postgresql) ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql) ;;
+    prometheus) command -v promtool >/dev/null 2>&1 || missing+=(prometheus) ;;
     *) echo "system-packages.sh: unknown package $package" >&2; exit 2 ;;
   esac
 done
@@ -31,4 +33,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "Installing Debian's ${missing[*]} (needed by the tests)..."
 "${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+for package in "${missing[@]}"; do
+  options=()
+  # prometheus: promtool is what the tests need, not the node exporter the package recommends (another daemon).
+  [ "$package" = prometheus ] && options=(--no-install-recommends)
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${options[@]}" "$package" >/dev/null
+done

@@ -15,6 +15,7 @@ from django.utils.csp import CSP
 from slices_admin.environment import env, env_bool, env_list
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
 from slices_admin.logging_config import logging_config
+from slices_admin.metrics.config import checked_networks, checked_token, made_directory
 
 # Sign-in with the company's identity provider (OIDC_*) and local passwords (PASSWORD_SIGN_IN*): read there.
 from slices_admin.sign_in_settings import *  # noqa: F403
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     # Outermost but for that: the access log sees every answer, including those of the middleware below.
     "slices_admin.core.middleware.RequestIdMiddleware",
     "slices_admin.core.middleware.RequestLogMiddleware",
+    "slices_admin.metrics.middleware.RequestMetricsMiddleware",  # counts those answers too (see `metrics`)
     "django.middleware.security.SecurityMiddleware",
     "slices_admin.core.middleware.StaticFilesMiddleware",  # WhiteNoise
     "slices_admin.core.middleware.PrivateAnswersMiddleware",  # after WhiteNoise: static files keep their long cache
@@ -213,7 +215,7 @@ SECURE_CSP = {
 
 # --- HTTPS (on in production) ------------------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load balancers probe the process itself, over http
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # load balancers, Prometheus: the process, over http
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
 # Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only when the proxy
@@ -372,6 +374,12 @@ READYZ_KODEXA_CACHE_SECONDS = float(env("READYZ_KODEXA_CACHE_SECONDS", "5"))  # 
 WORKER_HEARTBEAT_STALE_SECONDS = float(env("WORKER_HEARTBEAT_STALE_SECONDS", "60"))
 # Workers probe Kodexa on every sweep; pages read the result at most this often per process (a banner while down).
 KODEXA_STATUS_CACHE_SECONDS = float(env("KODEXA_STATUS_CACHE_SECONDS", "5"))
+
+# --- Metrics (`/metrics`, README "Metrics"): a 404 until Prometheus's bearer token and/or addresses are set -----
+METRICS_TOKEN = checked_token(env("METRICS_TOKEN", ""))
+METRICS_ALLOWED_IPS = checked_networks(env_list("METRICS_ALLOWED_IPS", ""))  # addresses or networks, e.g. 10.0.6.0/24
+METRICS_CACHE_SECONDS = float(env("METRICS_CACHE_SECONDS", "5"))  # the database's gauges: read at most this often
+PROMETHEUS_MULTIPROC_DIR = made_directory(env("PROMETHEUS_MULTIPROC_DIR", ""))  # where a host's processes all count
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 # One JSON object per line on stderr (LOG_FORMAT=plain: text for people). Lines logged while a request is served

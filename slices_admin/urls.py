@@ -3,11 +3,13 @@ from django.urls import include, path
 
 from slices_admin.accounts import views as account_views
 from slices_admin.core import views as core_views
+from slices_admin.metrics import views as metrics_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", metrics_views.metrics, name="metrics"),
     path("login/", account_views.ConsoleLoginView.as_view(), name="login"),
     path("logout/", account_views.sign_out, name="logout"),
     path("oidc/", include("slices_admin.accounts.urls")),  # sign-in with the identity provider (404 while none)

@@ -4,9 +4,11 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bench.support import free_port
 from slices_admin.accounts.roles import assign_role
 from slices_admin.audit import triggers
 from slices_admin.sandbox.launcher import SandboxProcess, launch, stop_process
@@ -198,6 +201,57 @@ def start_worker(kodexa):
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+# --- `manage.py serve`, the production stack, as its own process tree ---------------------------------------------
+@pytest.fixture
+def serve_env(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
+        "DJANGO_SECRET_KEY": "serve-test-" + "k3y" * 20,
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+        "KODEXA_SANDBOX_DATA": str(tmp_path / "sandbox.sqlite3"),
+        "KODEXA_SANDBOX_PORT": str(free_port()),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),  # not var/metrics, which a `make serve` may be using
+    }
+    for name in ("KODEXA_BASE_URL", "DJANGO_PRODUCTION", "DJANGO_HTTPS", "DJANGO_DEBUG"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture
+def serve(serve_env):
+    """Start `manage.py serve` with one web worker and one background worker; returns (process, url, output)."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen, str, str]:
+        url = f"http://127.0.0.1:{free_port()}"
+        command = [sys.executable, "manage.py", "serve", "--bind", url.removeprefix("http://"), "--seed", "300"]
+        command += ["--workers", "1", "--web-workers", "1", "--threads", "2", *args]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=serve_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, so a failing test can stop the whole tree
+        )
+        started.append(process)
+        output, deadline = [], time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            output.append(line)
+            if "Press Ctrl-C" in line or not line:
+                break
+        return process, url, "".join(output)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 # --- a scripted HTTP server for faults the sandbox does not make on demand ------------------------------------------

@@ -1,5 +1,6 @@
 """The process trees `manage.py run_console` and `manage.py serve` run: a small supervisor for named child processes,
-and the local Kodexa sandbox with its seeded cache and demo logins that both start when no real Kodexa is configured.
+the metrics directory they share, and the local Kodexa sandbox with its seeded cache and demo logins that both start
+when no real Kodexa is configured.
 """
 
 import os
@@ -19,6 +20,7 @@ from django.core.management.color import Style
 from slices_admin.accounts.management.commands.add_demo_users import DEMO_PASSWORD_SUFFIX
 from slices_admin.accounts.roles import ROLES
 from slices_admin.kodexa.client import get_client
+from slices_admin.metrics import multiprocess
 from slices_admin.sandbox.cli import LISTENING_ON
 from slices_admin.sandbox.launcher import SandboxDidNotStart, launch
 
@@ -107,6 +109,13 @@ class ProcessTree:
             return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
         except (OSError, ValueError):  # no terminal
             return False
+
+
+def metrics_environment() -> dict[str, str]:
+    """PROMETHEUS_MULTIPROC_DIR for every child, web and workers alike, so /metrics reports them all: the configured
+    directory, or var/metrics, emptied now, before any of them starts."""
+    directory = multiprocess.prepare(settings.PROMETHEUS_MULTIPROC_DIR or multiprocess.DEFAULT)
+    return {multiprocess.VARIABLE: str(directory)}
 
 
 # --- the local sandbox and what a demo needs -----------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Owns the base URL, the API key, a pooled `requests.Session`, timeouts and the retry policy: reads (GET) and
 whole-record replacements (PUT) are retried on transient failures (timeouts, 429, 502-504, honouring Retry-After); a
 POST is retried only when it provably never left this machine (the connection could not be opened). Every failure
-becomes a typed `KodexaError` that carries the status and Kodexa's message and never the key.
+becomes a typed `KodexaError` that carries the status and Kodexa's message and never the key. Every request that
+leaves is counted and timed by operation and status (`metrics.series`), in `_send`, the one place it leaves.
 """
 
 import logging
@@ -22,6 +23,8 @@ from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
+
+from slices_admin.metrics.series import observe_kodexa_request
 
 from . import errors
 from .contract import ORCHESTRATOR_SLICE, Resource
@@ -91,20 +94,24 @@ class KodexaClient:
 
     # --- operations ---------------------------------------------------------------------------------------------
     def create(self, resource: Resource, body: Mapping[str, Any], *, request_id: str = "") -> Answer:
-        return self._request("POST", f"/api/{resource.path}", json=body, request_id=request_id)
+        return self._request(
+            "POST", f"/api/{resource.path}", json=body, request_id=request_id, operation="create", resource=resource
+        )
 
     def replace(self, resource: Resource, remote_id: str, body: Mapping[str, Any], *, request_id: str = "") -> Answer:
-        return self._request("PUT", self._record_path(resource, remote_id), json=body, request_id=request_id)
+        path = self._record_path(resource, remote_id)
+        return self._request("PUT", path, json=body, request_id=request_id, operation="replace", resource=resource)
 
     def get(self, resource: Resource, remote_id: str, *, request_id: str = "") -> Answer:
-        return self._request("GET", self._record_path(resource, remote_id), request_id=request_id)
+        path = self._record_path(resource, remote_id)
+        return self._request("GET", path, request_id=request_id, operation="get", resource=resource)
 
     def ping(self) -> errors.KodexaError | None:
         """One cheap read (a one-row list) to tell whether Kodexa is there: None when it answered, even with a
         refusal such as a 404 or a 429; the failure when it did not answer (unreachable, timeout, 5xx) or refused
         the console's key."""
         try:
-            self.list(ORCHESTRATOR_SLICE, page=1, page_size=1)
+            self._page(ORCHESTRATOR_SLICE, {"page": 1, "pageSize": 1, "sort": "updatedOn,desc"}, operation="ping")
         except errors.KodexaRateLimited:
             return None  # slow down, but there
         except (errors.KodexaUnavailable, errors.KodexaAuthError) as exc:
@@ -122,13 +129,17 @@ class KodexaClient:
         sort: str = "updatedOn,desc",
         filter: str | None = None,
     ) -> Page:
-        params = {"page": page, "pageSize": page_size, "sort": sort}
+        params: dict[str, Any] = {"page": page, "pageSize": page_size, "sort": sort}
         if filter:
             params["filter"] = filter
-        body = self._request("GET", f"/api/{resource.path}", params=params).body
+        return self._page(resource, params, operation="list")
+
+    def _page(self, resource: Resource, params: dict[str, Any], *, operation: str) -> Page:
+        body = self._request("GET", f"/api/{resource.path}", params=params, operation=operation, resource=resource).body
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
             raise errors.KodexaProtocolError(200, "Kodexa's list answer is not a page object.")
         content = body["content"]
+        page, page_size = params["page"], params["pageSize"]
         return Page(
             content=content,
             number=body.get("number", page),
@@ -151,6 +162,8 @@ class KodexaClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         request_id: str = "",
+        operation: str,
+        resource: Resource,
     ) -> Answer:
         url = self.base_url + path
         headers = {"X-Request-ID": request_id} if request_id else {}
@@ -161,9 +174,7 @@ class KodexaClient:
             attempt += 1
             retries_left = attempt <= self.max_retries
             try:
-                response = self.session.request(
-                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
-                )
+                response = self._send(method, url, operation, resource, json=json, params=params, headers=headers)
             except requests.ConnectTimeout as exc:
                 if retries_left:  # the connection never opened: nothing was sent, any method may repeat
                     self._backoff(attempt)
@@ -222,6 +233,20 @@ class KodexaClient:
                 raise error
             return Answer(status=status, body=_json_body(response), duration_ms=duration_ms)
 
+    def _send(self, method: str, url: str, operation: str, resource: Resource, **kwargs: Any) -> requests.Response:
+        """The one place a request leaves for Kodexa: each one (a retry too) counted and timed, with the status code
+        of its answer or why there was none."""
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.exceptions.InvalidJSONError:
+            raise  # refused before sending: nothing left
+        except requests.RequestException as exc:
+            observe_kodexa_request(operation, resource.path, _no_answer(exc), time.perf_counter() - started)
+            raise
+        observe_kodexa_request(operation, resource.path, str(response.status_code), time.perf_counter() - started)
+        return response
+
     def _backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with full jitter: 0..(0.25 s * 2^(attempt-1)), capped at the max wait."""
         return random.uniform(0, min(self.max_retry_wait, 0.25 * 2 ** (attempt - 1)))
@@ -232,6 +257,15 @@ class KodexaClient:
 
 def _since(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
+
+
+def _no_answer(exc: requests.RequestException) -> str:
+    """The status label of a request that got no answer."""
+    if isinstance(exc, requests.ConnectTimeout | requests.ConnectionError):
+        return "unreachable"  # (a connect timeout is both: the connection never opened)
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    return "error"
 
 
 def _is_connection_refused(exc: requests.ConnectionError) -> bool:

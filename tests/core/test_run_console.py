@@ -12,6 +12,7 @@ import requests
 
 from bench.support import free_port
 from tests.conftest import ROOT
+from tests.metrics.exposition import TOKEN
 
 
 def answers(url: str) -> bool:
@@ -30,13 +31,15 @@ def console_env(tmp_path):
         "KODEXA_SANDBOX_DATA": str(tmp_path / "sandbox.sqlite3"),
         "KODEXA_SANDBOX_PORT": str(free_port()),
         "PORT": str(free_port()),
+        "METRICS_TOKEN": TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),  # not var/metrics, which a `make run` may be using
     }
     env.pop("KODEXA_BASE_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     return env
 
 
-def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everything(console_env):
+def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everything(console_env, tmp_path):
     web = f"http://127.0.0.1:{console_env['PORT']}"
     sandbox = f"http://127.0.0.1:{console_env['KODEXA_SANDBOX_PORT']}"
     process = subprocess.Popen(
@@ -72,6 +75,11 @@ def test_run_console_serves_the_seeded_console_and_one_interrupt_stops_everythin
         listing = session.get(f"{web}/slices/orchestrator/", timeout=5)
         assert ">300</strong>" in listing.text
         assert answers(f"{sandbox}/_sandbox/health")
+        # The web process and the worker count into one directory: the scrape shows the page and the worker's probe.
+        metrics = requests.get(f"{web}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).text
+        assert 'slices_console_http_requests_total{method="GET",status="200",view="slices:list"} 1.0' in metrics
+        counting = {path.name for path in (tmp_path / "metrics").glob("counter_*.db")}
+        assert len(counting) == 2 and 'operation="ping"' in metrics, (counting, metrics)
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0

@@ -14,56 +14,7 @@ import requests
 
 from slices_admin.core.management.commands.serve import _is_loopback, _local_secret_key
 from tests.conftest import ROOT
-from tests.core.test_run_console import answers, free_port
-
-
-@pytest.fixture
-def serve_env(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
-        "DJANGO_SECRET_KEY": "serve-test-" + "k3y" * 20,
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-        "KODEXA_SANDBOX_DATA": str(tmp_path / "sandbox.sqlite3"),
-        "KODEXA_SANDBOX_PORT": str(free_port()),
-    }
-    for name in ("KODEXA_BASE_URL", "DJANGO_PRODUCTION", "DJANGO_HTTPS", "DJANGO_DEBUG"):
-        env.pop(name, None)
-    return env
-
-
-@pytest.fixture
-def serve(serve_env):
-    """Start `manage.py serve` with one web worker and one background worker; returns (process, url, output)."""
-    started: list[subprocess.Popen] = []
-
-    def start(*args: str) -> tuple[subprocess.Popen, str, str]:
-        url = f"http://127.0.0.1:{free_port()}"
-        command = [sys.executable, "manage.py", "serve", "--bind", url.removeprefix("http://"), "--seed", "300"]
-        command += ["--workers", "1", "--web-workers", "1", "--threads", "2", *args]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=serve_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group, so a failing test can stop the whole tree
-        )
-        started.append(process)
-        output, deadline = [], time.monotonic() + 180
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            output.append(line)
-            if "Press Ctrl-C" in line or not line:
-                break
-        return process, url, "".join(output)
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+from tests.core.test_run_console import answers
 
 
 def wait_until_ready(url: str, timeout: float = 30) -> requests.Response:

@@ -75,3 +75,22 @@ def test_make_test_installs_chromium_before_running_the_tests():
     ).stdout
     assert "scripts/system-packages.sh chromium" in plan
     assert plan.index("scripts/system-packages.sh chromium") < plan.index("bin/pytest")
+
+
+def test_promtool_comes_from_debians_prometheus_without_the_daemons_it_recommends(tmp_path):
+    result = run(machine(tmp_path, uid=0), "prometheus")
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends prometheus"]
+
+
+def test_make_test_installs_promtool_before_running_the_tests():
+    plan = subprocess.run(
+        ["make", "-n", "test"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MAKEFLAGS": ""},
+    ).stdout
+    assert plan.index("scripts/system-packages.sh prometheus") < plan.index("bin/pytest")

@@ -100,6 +100,9 @@ MATRIX: dict[str, Rule] = {
     "home": read_only(),
     "healthz": read_only(public=True, others=(405,)),
     "readyz": read_only(public=True, others=(405,)),
+    # Prometheus's, behind its own guard (a bearer token or an address list, see `metrics.views`), not a session: off
+    # here, so every method gets the 404 an unconfigured console gives (405 once configured).
+    "metrics": read_only(public=True, others=(404, 405)),
     "login": Rule(PUBLIC, methods=("POST", "PUT"), attempt=_sign_in, proves=False, others=(302, 405)),
     "logout": Rule(SIGNED_IN),
     # The identity provider's two URLs: GET only, for anyone (and 404 while no provider is configured).

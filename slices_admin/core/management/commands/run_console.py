@@ -10,7 +10,14 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from slices_admin.core.processes import ProcessTree, add_demo_users, start_sandbox, sync_cache, write_banner
+from slices_admin.core.processes import (
+    ProcessTree,
+    add_demo_users,
+    metrics_environment,
+    start_sandbox,
+    sync_cache,
+    write_banner,
+)
 
 
 class Command(BaseCommand):
@@ -29,8 +36,9 @@ class Command(BaseCommand):
                 sync_cache(self.stdout, self.stderr)
                 if settings.KODEXA_SANDBOX:
                     add_demo_users(self.stdout)
-                tree.start("worker", [sys.executable, "manage.py", "db_worker", "--interval", "0.5"])
-                tree.start("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"])
+                env = metrics_environment()  # the worker's Kodexa calls are counted where the web process reads
+                tree.start("worker", [sys.executable, "manage.py", "db_worker", "--interval", "0.5"], env)
+                tree.start("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"], env)
                 tree.wait_until_up(f"http://{host}:{port}/healthz", "web server")
                 write_banner(self.stdout, self.style, f"http://{host}:{port}/")
                 tree.watch()

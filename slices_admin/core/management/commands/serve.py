@@ -4,8 +4,9 @@ Applies migrations, collects static files, then runs gunicorn (gunicorn.conf.py)
 real Kodexa is configured, the sandbox with demo logins. Every child runs with the production settings
 (DJANGO_PRODUCTION=1). Without `--https` the stack is for this machine: it binds only to loopback, speaks plain http
 (DJANGO_HTTPS=0: no HTTPS redirect, HSTS or Secure-only cookies, which a browser would refuse over http) and, unless
-DJANGO_SECRET_KEY is set, signs with a key kept in var/. Ctrl-C or SIGTERM stops everything; a child that dies stops
-everything too, naming it, with a non-zero exit.
+DJANGO_SECRET_KEY is set, signs with a key kept in var/. All the children count into one metrics directory, emptied
+first (see `metrics.multiprocess`). Ctrl-C or SIGTERM stops everything; a child that dies stops everything too,
+naming it, with a non-zero exit.
 """
 
 import ipaddress
@@ -18,7 +19,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from slices_admin.core.processes import ProcessTree, add_demo_users, start_sandbox, sync_cache, write_banner
+from slices_admin.core.processes import (
+    ProcessTree,
+    add_demo_users,
+    metrics_environment,
+    start_sandbox,
+    sync_cache,
+    write_banner,
+)
 
 
 class Command(BaseCommand):
@@ -59,7 +67,7 @@ class Command(BaseCommand):
                 "--https serves real users, and the sandbox comes with demo logins whose passwords are printed: "
                 "set KODEXA_BASE_URL and KODEXA_API_KEY for a real Kodexa deployment."
             )
-        env = self.child_environment(https)
+        env = {**self.child_environment(https), **metrics_environment()}
         url = f"http://{bind}/"
 
         with ProcessTree() as tree:
