@@ -76,12 +76,13 @@ class RequestContextFilter(logging.Filter):
 
 # --- secrets --------------------------------------------------------------------------------------------------------
 def redact_text(text: str) -> str:
-    """`text` with the Kodexa API key and anything that looks like a password, token or key blanked."""
+    """`text` with the Kodexa API key, the webhook's secret and URL (a Slack webhook's URL is its secret), and
+anything that looks like a password, token or key blanked."""
     if len(text) > MAX_LOGGED_TEXT:
         text = text[:MAX_LOGGED_TEXT] + "…[truncated]"
-    key = settings.KODEXA_API_KEY
-    if key and key in text:
-        text = text.replace(key, REDACTED)
+    for key in (settings.KODEXA_API_KEY, settings.BULK_WEBHOOK_SECRET, settings.BULK_WEBHOOK_URL):
+        if key and key in text:
+            text = text.replace(key, REDACTED)
     text = _NAMED_SECRET.sub(rf"\1{REDACTED}", text)
     text = _BARE_AUTH.sub(rf"\1{REDACTED}", text)
     return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
