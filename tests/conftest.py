@@ -1,9 +1,11 @@
-"""Fixtures that start real processes and servers (the sandbox, a scripted HTTP server) and clean up after."""
+"""Fixtures that start real processes and servers (the sandbox, a scripted HTTP server, a webhook receiver) and clean
+up after."""
 
 import contextlib
 import json
 import os
 import secrets
+import select
 import subprocess
 import sys
 import threading
@@ -248,6 +250,49 @@ def scripted_kodexa(scripted, settings) -> Scripted:
     return scripted
 
 
+# --- a webhook receiver, as its own process --------------------------------------------------------------------------
+@dataclass
+class WebhookReceiver:
+    """A `tests/webhook_receiver.py` process: the URL it listens on, and the requests it has recorded so far."""
+
+    url: str
+    log: Path
+    process: subprocess.Popen
+
+    def requests(self) -> list[dict]:
+        lines = self.log.read_text(encoding="utf-8").splitlines() if self.log.exists() else []
+        return [json.loads(line) for line in lines if line]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def webhook_receiver(tmp_path) -> Iterator:
+    """Start receivers answering from a script of `{"status", "delay", "headers", "body"}` (then 200); each is
+    killed after the test."""
+    started: list[WebhookReceiver] = []
+
+    def start(*answers: dict) -> WebhookReceiver:
+        log = tmp_path / f"webhook-{len(started)}.jsonl"
+        command = [sys.executable, str(ROOT / "tests" / "webhook_receiver.py"), str(log), json.dumps(list(answers))]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        line = process.stdout.readline() if ready else ""
+        receiver = WebhookReceiver(line.removeprefix("listening on ").strip(), log, process)
+        started.append(receiver)
+        assert line.startswith("listening on "), f"the webhook receiver did not start: {line!r}"
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """The process cache (the dashboard as last read) must not carry over from one test to the next. The stored
@@ -256,6 +301,14 @@ def _empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def quick(settings):
+    """Bulk edits: retries after milliseconds, eight requests in flight, no typed confirmation below 1,000 slices."""
+    settings.BULK_BACKOFF_SECONDS = 0.01
+    settings.BULK_CONCURRENCY = 8
+    settings.BULK_CONFIRM_THRESHOLD = 1000
 
 
 # --- users ----------------------------------------------------------------------------------------------------------
@@ -267,6 +320,11 @@ def make_user(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def operator_user(make_user):
+    return make_user("operator")
 
 
 @pytest.fixture

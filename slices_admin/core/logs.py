@@ -77,7 +77,7 @@ class RequestContextFilter(logging.Filter):
 # --- secrets --------------------------------------------------------------------------------------------------------
 def redact_text(text: str) -> str:
     """`text` with the Kodexa API key, the webhook's secret and URL (a Slack webhook's URL is its secret), and
-anything that looks like a password, token or key blanked."""
+    anything that looks like a password, token or key blanked."""
     if len(text) > MAX_LOGGED_TEXT:
         text = text[:MAX_LOGGED_TEXT] + "…[truncated]"
     for key in (settings.KODEXA_API_KEY, settings.BULK_WEBHOOK_SECRET, settings.BULK_WEBHOOK_URL):

@@ -117,7 +117,11 @@ def _why(exc: requests.ConnectionError) -> str:
 
 
 def _without_secrets(text: str) -> str:
-    for secret in (settings.BULK_WEBHOOK_SECRET, settings.BULK_WEBHOOK_URL):
+    """A receiver's answer without the secret, the URL or the URL's path (which may carry a token) in it."""
+    url = settings.BULK_WEBHOOK_URL
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    for secret in (settings.BULK_WEBHOOK_SECRET, url, path if len(path) > 1 else ""):
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
