@@ -3,7 +3,10 @@
 import hashlib
 import hmac
 
+import pytest
+
 from slices_admin.notifications import signing
+from tests.conftest import ROOT
 
 SECRET = "whsec-signing-test"
 BODY = '{"event":"finished","text":"Bulk edit 7 finished ✓"}'.encode()
@@ -35,3 +38,16 @@ def test_a_receiver_refuses_a_changed_body_another_secret_an_old_or_missing_time
     assert not signing.verify(SECRET, BODY, "1767225601", signed, now=1767225600)  # the timestamp moved
     assert not signing.verify(SECRET, BODY, None, signed, now=1767225600)
     assert not signing.verify(SECRET, BODY, "-5", signed, now=1767225600)
+
+
+def test_the_readmes_receiver_accepts_a_signed_message_and_refuses_a_changed_one():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Notifications") :]
+    start = section.index("```python") + len("```python")
+    snippet = section[start : section.index("```", start)]
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (the README's own example)
+    headers = signing.signed_headers(SECRET, BODY)
+    assert namespace["verified_message"](SECRET, headers, BODY)["event"] == "finished"
+    with pytest.raises(ValueError, match="not a message from the console"):
+        namespace["verified_message"](SECRET, headers, BODY.replace(b"7", b"8"))
