@@ -126,10 +126,11 @@ def _forget(worker_id: str) -> None:
 
 
 def _deliver_notifications(worker_id: str, options: dict[str, Any]) -> None:
-    """The "notifications" queue, worked by a loop of its own (with the main loop's interval and backend)."""
+    """The "notifications" queue, worked by a loop of its own on the main loop's backend. It looks for a task at
+    most once a second: on SQLite each look takes the write lock a moment, which a running bulk edit also wants."""
     worker = ReconnectingWorker(
         queue_names=[NOTIFICATIONS_QUEUE],
-        interval=options["interval"],
+        interval=max(options["interval"], 1.0),
         batch=False,
         backend_name=options["backend_name"],
         startup_delay=False,
