@@ -74,9 +74,9 @@ def _record(delivery: WebhookDelivery, sent: sending.Sent, host: str, limit: int
         mine.update(last_status_code=sent.status_code, last_error=sent.error, next_try_at=retry_at, claimed_until=None)
         wait = (retry_at - now).total_seconds()
         logger.warning(
-            "%s failed on try %d of %d: %s Next try in %.0f s.", what, delivery.tries, limit, sent.error, wait
+            "%s failed on try %d of %d: %s Next try in %.1f s.", what, delivery.tries, limit, sent.error, wait
         )
-        return Tried(f"try {delivery.tries} failed; the next is due in {wait:.0f} s", retry_at)
+        return Tried(f"try {delivery.tries} failed; the next is due in {wait:.1f} s", retry_at)
     mine.update(
         state=WebhookDelivery.State.FAILED,
         tries=delivery.tries,
