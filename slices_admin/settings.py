@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "slices_admin.audit",
     "slices_admin.slices",
     "slices_admin.bulk",
+    "slices_admin.notifications",
     "slices_admin.api",
     "slices_admin.sandbox",
     "django_tasks_db",  # after the bulk app, whose `db_worker` extends this one's
@@ -251,7 +252,8 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Background tasks (`manage.py db_worker` runs them) -----------------------------------------------------------
-TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"), "QUEUES": ["default"]}}
+TASK_QUEUES = ["default", "notifications"]  # notifications: webhooks, in a thread of each worker (see `db_worker`)
+TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"), "QUEUES": TASK_QUEUES}}
 
 # --- Django REST framework ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -363,6 +365,12 @@ BULK_MAX_RATE = float(env("BULK_MAX_RATE", "1000"))
 # than this percentage from the one confirmed; it may be scheduled at most BULK_SCHEDULE_MAX_DAYS ahead.
 BULK_SCHEDULE_DRIFT_PERCENT = float(env("BULK_SCHEDULE_DRIFT_PERCENT", "10"))
 BULK_SCHEDULE_MAX_DAYS = int(env("BULK_SCHEDULE_MAX_DAYS", "30"))
+BULK_WEBHOOK_URL = env("BULK_WEBHOOK_URL", "").strip()  # README "Notifications"; empty: none. Never shown, as the next
+BULK_WEBHOOK_SECRET = env("BULK_WEBHOOK_SECRET", "")  # the HMAC-SHA256 key; empty: unsigned (e.g. a Slack webhook)
+BULK_WEBHOOK_TIMEOUT = float(env("BULK_WEBHOOK_TIMEOUT", "5"))  # seconds to connect, and again to read the answer
+BULK_WEBHOOK_MAX_TRIES = int(env("BULK_WEBHOOK_MAX_TRIES", "6"))  # a 5xx, 408, 429, timeout, no connection: again
+BULK_WEBHOOK_BACKOFF_SECONDS = float(env("BULK_WEBHOOK_BACKOFF_SECONDS", "10"))  # doubling: 10, 20, 40, 80, 160 s
+CONSOLE_BASE_URL = env("CONSOLE_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}").rstrip("/")  # the jobs' links
 
 # --- Readiness (`/readyz`) ---------------------------------------------------------------------------------------
 # The checks that make /readyz answer 503. All four by default; leaving out "kodexa" keeps the web processes in the

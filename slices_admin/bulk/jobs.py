@@ -12,6 +12,7 @@ from django.utils import timezone
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
+from slices_admin.notifications import services as notifications
 
 from .changes import Change, runners_for
 from .ledger import finish_cancelled
@@ -168,6 +169,8 @@ def _create(
             return _queue(job, context, _items_for(job, expected))
         action = AuditEntry.Action.BULK_APPROVAL_REQUESTED if needs_approval else AuditEntry.Action.BULK_SCHEDULE
         record_job_event(job, context, action, toChange=to_change)
+        if needs_approval:
+            notifications.job_awaits_approval(job.pk)
     return job
 
 

@@ -15,6 +15,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from slices_admin.notifications import services as notifications
 from slices_admin.slices.models import OrchestratorSlice
 
 from .models import BulkEditItem, BulkEditJob, BulkEditRunner
@@ -139,9 +140,11 @@ def has_unfinished_items(job_id: int) -> bool:
 
 def close_finished(job_id: int) -> None:
     """The job is done: every item has its outcome."""
-    BulkEditJob.objects.filter(pk=job_id, state__in=(BulkEditJob.State.RUNNING, BulkEditJob.State.PAUSED)).update(
-        state=BulkEditJob.State.FINISHED, finished_at=timezone.now(), paused_until=None, pause_reason=""
-    )
+    closed = BulkEditJob.objects.filter(
+        pk=job_id, state__in=(BulkEditJob.State.RUNNING, BulkEditJob.State.PAUSED)
+    ).update(state=BulkEditJob.State.FINISHED, finished_at=timezone.now(), paused_until=None, pause_reason="")
+    if closed:
+        notifications.job_ended(job_id)
 
 
 def finish_cancelled(job: BulkEditJob) -> bool:
@@ -154,9 +157,11 @@ def finish_cancelled(job: BulkEditJob) -> bool:
         )
         if job.items.filter(state__in=UNFINISHED_ITEM).exists():
             return False
-        BulkEditJob.objects.filter(pk=job.pk, state__in=UNFINISHED_JOB).update(
+        closed = BulkEditJob.objects.filter(pk=job.pk, state__in=UNFINISHED_JOB).update(
             state=BulkEditJob.State.CANCELLED, finished_at=now, paused_until=None, pause_reason=""
         )
+        if closed:
+            notifications.job_ended(job.pk)
     return True
 
 

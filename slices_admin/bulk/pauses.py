@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
+from slices_admin.notifications import services as notifications
 
 from .decisions import looks_down
 from .models import BulkEditJob
@@ -85,7 +86,9 @@ class Pauses:
             self._outage = True
             self._outage_wait = settings.BULK_OUTAGE_PROBE_SECONDS
         logger.warning("bulk job %s: Kodexa looks down (%s); pausing until it answers", self.job_id, exc.message)
-        self.pause(self._outage_wait, self._outage_reason(exc.message))
+        reason = self._outage_reason(exc.message)
+        self.pause(self._outage_wait, reason)
+        notifications.job_paused_by_outage(self.job_id, reason)
         return True
 
     def _outage_reason(self, what: str) -> str:

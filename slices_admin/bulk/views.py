@@ -134,6 +134,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": request.user.has_perm(EDIT_SLICES),
         "approval": _approval(request, job) if job.state == BulkEditJob.State.AWAITING_APPROVAL else None,
         "rate_form": RateForm(initial={"max_rate": job.max_rate}),
+        "notifications": job.notifications.all(),  # webhook deliveries; read only by the whole page
+        "webhook_tries": settings.BULK_WEBHOOK_MAX_TRIES,
     }
     return render_page_or_partial(request, "bulk/job.html", "items", context)
 

@@ -7,6 +7,9 @@ pages show a banner while it does not), and recomputes the dashboard's figures o
 `DASHBOARD_REFRESH_SECONDS` old (one worker at a time), so no page view pays for them. And the database going away
 (a PostgreSQL restart, a locked SQLite file) does not end it: it waits, reconnects and goes on.
 
+Webhook deliveries (the "notifications" queue) are worked in a thread of their own beside the main loop: a bulk edit
+the main loop runs for hours must not hold up the message saying it paused.
+
 It runs at a lower CPU priority (`WORKER_NICENESS`): on a machine it shares with the web processes, a page someone
 waits for goes before background work, which waits on Kodexa most of the time anyway.
 """
@@ -28,6 +31,7 @@ from django_tasks_db.management.commands import db_worker
 
 from slices_admin.bulk.sweep import sweep
 from slices_admin.core.services import forget_worker, probe_kodexa, record_worker_heartbeat, this_worker_id
+from slices_admin.notifications.tasks import QUEUE as NOTIFICATIONS_QUEUE
 from slices_admin.slices.dashboard import refresh as refresh_dashboard
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,10 @@ class Command(db_worker.Command):
         beat()
         _sweep()
         threading.Thread(target=_sweep_forever, args=(beat,), name="bulk-sweep", daemon=True).start()
+        queues = str(options.get("queue_name") or "").split(",")
+        if not ({NOTIFICATIONS_QUEUE, "*"} & set(queues) or options.get("batch")):
+            notifications = functools.partial(_deliver_notifications, worker_id, options)
+            threading.Thread(target=notifications, name="notifications", daemon=True).start()
         try:
             with _reconnecting_worker():
                 return super().handle(*args, **options)
@@ -113,6 +121,27 @@ def _forget(worker_id: str) -> None:
         forget_worker(worker_id)
     except Exception:
         logger.warning("worker: could not remove its heartbeat row on the way out", exc_info=True)
+    finally:
+        connection.close()
+
+
+def _deliver_notifications(worker_id: str, options: dict[str, Any]) -> None:
+    """The "notifications" queue, worked by a loop of its own on the main loop's backend. It looks for a task at
+    most once a second: on SQLite each look takes the write lock a moment, which a running bulk edit also wants."""
+    worker = ReconnectingWorker(
+        queue_names=[NOTIFICATIONS_QUEUE],
+        interval=max(options["interval"], 1.0),
+        batch=False,
+        backend_name=options["backend_name"],
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=f"{worker_id}:{NOTIFICATIONS_QUEUE}"[:64],
+        excluded_queue_names=[],
+    )
+    try:
+        worker.run()
+    except Exception:
+        logger.exception("worker: the notifications loop stopped: webhooks wait for another worker, or a restart")
     finally:
         connection.close()
 

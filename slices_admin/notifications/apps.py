@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.core import checks
+
+from .checks import webhook_settings
+
+
+class NotificationsConfig(AppConfig):
+    name = "slices_admin.notifications"
+    label = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        checks.register(webhook_settings)
