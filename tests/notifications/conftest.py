@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import WebhookReceiver
+from tests.processes import WebhookReceiver
 
 WEBHOOK_SECRET = "whsec-test-6f1c0d9a2b7e4f3a8c5d1e0b9a7f6e5d"
 CONSOLE = "https://console.example.test"
