@@ -12,7 +12,7 @@ from django.utils import timezone
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext
 
-from .jobs import changes_now, record_job_event, release
+from .jobs import changes_now, locked_job, record_job_event, release
 from .models import BulkEditJob
 from .selection import BulkEditError
 
@@ -74,7 +74,7 @@ def expire_requests(now: datetime | None = None) -> list[int]:
     expired = []
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
-            job = BulkEditJob.objects.select_for_update().get(pk=pk)
+            job = locked_job(pk)
             if job.state == BulkEditJob.State.AWAITING_APPROVAL:
                 _expire(job)
                 expired.append(pk)
@@ -89,7 +89,7 @@ def awaiting_others(user: AbstractBaseUser | AnonymousUser) -> int:
 
 def _awaiting(job: BulkEditJob, context: AuditContext) -> BulkEditJob:
     """The job's row, locked, if it still awaits an answer (an expired one is closed here)."""
-    job = BulkEditJob.objects.select_for_update().get(pk=job.pk)
+    job = locked_job(job.pk)
     if (
         job.state == BulkEditJob.State.AWAITING_APPROVAL
         and job.approval_expires_at

@@ -10,7 +10,7 @@ from slices_admin.audit.services import AuditContext
 
 from . import ledger
 from .changes import runners_for
-from .jobs import changes_now, record_job_event, release
+from .jobs import changes_now, locked_job, record_job_event, release
 from .models import BulkEditJob
 from .selection import BulkEditError
 from .tasks import enqueue_runners
@@ -79,7 +79,7 @@ def release_due_jobs() -> list[int]:
     started = []
     for pk in due.order_by("start_at").values_list("pk", flat=True):
         with transaction.atomic():
-            job = BulkEditJob.objects.select_for_update().get(pk=pk)
+            job = locked_job(pk)
             if job.state != BulkEditJob.State.SCHEDULED:
                 continue  # another worker's sweep took it
             context = AuditContext.system("schedule")
@@ -111,7 +111,7 @@ def drift_refusal(job: BulkEditJob) -> str:
 
 
 def _locked(job: BulkEditJob) -> BulkEditJob:
-    return BulkEditJob.objects.select_for_update().get(pk=job.pk)
+    return locked_job(job.pk)
 
 
 def _state(job: BulkEditJob) -> str:

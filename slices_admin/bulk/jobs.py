@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from slices_admin.audit.chain import lock_for_append
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
@@ -117,6 +118,14 @@ def request_undo(
         earlier = existing_undo(original)
         raise BulkEditError({"__all__": f"Bulk edit {original.pk} already has an undo"
                              + (f": bulk edit {earlier.pk}." if earlier else ".")}) from exc  # fmt: skip
+
+
+def locked_job(pk: int) -> BulkEditJob:
+    """The job's row, locked for the rest of the transaction, for a change that writes an audit entry. The audit
+    log's append lock is taken first: a runner's recorder holds it while its writes' references to the job row are
+    checked at commit, so taking the row first could deadlock with it on PostgreSQL."""
+    lock_for_append()
+    return BulkEditJob.objects.select_for_update().get(pk=pk)
 
 
 def existing_undo(original: BulkEditJob) -> BulkEditJob | None:
@@ -271,7 +280,7 @@ def cancel_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
     A job no runner is working (queued, paused, scheduled) is cancelled here and now; one awaiting approval is
     withdrawn or rejected instead."""
     with transaction.atomic():
-        job = BulkEditJob.objects.select_for_update().get(pk=job.pk)
+        job = locked_job(job.pk)
         if job.finished or job.cancel_requested_at:
             return job
         if job.state == BulkEditJob.State.AWAITING_APPROVAL:
@@ -297,7 +306,7 @@ def follow_up(job: BulkEditJob, kind: str, *, context: AuditContext) -> BulkEdit
     ("reapply": the operator has seen what changed and chooses to set the status on top of it). The button that
     asks is the confirmation; asking twice while the first follow-up runs is refused."""
     with transaction.atomic():  # one follow-up at a time: the check and the creation are one write
-        job = BulkEditJob.objects.select_for_update().get(pk=job.pk)
+        job = locked_job(job.pk)
         state = {"retry": BulkEditItem.State.FAILED, "reapply": BulkEditItem.State.CONFLICT}[kind]
         running = job.follow_ups.filter(follow_up_kind=kind).exclude(state__in=BulkEditJob.ENDED).first()
         if running is not None:
