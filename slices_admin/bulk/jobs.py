@@ -18,10 +18,10 @@ from slices_admin.notifications import services as notifications
 from .changes import Change, runners_for
 from .ledger import finish_cancelled
 from .models import BulkEditItem, BulkEditJob
-from .preview import preview
+from .preview import Preview, preview
 from .selection import BulkEditError, Selection
 from .tasks import enqueue_runners
-from .undo import undo_items, undo_preview
+from .undo import UndoPreview, undo_items, undo_preview
 
 
 def create_job(
@@ -132,13 +132,19 @@ def existing_undo(original: BulkEditJob) -> BulkEditJob | None:
     return original.undos.exclude(state__in=BulkEditJob.NEVER_RAN).order_by("pk").first()
 
 
+def preview_now(job: BulkEditJob, *, details: bool = False) -> Preview | UndoPreview:
+    """What the job would do if its items were made now: an undo's preview, or its selection's (with `details`,
+    the sample and warnings an approver reads too)."""
+    if job.undo_of is not None:
+        return undo_preview(job.undo_of)
+    change = Change(job.target_status, job.error_message, job.reason)
+    return preview(Selection.from_json(job.selection), change, user=job.created_by, details=details)
+
+
 def changes_now(job: BulkEditJob) -> int:
     """How many slices the job would change if its items were made now (what an approver and a scheduled start
     compare with the count confirmed)."""
-    if job.undo_of is not None:
-        return undo_preview(job.undo_of).to_change
-    change = Change(job.target_status, job.error_message, job.reason)
-    return preview(Selection.from_json(job.selection), change, details=False).to_change
+    return preview_now(job).to_change
 
 
 def release(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:

@@ -6,7 +6,7 @@ The work itself is done by runners (`runner.run_job`) in workers; see each modul
 
 from .approval import approve, awaiting_others, reject, withdraw
 from .controls import pause_job, resume_job, set_rate, start_now
-from .jobs import cancel_job, create_job, existing_undo, follow_up, request_undo
+from .jobs import cancel_job, create_job, existing_undo, follow_up, preview_now, request_undo
 from .preview import SAMPLE_SIZE, Preview, preview
 from .progress import Progress, progress, progress_of
 from .selection import BulkEditError, Selection
@@ -27,6 +27,7 @@ __all__ = [
     "follow_up",
     "pause_job",
     "preview",
+    "preview_now",
     "progress",
     "progress_of",
     "reject",

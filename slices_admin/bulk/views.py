@@ -15,7 +15,6 @@ from slices_admin.core.middleware import background_poll
 from slices_admin.core.rendering import redirect_after_post, render_page_or_partial
 
 from . import services
-from .changes import Change
 from .forms import BulkEditForm, RateForm
 from .models import BulkEditItem, BulkEditJob
 from .report import JobReport
@@ -142,11 +141,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _approval(request: HttpRequest, job: BulkEditJob) -> dict[str, object]:
     """What an approver weighs: the edit's preview recomputed now, beside the count it was asked with."""
-    if job.undo_of is not None:
-        now: services.Preview | services.UndoPreview = services.undo_preview(job.undo_of)
-    else:
-        change = Change(job.target_status, job.error_message, job.reason)
-        now = services.preview(services.Selection.from_json(job.selection), change, user=job.created_by)
+    now = services.preview_now(job, details=True)
     drift = now.to_change - (job.requested_count or 0)
     return {"now": now, "drift": drift, "own": job.created_by_id == request.user.pk}
 
