@@ -62,13 +62,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "django_htmx",
     "axes",
     "slices_admin.core",
     "slices_admin.accounts",
+    "slices_admin.tokens",
     "slices_admin.audit",
     "slices_admin.slices",
     "slices_admin.bulk",
@@ -262,7 +262,7 @@ TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBa
 # --- Django REST framework ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "slices_admin.tokens.authentication.PersonalTokenAuthentication",  # `Authorization: Token|Bearer <token>`
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["slices_admin.api.permissions.RolePermission"],
@@ -276,6 +276,11 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS is a 405: /api/v1/schema describes every operation
     "DEFAULT_THROTTLE_CLASSES": ["slices_admin.api.throttling.ApiRateThrottle"],
 }
+# Personal API tokens (`/tokens/`): the longest expiry anyone may choose, in days (the page offers 7, 30, 90 and 365
+# up to it, and it if it is none of those).
+API_TOKEN_MAX_DAYS = int(env("API_TOKEN_MAX_DAYS", "365"))
+if API_TOKEN_MAX_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_MAX_DAYS is a number of days, 1 or more.")
 # Requests per token (or per signed-in user) to the JSON API, e.g. 600/min or 20/s; more are refused with 429 and
 # Retry-After, the first refusal in each window audited. Empty: no limit.
 API_RATE_LIMIT = env("API_RATE_LIMIT", "600/min")
