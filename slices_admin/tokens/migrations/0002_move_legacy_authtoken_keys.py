@@ -26,7 +26,8 @@ def move_legacy_keys(apps, schema_editor):
     with connection.cursor() as cursor:
         if LEGACY_TABLE not in connection.introspection.table_names(cursor):
             return  # a database that never had DRF's tokens
-        cursor.execute(f"SELECT key, user_id, created FROM {connection.ops.quote_name(LEGACY_TABLE)}")  # noqa: S608
+        columns = ", ".join(map(connection.ops.quote_name, ("key", "user_id", "created")))
+        cursor.execute(f"SELECT {columns} FROM {connection.ops.quote_name(LEGACY_TABLE)}")  # noqa: S608
         rows = cursor.fetchall()
     APIToken = apps.get_model("tokens", "APIToken")
     expires = timezone.now() + timedelta(days=min(LEGACY_DAYS, settings.API_TOKEN_MAX_DAYS))
