@@ -51,10 +51,21 @@ def code_version(root: Path) -> dict:
     return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_changes": changed}
 
 
-def write_section(path: Path, section: str, figures: dict) -> None:
-    """Replace one section of the results file, keeping the others."""
+def write_section(path: Path, section: str, figures: dict, *, keep: tuple[str, ...] = ()) -> None:
+    """Replace one section of the results file, keeping the others (and the section's own `keep` keys, measured
+    by another benchmark)."""
     results = json.loads(path.read_text()) if path.exists() else {}
-    results[section] = figures
+    kept = {key: value for key, value in results.get(section, {}).items() if key in keep}
+    _write(path, {**results, section: {**figures, **kept}})
+
+
+def update_section(path: Path, section: str, figures: dict) -> None:
+    """Set some keys of one section of the results file, keeping everything else."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    _write(path, {**results, section: {**results.get(section, {}), **figures}})
+
+
+def _write(path: Path, results: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 

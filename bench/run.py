@@ -1,13 +1,16 @@
 """`make bench`: seed a million cached slices and a million audit entries, and measure the console against the
 numbers it is held to.
 
-Measures, in one run, three sections (`--only` runs one of them):
+Measures, in one run, four sections (`--only` runs one of them):
 - "browsing": the list fragment beside Django admin's changelist for the same searches, sync throughput from the
   sandbox, and CSV export memory;
 - "audit": the first, a middle and the last page of the audit log for three filters (and none), and the memory of
   its CSV and JSON Lines exports;
 - "bulk": a bulk status edit of 1,000 slices against the sandbox at 100 ms latency, beside its limit and beside the
-  same edit sent one slice at a time (its own sandbox and database).
+  same edit sent one slice at a time (its own sandbox and database);
+- "bulk-controls": the undo of a 1,000-slice edit beside the same limit, and a 1,000-slice edit at a maximum rate of
+  20 requests/s measured at the sandbox, three runs each (fresh sandboxes and databases), written with their medians
+  under "undo" and "rate" in the "bulk" section.
 Prints a table of every figure with its target and PASS/MISS, and writes each section's figures to its section of
 `bench/results.json`. The cache and the audit log live in `var/bench.sqlite3` and are seeded only when they hold
 fewer rows than asked, so later runs start measuring at once. A missed target does not fail the run: these are
@@ -27,7 +30,8 @@ import bench
 from bench import RESULTS, ROOT, VAR, setup_django, support, sync
 
 SYNC_ROWS = 100_000
-SECTIONS = ("browsing", "audit", "bulk")
+SECTIONS = ("browsing", "audit", "bulk", "bulk-controls")
+CONTROL_KEYS = ("undo", "rate")  # of the "bulk" section, written by "bulk-controls"
 
 
 def _arguments() -> argparse.Namespace:
@@ -37,6 +41,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--only", choices=SECTIONS, help="measure one section (default: all)")
     parser.add_argument("--rounds", type=int, default=20, help="timed requests per combination and side")
     parser.add_argument("--warmup", type=int, default=2, help="untimed requests first")
+    parser.add_argument("--control-runs", type=int, default=3, help="runs of the bulk undo and rate benchmarks")
     parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
     return parser.parse_args()
@@ -123,8 +128,28 @@ def _bulk(code: dict, results: Path) -> None:
     }
     print()
     print(report.bulk_table(figures))
-    report.write_section(results, "bulk", figures)
+    report.write_section(results, "bulk", figures, keep=CONTROL_KEYS)
     print(f"\nBulk: {figures['run_seconds']:.0f} s. Figures written to {results}.\n")
+
+
+def _bulk_controls(code: dict, results: Path, runs: int) -> None:
+    """Measure the undo and the maximum rate (fresh sandboxes and databases, child processes), print and write them
+    under their keys of the "bulk" section."""
+    from bench import bulk_controls, report
+
+    began = time.perf_counter()
+    print(f"Undo of a 1,000-slice bulk edit, and one at {bulk_controls.MAX_RATE:g} requests/s: {runs} runs ...")
+    measured = bulk_controls.measure(runs=runs)
+    stamp = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": code,
+        "run_seconds": round(time.perf_counter() - began, 1),  # both benchmarks, all runs
+    }
+    figures = {key: {**stamp, **measured[key]} for key in CONTROL_KEYS}
+    print()
+    print(bulk_controls.table(measured["undo"], measured["rate"]))
+    report.update_section(results, "bulk", figures)
+    print(f"\nBulk controls: {time.perf_counter() - began:.0f} s. Figures written to {results}.\n")
 
 
 def main() -> None:
@@ -151,6 +176,8 @@ def main() -> None:
         _audit(options, code, seeded["audit"])
     if "bulk" in sections:
         _bulk(code, options.results)
+    if "bulk-controls" in sections:
+        _bulk_controls(code, options.results, options.control_runs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Settings for the Slices console.
 
-Every environment variable the console reads is read here, with a default that makes `make run` work.
+Every environment variable the console reads is read here, with a default that makes `make run` work (the sign-in
+settings in `sign_in_settings`, which this module imports, to keep each a module read in one sitting).
 """
 
 import os
@@ -11,25 +12,15 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from slices_admin.environment import env, env_bool, env_list
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
 from slices_admin.logging_config import logging_config
 
+# Sign-in with the company's identity provider (OIDC_*) and local passwords (PASSWORD_SIGN_IN*): read there.
+from slices_admin.sign_in_settings import *  # noqa: F403
+from slices_admin.sign_in_settings import SIGN_OUT_ORIGINS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 # --- Django core -------------------------------------------------------------------------------------------------
@@ -215,7 +206,8 @@ SECURE_CSP = {
     "font-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # Sign-out posts a form that lands on the identity provider's end-session endpoint.
+    "form-action": [CSP.SELF, *SIGN_OUT_ORIGINS],
     "frame-ancestors": [CSP.NONE],
 }
 

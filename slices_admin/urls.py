@@ -1,15 +1,16 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from slices_admin.accounts import views as account_views
 from slices_admin.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", account_views.ConsoleLoginView.as_view(), name="login"),
+    path("logout/", account_views.sign_out, name="logout"),
+    path("oidc/", include("slices_admin.accounts.urls")),  # sign-in with the identity provider (404 while none)
     path("slices/", include("slices_admin.slices.urls")),
     path("audit/", include("slices_admin.audit.urls")),
     path("bulk/", include("slices_admin.bulk.urls")),

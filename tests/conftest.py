@@ -138,6 +138,27 @@ def failed_slices(kodexa):
     return make
 
 
+# --- an OpenID Connect provider, as its own process -----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def identity_provider():
+    """oidc-provider-mock on 127.0.0.1 (see `tests.identity_provider`), stopped at the end of the session."""
+    from tests.identity_provider import start_identity_provider
+
+    running = start_identity_provider()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def oidc(settings, identity_provider):
+    """Turns sign-in with `identity_provider` on: `oidc(base_url="http://testserver", **settings)`, the secret."""
+    from tests.identity_provider import configure_console
+
+    return lambda base_url="http://testserver", **overrides: configure_console(
+        settings, identity_provider, base_url, **overrides
+    )
+
+
 # --- background workers, as their own processes --------------------------------------------------------------------
 def database_url(db: dict) -> str:
     """A DATABASE_URL for the database a test runs on (the test database, not the configured one)."""

@@ -46,6 +46,17 @@ def assign_role(user, role: str, *, context: AuditContext | None = None) -> None
         record_role_change(context or AuditContext.system(), user, before, role)
 
 
+@transaction.atomic
+def remove_role(user, *, context: AuditContext | None = None) -> None:
+    """Take every role from `user` (who keeps their account, and can then do nothing); audited if they had one."""
+    before = role_of(user)
+    user.is_superuser = user.is_staff = False
+    user.save(update_fields=["is_superuser", "is_staff"])
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))
+    if before is not None:
+        record_role_change(context or AuditContext.system(), user, before, None)
+
+
 def record_role_change(context: AuditContext, user, before: str | None, after: str | None) -> None:
     record_attempt(
         context,

@@ -26,7 +26,9 @@ class AuditDeniedMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code == 403:
+        # A view that wrote its own entry for the refusal (a sign-in the identity provider's callback refused)
+        # says so, and the refusal is not audited twice.
+        if response.status_code == 403 and not getattr(request, "denial_audited", False):
             try:
                 self._record(request)
             except Exception:
@@ -37,7 +39,7 @@ class AuditDeniedMiddleware:
     def _record(request: HttpRequest) -> None:
         user: User | AnonymousUser | None = getattr(request, "user", None)  # none if refused before authentication
         signed_in_user = user if user is not None and user.is_authenticated else None
-        if signed_in_user is None and not _within_anonymous_budget(request.META.get("REMOTE_ADDR", "")):
+        if signed_in_user is None and not within_anonymous_budget(request.META.get("REMOTE_ADDR", "")):
             return
         who = signed_in_user.get_username() if signed_in_user is not None else "an anonymous visitor"
         reason = getattr(request, "denied_reason", "") or "the role lacks the permission"
@@ -52,7 +54,8 @@ class AuditDeniedMiddleware:
         )
 
 
-def _within_anonymous_budget(address: str) -> bool:
+def within_anonymous_budget(address: str) -> bool:
+    """Whether another entry for an anonymous visitor at `address` fits in this minute's budget (and counts it)."""
     key = f"audit-denied:{address}:{timezone.now():%Y%m%d%H%M}"
     cache.add(key, 0, timeout=120)
     try:

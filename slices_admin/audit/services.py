@@ -57,7 +57,8 @@ class AuditContext:
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:1000],
             reason=reason,
-            path=f"{request.method} {request.get_full_path()}"[:500],
+            # A view whose query string holds a credential (the provider's one-time code) names the path alone.
+            path=f"{request.method} {getattr(request, 'audited_path', None) or request.get_full_path()}"[:500],
             credential=getattr(request, "credential", None) if signed_in else None,
         )
 
@@ -215,16 +216,35 @@ def _hashed_fields() -> dict[str, Field[Any, Any]]:
 
 def append_entry(prepared: PreparedEntry) -> AuditEntry:
     """Link a prepared entry to the head of the chain and write it, with appenders serialised."""
-    entry, fields = prepared.entry, _hashed_fields()
     with transaction.atomic():
         chain.lock_for_append()
-        entry.prev_hash = _head_hash() or chain.GENESIS
-        entry.occurred_at = timezone.now()
-        values = dict(prepared.fragments)
-        for name in _PLACED_IN_CHAIN:
-            values[name] = chain.Fragment(chain.fragment(chain.prepared(fields[name], getattr(entry, name))))
-        entry.entry_hash = chain.entry_hash({**values, "chain_version": entry.chain_version})
+        entry = _linked(prepared, _head_hash() or chain.GENESIS)
         entry.save(force_insert=True)
+    return entry
+
+
+def append_entries(prepared: list[PreparedEntry]) -> list[AuditEntry]:
+    """Link several prepared entries to the head of the chain, one after the other, and write them in one INSERT:
+    what `append_entry` does for each, at the cost of one (a bulk edit's recorder writes its outcomes so)."""
+    with transaction.atomic():
+        chain.lock_for_append()
+        head, entries = _head_hash() or chain.GENESIS, []
+        for one in prepared:
+            entry = _linked(one, head)
+            entries.append(entry)
+            head = entry.entry_hash
+        return AuditEntry.objects.bulk_create(entries)  # in order: ids follow the chain
+
+
+def _linked(prepared: PreparedEntry, prev_hash: str) -> AuditEntry:
+    entry, fields = prepared.entry, _hashed_fields()
+    entry.pk = None  # written afresh, even after a failed attempt at writing it
+    entry.prev_hash = prev_hash
+    entry.occurred_at = timezone.now()
+    values = dict(prepared.fragments)
+    for name in _PLACED_IN_CHAIN:
+        values[name] = chain.Fragment(chain.fragment(chain.prepared(fields[name], getattr(entry, name))))
+    entry.entry_hash = chain.entry_hash({**values, "chain_version": entry.chain_version})
     return entry
 
 

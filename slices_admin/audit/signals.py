@@ -14,6 +14,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from slices_admin.accounts.backends import password_refused_by_setting
+from slices_admin.accounts.sign_in import describe, details_of
 from slices_admin.accounts.throttling import (
     UNLOCK_ADDRESS_COMMAND,
     UNLOCK_COMMAND,
@@ -47,12 +49,15 @@ def _context(request, **overrides) -> AuditContext:
 @receiver(user_logged_in, dispatch_uid="audit-login")
 @_never_raises
 def audit_login(sender, request, user, **kwargs):
+    """With how: a password, or the identity provider (which, and the subject it vouched for)."""
+    details = details_of(request)
     record_attempt(
-        _context(request, actor=user),
+        _context(request, actor=user, reason=describe(details)),
         action=Action.LOGIN,
         outcome=Outcome.SUCCEEDED,
         resource=ACCOUNT,
         remote_id=user.get_username(),
+        request_body=details,
     )
 
 
@@ -83,6 +88,11 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
     # Django has already masked the password in `credentials`.
     if request is not None and refused_while_locked(request):
         error = "Refused without checking the password: too many failed sign-ins from this address (locked out)."
+    elif request is not None and password_refused_by_setting(request):
+        error = (
+            "The password was right, but this account may not sign in with one (PASSWORD_SIGN_IN=listed and it is "
+            "not in PASSWORD_SIGN_IN_USERS): it signs in with the identity provider."
+        )
     else:
         error = "Wrong username or password, or the account is inactive."
     record_attempt(

@@ -102,8 +102,7 @@ class Sender:
         sent = base.get("changeSequence")
         if self.stop.is_set() or not self._may_send():
             return Attempt(retry_in=0)  # cancelled, paused (or taken over) while getting ready: nothing sent
-        with self._writing:
-            marked = ledger.mark_in_flight(item.pk, base, item.started_at, self.runner_id)
+        marked = self.recorder.mark_in_flight(item.pk, base, item.started_at)
         if not marked:
             return Attempt()  # no longer this runner's (cancelled, or taken back as this runner was thought dead)
         item.state, item.sent_change_sequence = BulkEditItem.State.IN_FLIGHT, sent

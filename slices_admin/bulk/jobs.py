@@ -82,6 +82,7 @@ def request_undo(
     reason = reason.strip()
     if not reason:
         raise BulkEditError({"reason": "Say why: the reason goes into every audit entry of the undo."})
+    original = BulkEditJob.objects.get(pk=original.pk)  # as it is now, not as the caller last read it
     if len(reason) > 2000:
         raise BulkEditError({"reason": "Keep the reason under 2,000 characters."})
     if original.state not in (BulkEditJob.State.FINISHED, BulkEditJob.State.CANCELLED):

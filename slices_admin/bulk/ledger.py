@@ -247,3 +247,32 @@ def save_item(
     )
     if attempted and not moved:
         BulkEditItem.objects.filter(pk=item.pk).update(attempts=F("attempts") + 1)
+
+
+def save_successes(outcomes: list[tuple[BulkEditItem, int | None, str, int | None]], runner_id: str) -> None:
+    """Succeeded, for many items at once: (item, Kodexa's status code, note, the changeSequence it answered). Each
+    attempt is counted; an item moves only if the runner still holds it (as `save_item`). Two statements however
+    many items: the recorder writes a batch of outcomes so."""
+    if not outcomes:
+        return
+    table, now = BulkEditItem._meta.db_table, connection.ops.adapt_datetimefield_value(timezone.now())
+    BulkEditItem.objects.filter(pk__in=[item.pk for item, *_ in outcomes]).update(attempts=F("attempts") + 1)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET state = %s, finished_at = %s, started_at = %s, status_code = %s, "  # noqa: S608
+            "message = %s, result_change_sequence = %s WHERE id = %s AND runner_id = %s AND state IN (%s, %s)",
+            [
+                (
+                    BulkEditItem.State.SUCCEEDED,
+                    now,
+                    connection.ops.adapt_datetimefield_value(item.started_at),
+                    status,
+                    note,
+                    sequence,
+                    item.pk,
+                    runner_id,
+                    *UNFINISHED_ITEM,
+                )
+                for item, status, note, sequence in outcomes
+            ],
+        )

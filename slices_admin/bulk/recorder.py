@@ -1,24 +1,28 @@
 """Writing what an attempt at an item came to: the item's new state and exactly one audit entry (and, for a success,
-the slice's cached row), in one transaction. Successes go through the recorder's own thread while the runner sends.
+the slice's cached row), in one transaction. Successes go through the recorder's own thread while the runner sends,
+many to a transaction: their cached rows, their audit entries in one INSERT (`append_entries`) and their items in two
+statements. On SQLite, where writes take turns, that thread also writes the marks the sending threads make before
+each PUT, all that wait in one transaction and ahead of any outcome, so no thread waits behind a batch to send.
 
 An outcome not yet written when the worker dies leaves its item in flight with its mark, so the next runner checks
 Kodexa and records it then: nothing is lost, nothing is sent twice.
 """
 
+import collections
 import logging
-import queue
 import threading
-from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Unpack
 
 from django.db import connection, transaction
 
 from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.services import AuditContext, append_entry, prepare_entry
+from slices_admin.audit.services import AuditContext, PreparedEntry, append_entries, append_entry, prepare_entry
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.slices.cache import prepare_cache_write
+from slices_admin.slices.cache import CacheWrite, prepare_cache_write
 
 from . import ledger
 from .decisions import FailureDecision
@@ -26,7 +30,29 @@ from .models import BulkEditItem
 
 logger = logging.getLogger(__name__)
 
-Write = tuple[Callable[[], None], Callable[[], None]]  # (update the cached row, append the entry and move the item)
+
+@dataclass
+class _Success:
+    """A success waiting for the recorder's thread: the cached row to update, the entry, and the item to move."""
+
+    cache: CacheWrite
+    entry: PreparedEntry
+    item: BulkEditItem
+    status: int | None
+    note: str
+    sequence: int | None
+
+
+@dataclass
+class _Mark:
+    """A sending thread's request to mark its item in flight, and the answer it waits for."""
+
+    item_id: int
+    base: dict[str, Any]
+    started_at: datetime | None
+    done: threading.Event = field(default_factory=threading.Event)
+    marked: int = 0
+    error: Exception | None = None
 
 
 class Recorder:
@@ -36,10 +62,14 @@ class Recorder:
 
     BATCH = 64
 
-    def __init__(self, runner_id: str, writing: AbstractContextManager[object, None]):
+    def __init__(self, runner_id: str, writing: AbstractContextManager[object, None], *, group_marks: bool = False):
         self.runner_id = runner_id
         self._writing = writing  # held around every write on SQLite (one writer at a time)
-        self._queue: queue.SimpleQueue[Write | None] | None = None
+        self._group_marks = group_marks
+        self._wake = threading.Condition()
+        self._marks: collections.deque[_Mark] = collections.deque()
+        self._outcomes: collections.deque[_Success] = collections.deque()
+        self._closing = False
         self._thread: threading.Thread | None = None
 
     # --- the outcomes ------------------------------------------------------------------------------------------------
@@ -77,23 +107,26 @@ class Recorder:
             duration_ms=duration_ms,
         )
 
-        def write_record() -> None:
-            append_entry(entry)
-            self.save(
-                item,
-                BulkEditItem.State.SUCCEEDED,
-                attempted=True,
-                status_code=status,
-                message=note,
-                result_change_sequence=record.get("changeSequence"),
-            )
-
-        if self._queue is not None:
-            self._queue.put((cache_write.apply, write_record))
+        success = _Success(cache_write, entry, item, status, note, record.get("changeSequence"))
+        if self._thread is not None:
+            with self._wake:
+                self._outcomes.append(success)
+                self._wake.notify()
         else:
             with self._writing, transaction.atomic():
-                cache_write.apply()
-                write_record()
+                self._write_one(success)
+
+    def _write_one(self, success: "_Success") -> None:
+        success.cache.apply()
+        append_entry(success.entry)
+        self.save(
+            success.item,
+            BulkEditItem.State.SUCCEEDED,
+            attempted=True,
+            status_code=success.status,
+            message=success.note,
+            result_change_sequence=success.sequence,
+        )
 
     def conflict(
         self,
@@ -172,49 +205,89 @@ class Recorder:
             append_entry(entry)
             self.save(item, decision.state, attempted=True, **fields)
 
+    # --- marks before a PUT ------------------------------------------------------------------------------------------
+    def mark_in_flight(self, item_id: int, base: dict[str, Any], started_at: datetime | None) -> int:
+        """`ledger.mark_in_flight` for a sending thread, before its PUT leaves. Where writes take turns (SQLite) and
+        the recorder's thread runs, the marks of all threads waiting go into one transaction, written before any
+        more outcomes: a thread never waits behind a batch of other items' outcomes to send its own."""
+        if not self._group_marks or self._thread is None:
+            with self._writing:
+                return ledger.mark_in_flight(item_id, base, started_at, self.runner_id)
+        request = _Mark(item_id, base, started_at)
+        with self._wake:
+            self._marks.append(request)
+            self._wake.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.marked
+
+    def _mark(self, marks: list["_Mark"]) -> None:
+        try:
+            with self._writing, transaction.atomic():
+                for mark in marks:
+                    mark.marked = ledger.mark_in_flight(mark.item_id, mark.base, mark.started_at, self.runner_id)
+        except Exception as exc:  # none of them is marked: each attempt fails as the console's failure
+            for mark in marks:
+                mark.error = exc
+        finally:
+            for mark in marks:
+                mark.done.set()
+
     # --- the recorder's thread -------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._queue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, args=(self._queue,), name="bulk-recorder", daemon=True)
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="bulk-recorder", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
-        """Write what is queued, then go back to writing at once."""
-        if self._queue is None or self._thread is None:
+        """Write what is queued, then go back to writing at once (the sending threads have all stopped)."""
+        if self._thread is None:
             return
-        self._queue.put(None)
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
         self._thread.join()
-        self._queue = self._thread = None
+        self._thread = None
 
-    def _run(self, writes: queue.SimpleQueue[Write | None]) -> None:
+    def _run(self) -> None:
+        """Marks first, all that wait in one transaction; then outcomes, up to BATCH to a transaction."""
         try:
-            closing = False
-            while not closing:
-                batch = [writes.get()]
-                while len(batch) < self.BATCH and not writes.empty():
-                    batch.append(writes.get())
-                closing = None in batch
-                self._write([write for write in batch if write is not None])
+            while True:
+                with self._wake:
+                    while not (self._marks or self._outcomes or self._closing):
+                        self._wake.wait()
+                    marks = list(self._marks)
+                    self._marks.clear()
+                    count = 0 if marks else min(self.BATCH, len(self._outcomes))
+                    outcomes = [self._outcomes.popleft() for _ in range(count)]
+                    if not (marks or outcomes):
+                        return  # closing, and nothing is left
+                if marks:
+                    self._mark(marks)
+                else:
+                    self._write(outcomes)
         finally:
             connection.close()
 
-    def _write(self, batch: list[Write]) -> None:
-        """Every cached row first, then every audit entry: the audit log's append lock is taken last, as the web's
-        edits take it (row, then log), so a batch and an edit of the same slice cannot deadlock on PostgreSQL."""
+    def _write(self, batch: list["_Success"]) -> None:
+        """Every cached row first, then the audit entries (one INSERT), then the items (two statements): the audit
+        log's append lock is taken after the rows, as the web's edits take it (row, then log), so a batch and an
+        edit of the same slice cannot deadlock on PostgreSQL."""
         if not batch:
             return
         try:
             with self._writing, transaction.atomic():
-                for cache, _record in batch:
-                    cache()
-                for _cache, record in batch:
-                    record()
+                for success in batch:
+                    success.cache.apply()
+                append_entries([success.entry for success in batch])
+                outcomes = [(success.item, success.status, success.note, success.sequence) for success in batch]
+                ledger.save_successes(outcomes, self.runner_id)
         except Exception:
             logger.exception("bulk: writing %d outcomes together failed; writing them one by one", len(batch))
-            for cache, record in batch:
+            for success in batch:
                 try:
                     with self._writing, transaction.atomic():
-                        cache()
-                        record()
+                        self._write_one(success)
                 except Exception:
                     logger.exception("bulk: an outcome could not be written; the next runner checks its item")

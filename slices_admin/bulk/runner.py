@@ -82,7 +82,8 @@ class Runner:
         self._schedule: Schedule | None = None  # while sending
         self.pauses = Pauses(job, client, self.stop)
         self.throttle = Throttle(job.pk, job.max_rate, self.stop)
-        self.recorder = Recorder(runner_id, self._writing)  # writes successes from its own thread while sending
+        # Writes successes (and, on SQLite, the marks before each PUT) from its own thread while sending.
+        self.recorder = Recorder(runner_id, self._writing, group_marks=connection.vendor == "sqlite")
         self.sender = Sender(
             job,
             runner_id,

@@ -78,12 +78,13 @@ class RequestContextFilter(logging.Filter):
 
 # --- secrets --------------------------------------------------------------------------------------------------------
 def redact_text(text: str) -> str:
-    """`text` with the Kodexa API key and anything that looks like a password, token or key blanked."""
+    """`text` with the Kodexa API key, the identity provider's client secret and anything that looks like a
+    password, token or key blanked."""
     if len(text) > MAX_LOGGED_TEXT:
         text = text[:MAX_LOGGED_TEXT] + "…[truncated]"
-    key = settings.KODEXA_API_KEY
-    if key and key in text:
-        text = text.replace(key, REDACTED)
+    for key in (settings.KODEXA_API_KEY, settings.OIDC_RP_CLIENT_SECRET):
+        if key and key in text:
+            text = text.replace(key, REDACTED)
     text = _NAMED_SECRET.sub(rf"\1{REDACTED}", text)
     text = _BARE_AUTH.sub(rf"\1{REDACTED}", text)
     text = _PERSONAL_TOKEN.sub(rf"\1{REDACTED}", text)

@@ -27,6 +27,30 @@ Routes = list[tuple[re.Pattern[str], dict[str, Endpoint]]]  # each path pattern 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+class AcceptedPuts:
+    """When the orchestrator-slice PUTs the store applied happened: how many, the first and the last (seconds on
+    this process's `time.monotonic()` clock, so only differences mean anything), from which a client measures the
+    rate it sent them at. Constant memory however many arrive."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._first: float | None = None
+        self._last: float | None = None
+
+    def record(self) -> None:
+        moment = time.monotonic()
+        with self._lock:
+            self._count += 1
+            if self._first is None:
+                self._first = moment
+            self._last = moment
+
+    def to_json(self) -> dict[str, int | float | None]:
+        with self._lock:
+            return {"count": self._count, "first": self._first, "last": self._last}
+
+
 class SandboxApi:
     """Everything the sandbox answers, independent of HTTP plumbing: the slice resources and `/_sandbox/`."""
 
@@ -36,6 +60,7 @@ class SandboxApi:
         self._api_key = api_key.encode()
         self._requests = 0
         self._requests_lock = threading.Lock()
+        self.accepted_puts = AcceptedPuts()
         self._routes = self._build_routes()
 
     def _build_routes(self) -> Routes:
@@ -172,6 +197,7 @@ class SandboxApi:
         text = self.store.update(resource.path, record_id, replaced)
         if text is None:
             raise self._not_found(resource, record_id)
+        self.accepted_puts.record()
         return Response(HTTPStatus.OK, text.encode())
 
     @staticmethod
@@ -197,9 +223,14 @@ class SandboxApi:
         return json_response(HTTPStatus.OK, self.faults.configure(FaultSettings()).to_json())
 
     def stats(self, request: Request) -> Response:
+        """API requests served and accepted PUTs since this process started (`acceptedPuts`), and accepted PUTs per
+        slice over the store's life (`putCounts`, kept in the data file)."""
         with self._requests_lock:
             requests = self._requests
-        return json_response(HTTPStatus.OK, {"requests": requests, "putCounts": self.store.put_counts()})
+        return json_response(
+            HTTPStatus.OK,
+            {"requests": requests, "acceptedPuts": self.accepted_puts.to_json(), "putCounts": self.store.put_counts()},
+        )
 
     def seed(self, request: Request) -> Response:
         """Append demo data: `{"orchestratorSlices": N, "executionSlices": M, "seed": S}`, all optional.

@@ -51,7 +51,7 @@ class SandboxProcess:
         self.control("DELETE", "faults")
 
     def stats(self) -> dict[str, Any]:
-        """Requests served and PUTs per slice since the sandbox started."""
+        """Requests served and PUTs accepted since the sandbox started (when), and PUTs per slice (see `api.stats`)."""
         answer: dict[str, Any] = self.control("GET", "stats")
         return answer
 

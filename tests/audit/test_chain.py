@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, connections, transaction
 
 from slices_admin.audit import chain, triggers
 from slices_admin.audit.models import AuditEntry
-from slices_admin.audit.services import AuditContext, record_attempt
+from slices_admin.audit.services import AuditContext, append_entries, prepare_entry, record_attempt
 from tests.conftest import ROOT, database_url
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +45,20 @@ def test_each_entry_links_to_the_one_before_it():
     for earlier, later in itertools.pairwise(entries):
         assert later.prev_hash == earlier.entry_hash
     assert len({e.entry_hash for e in entries}) == 4
+
+
+def test_entries_appended_together_link_in_order_after_the_head_and_verify():
+    first = write(2)
+    values = {"action": "update", "outcome": "succeeded", "resource": "orchestrator-execution-slices"}
+    prepared = [prepare_entry(AuditContext.system("batch"), remote_id=f"b-{i}", **values) for i in range(3)]
+    together = append_entries(prepared)
+    stored = list(AuditEntry.objects.order_by("id"))
+    assert [e.remote_id for e in stored] == ["slice-0", "slice-1", "b-0", "b-1", "b-2"]
+    assert [e.pk for e in stored[2:]] == [e.pk for e in together]
+    assert stored[2].prev_hash == first[-1].entry_hash
+    for earlier, later in itertools.pairwise(stored):
+        assert later.prev_hash == earlier.entry_hash
+    assert "5 entries verified" in verify_output()
 
 
 def test_an_intact_chain_verifies_and_names_its_head():

@@ -115,3 +115,14 @@ def test_a_cancelled_job_closes_once_no_item_sent_is_left_unchecked():
     assert ledger.finish_cancelled(job)
     job.refresh_from_db()
     assert job.state == "cancelled" and job.finished_at is not None
+
+
+def test_successes_saved_together_move_only_the_items_the_runner_holds_and_count_every_attempt():
+    job = job_of("a", "b")
+    BulkEditItem.objects.filter(pk=item(job, "a").pk).update(runner_id="me", state="in_flight")
+    BulkEditItem.objects.filter(pk=item(job, "b").pk).update(runner_id="someone else", state="in_flight")
+    ledger.save_successes([(item(job, "a"), 200, "", 8), (item(job, "b"), 200, "late", 9)], "me")
+    mine, theirs = item(job, "a"), item(job, "b")
+    assert (mine.state, mine.status_code, mine.result_change_sequence, mine.attempts) == ("succeeded", 200, 8, 1)
+    assert mine.finished_at is not None
+    assert (theirs.state, theirs.result_change_sequence, theirs.attempts) == ("in_flight", None, 1)

@@ -102,6 +102,9 @@ MATRIX: dict[str, Rule] = {
     "readyz": read_only(public=True, others=(405,)),
     "login": Rule(PUBLIC, methods=("POST", "PUT"), attempt=_sign_in, proves=False, others=(302, 405)),
     "logout": Rule(SIGNED_IN),
+    # The identity provider's two URLs: GET only, for anyone (and 404 while no provider is configured).
+    "oidc:authenticate": read_only(public=True, others=(405,)),
+    "oidc:callback": read_only(public=True, others=(405,)),
     "slices:dashboard": read_only(),
     "slices:execution-create": Rule(OPERATOR_ROLE, attempt=lambda w: {"status": "PENDING"}),
     "slices:saved-view-delete": Rule(VIEWER_ROLE, args=lambda w: [w.saved_view.pk]),

@@ -134,6 +134,31 @@ def test_stats_count_api_requests_and_accepted_puts(sandbox):
     assert stored["id"] not in before["putCounts"]
 
 
+def test_stats_give_the_count_and_the_first_and_last_moments_of_accepted_puts(start_sandbox):
+    sandbox = start_sandbox()
+    assert sandbox.get("/_sandbox/stats").json()["acceptedPuts"] == {"count": 0, "first": None, "last": None}
+    stored = created_orchestrator_slice(sandbox)
+    path = f"{ORCHESTRATOR}/{stored['id']}"
+    began = time.monotonic()
+    accepted = sandbox.put(path, json=stored).json()
+    assert sandbox.put(path, json=stored).status_code == 409  # stale: not accepted
+    time.sleep(0.05)
+    sandbox.put(path, json=accepted)
+    ended = time.monotonic()
+    puts = sandbox.get("/_sandbox/stats").json()["acceptedPuts"]
+    assert puts["count"] == 2
+    assert 0.05 <= puts["last"] - puts["first"] <= ended - began
+
+
+def test_a_put_applied_with_its_answer_lost_counts_as_accepted_as_in_put_counts(sandbox):
+    stored = created_orchestrator_slice(sandbox)
+    before = sandbox.get("/_sandbox/stats").json()["acceptedPuts"]["count"]
+    sandbox.put("/_sandbox/faults", json={"lostAnswerRate": 1, "methods": ["PUT"]})
+    assert sandbox.put(f"{ORCHESTRATOR}/{stored['id']}", json=stored).status_code == 504
+    after = sandbox.get("/_sandbox/stats").json()
+    assert (after["acceptedPuts"]["count"] - before, after["putCounts"][stored["id"]]) == (1, 1)
+
+
 def test_seed_endpoint_appends_demo_data(start_sandbox):
     sandbox = start_sandbox()
     response = sandbox.post("/_sandbox/seed", json={"orchestratorSlices": 30, "executionSlices": 5, "seed": 3})
