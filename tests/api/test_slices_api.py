@@ -150,6 +150,8 @@ def test_malformed_json_is_a_400_and_any_unknown_api_route_a_json_404(kodexa, ap
     assert bad.status_code == 400
     missing = client.get(f"{ORCH}/not-a-uuid")
     assert missing.status_code == 404 and missing["Content-Type"].startswith("application/json")
+    broken_id = client.post("/api/v1/bulk-edits/1%0A2/approve", {"confirmCount": 1}, format="json")
+    assert broken_id.status_code == 404 and broken_id.json() == {"detail": "Not found."}
 
 
 def test_non_uuid_id_is_refused_without_calling_kodexa(kodexa, api):
