@@ -129,6 +129,7 @@ class EntryParts:
             "ip_address": values.get("ip_address"),
             "user_agent": values.get("user_agent", ""),
             "path": values.get("path", ""),
+            "credential": values.get("credential"),
             "chain_version": chain.CURRENT_VERSION,
         }
 

@@ -47,7 +47,7 @@ HISTORY_US = 365 * 86_400 * 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _JSON_FIELDS = frozenset({"request_body", "response_body", "before", "after", "diff"})
 # Every column the loader fills, in the order of the row tuples: the hashed fields and the hash (no id, no actor).
-COLUMNS = (*chain.HASHED_FIELDS, "entry_hash")
+COLUMNS = (*chain.CURRENT_FIELDS, "entry_hash")
 
 
 class _Events(EntryParts):
@@ -279,7 +279,7 @@ def entry_rows(count: int, seed: str, start_us: int, end_us: int, head_hash: str
             values["occurred_at"] = EPOCH + timedelta(microseconds=begins + offset * step)
             values["prev_hash"] = previous
             previous = chain.entry_hash(values)
-            yield (*(_column(name, values[name]) for name in chain.HASHED_FIELDS), previous)
+            yield (*(_column(name, values[name]) for name in chain.CURRENT_FIELDS), previous)
         produced += len(group)
 
 

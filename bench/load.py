@@ -126,14 +126,15 @@ def prepare(options: argparse.Namespace) -> dict:
     """Migrate, seed what is missing, lay out a fresh sandbox and cache its slices, create the demo users."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
     from bench import indexes, pgseed
     from slices_admin.audit.models import AuditEntry
+    from slices_admin.audit.services import AuditContext
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
     from slices_admin.sandbox.store import SliceStore
     from slices_admin.slices.cache import cache_records
     from slices_admin.slices.models import OrchestratorSlice
+    from slices_admin.tokens.services import issue_token
 
     call_command("migrate", verbosity=0, interactive=False)
     records, ids = _bulk_records(options.bulk_items)
@@ -154,8 +155,8 @@ def prepare(options: argparse.Namespace) -> dict:
     indexes.check(log)  # before measuring: the indexes a fresh migrate builds, or no figures
     call_command("add_demo_users", stdout=StringIO())  # serve creates them too; the token needs them now
     operator = get_user_model().objects.get(username="operator")
-    token, _ = Token.objects.get_or_create(user=operator)
-    return {"seeded": seeded, "bulk_ids": ids, "token": token.key}
+    _, token = issue_token(operator, name="make load", days=1, context=AuditContext.system("bench/load.py"))
+    return {"seeded": seeded, "bulk_ids": ids, "token": token}
 
 
 def _vacuum(*models) -> None:

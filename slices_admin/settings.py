@@ -54,13 +54,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "django_htmx",
     "axes",
     "slices_admin.core",
     "slices_admin.accounts",
+    "slices_admin.tokens",
     "slices_admin.audit",
     "slices_admin.slices",
     "slices_admin.bulk",
@@ -258,7 +258,7 @@ TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", "django_tasks_db.DatabaseBa
 # --- Django REST framework ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "slices_admin.tokens.authentication.PersonalTokenAuthentication",  # `Authorization: Token|Bearer <token>`
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["slices_admin.api.permissions.RolePermission"],

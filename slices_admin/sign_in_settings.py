@@ -1,5 +1,6 @@
 """The sign-in part of the settings: the company's identity provider (OpenID Connect, read by mozilla-django-oidc and
-`accounts.provider`) and which accounts may use a local password. `settings` imports every name of this module.
+`accounts.provider`), which accounts may use a local password, and how long personal API tokens may last.
+`settings` imports every name of this module.
 
 On when OIDC_ISSUER and OIDC_CLIENT_ID are set (README "Signing in with an identity provider"). The endpoints come
 from the issuer's discovery document unless OIDC_AUTHORIZATION_ENDPOINT is set, which turns discovery off: then the
@@ -74,3 +75,10 @@ if PASSWORD_SIGN_IN != "all" and not (PASSWORD_SIGN_IN_USERS or OIDC_ENABLED):  
 SIGN_OUT_ORIGINS = sorted(
     {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in (OIDC_ISSUER, OIDC_OP_END_SESSION_ENDPOINT) if url}
 )
+
+# --- Personal API tokens (`/tokens/`) -----------------------------------------------------------------------------
+# The longest expiry anyone may choose, in days (the page offers 7, 30, 90 and 365 up to it, and it if it is none of
+# those; `add_user --token-days` is held to it too).
+API_TOKEN_MAX_DAYS = int(env("API_TOKEN_MAX_DAYS", "365"))
+if API_TOKEN_MAX_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_MAX_DAYS is a number of days, 1 or more.")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("slices/", include("slices_admin.slices.urls")),
     path("audit/", include("slices_admin.audit.urls")),
     path("bulk/", include("slices_admin.bulk.urls")),
+    path("tokens/", include("slices_admin.tokens.urls")),
     path("api/v1/", include("slices_admin.api.urls")),
     path("admin/", admin.site.urls),
 ]

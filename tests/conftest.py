@@ -14,7 +14,6 @@ import requests
 from django.contrib.auth import get_user_model
 from django.test import Client
 from hypothesis import settings as hypothesis_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from slices_admin.accounts.roles import assign_role
@@ -261,12 +260,12 @@ def admin_client(as_role) -> Client:
 
 @pytest.fixture
 def api(make_user):
-    """An API client authenticated with a real token for a user of the given role."""
+    """An API client authenticated with a real personal token for a user of the given role."""
+    from tests.factories import api_token
 
     def client_for(role: str) -> APIClient:
         client = APIClient()
-        token = Token.objects.create(user=make_user(role))
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(make_user(role))}")
         return client
 
     return client_for

@@ -1,5 +1,5 @@
-"""Small factories: wire records as Kodexa would answer them, cached the way the services cache them, and audit
-entries as the one writer writes them."""
+"""Small factories: wire records as Kodexa would answer them, cached the way the services cache them, audit
+entries as the one writer writes them, and personal API tokens as the tokens page issues them."""
 
 import datetime as dt
 import itertools
@@ -10,6 +10,7 @@ from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import format_datetime
 from slices_admin.slices.cache import cache_records
+from slices_admin.tokens.services import issue_token
 
 _counter = itertools.count()
 BASE_TIME = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
@@ -83,3 +84,8 @@ def audit_entry(
         path=f"PUT /api/v1/{resource}/{remote_id}",
     )
     return record_attempt(context, action=action, outcome=outcome, resource=resource, remote_id=remote_id, **fields)
+
+
+def api_token(user, name: str = "tests", days: int = 30) -> str:
+    """The text of a new personal API token of `user` (issued, stored hashed and audited as the page does it)."""
+    return issue_token(user, name=name, days=days, context=AuditContext.system("tests"))[1]

@@ -59,6 +59,7 @@ def main_pages() -> list[str]:
         reverse("slices:execution-create"),
         reverse("slices:orchestrator-edit", args=[orchestrator["id"]]),
         reverse("audit:list"),
+        reverse("tokens:list"),
     ]
 
 

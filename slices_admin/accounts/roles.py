@@ -12,6 +12,7 @@ ROLES = (VIEWER, OPERATOR, ADMIN)
 VIEW_SLICES = "slices.view_orchestratorslice"
 EDIT_SLICES = "slices.edit_slices"
 VIEW_AUDIT = "audit.view_auditentry"
+MANAGE_ALL_TOKENS = "tokens.manage_all_tokens"  # admins only (superusers hold every permission)
 
 _ROLE_PERMISSIONS = {
     VIEWER: ("slices.view_orchestratorslice", "slices.view_executionslice", VIEW_AUDIT),

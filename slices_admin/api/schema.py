@@ -207,7 +207,7 @@ ERROR_COMPONENTS = {
 }
 _DESCRIPTIONS = {
     400: "Invalid request: field errors (nothing was sent to Kodexa).",
-    401: "No credentials, or an invalid token (`Authorization: Token <key>`).",
+    401: "No credentials, or an unknown, expired or revoked token (`Authorization: Token <token>`): `detail` says.",
     403: "The user's role does not allow this.",
     404: "No such record or page.",
     409: "Conflict: Kodexa holds a newer version (a stale `changeSequence`); `current` is that version.",

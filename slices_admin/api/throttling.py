@@ -5,20 +5,13 @@ several gunicorn processes count together. A refused request is a 429 with `Retr
 window is audited (one entry, not one per refused request: a runaway script must not flood the audit log).
 """
 
-import hashlib
-
 from django.conf import settings
 from django.core.cache import caches
-from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
 from slices_admin.audit.models import ACCOUNT, AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
-
-
-def token_fingerprint(key: str) -> str:
-    """A short name for a token that gives nothing of it away (audit entries and logs never hold the key)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+from slices_admin.tokens.models import APIToken
 
 
 class ApiRateThrottle(SimpleRateThrottle):
@@ -35,8 +28,8 @@ class ApiRateThrottle(SimpleRateThrottle):
         return settings.API_RATE_LIMIT or None  # read on each request: the setting may change without a restart
 
     def get_cache_key(self, request, view) -> str | None:
-        if isinstance(request.auth, Token):
-            caller = f"token-{token_fingerprint(request.auth.key)}"
+        if isinstance(request.auth, APIToken):
+            caller = f"token-{request.auth.pk}"
         elif request.user and request.user.is_authenticated:
             caller = f"user-{request.user.pk}"
         else:
@@ -52,7 +45,7 @@ class ApiRateThrottle(SimpleRateThrottle):
 
 
 def _audit_refusal(request) -> None:
-    caller = f"token {token_fingerprint(request.auth.key)}" if isinstance(request.auth, Token) else "session"
+    caller = f"API token {request.auth.pk}" if isinstance(request.auth, APIToken) else "session"
     record_attempt(
         AuditContext.from_request(request),
         action=AuditEntry.Action.RATE_LIMITED,

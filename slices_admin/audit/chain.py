@@ -19,9 +19,8 @@ from django.db import connection
 from django.db.models import Field
 
 GENESIS = "0" * 64
-CURRENT_VERSION = 1
-# Everything a version-1 entry says, frozen: a later field goes into a version 2 (with its own list and rule, picked
-# by each entry's `chain_version`), so entries written before it still verify. A test checks nothing is left out.
+# Everything a version-1 entry says, frozen: a later field goes into a new version (with its own list and rule,
+# picked by each entry's `chain_version`), so entries written before it still verify.
 HASHED_FIELDS = (
     "occurred_at",
     "actor_id",
@@ -47,6 +46,12 @@ HASHED_FIELDS = (
     "prev_hash",
     "chain_version",
 )
+# Version 2 adds `credential` (the API token a request used). Each version's list holds the earlier ones', so the
+# newest list is every hashed column and reading it serves every version. A test checks nothing is left out.
+HASHED_FIELDS_V2 = (*HASHED_FIELDS, "credential")
+VERSION_FIELDS = {1: HASHED_FIELDS, 2: HASHED_FIELDS_V2}
+CURRENT_VERSION = 2
+CURRENT_FIELDS = VERSION_FIELDS[CURRENT_VERSION]
 _LOCK_KEY = 0x5C1CE5A0D17  # any constant: the one advisory lock that serialises audit writers on PostgreSQL
 
 
@@ -75,7 +80,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
+_SORTED_FIELDS = {version: tuple(sorted(names)) for version, names in VERSION_FIELDS.items()}
 
 
 def fragment(value: Any) -> str:
@@ -83,11 +88,15 @@ def fragment(value: Any) -> str:
     return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
-def canonical(values: Mapping[str, Any]) -> bytes:
-    """The bytes a version-1 hash is taken over: the hashed fields as one sorted, compact, ASCII-only JSON object
+def canonical(values: Mapping[str, Any], version: int = 1) -> bytes:
+    """The bytes a hash of `version` is taken over: its hashed fields as one sorted, compact, ASCII-only JSON object
     (built from per-field fragments, so a writer can encode the big fields before it takes the chain's lock)."""
     return canonical_from(
-        {name: values[name] if isinstance(values[name], Fragment) else fragment(values[name]) for name in HASHED_FIELDS}
+        {
+            name: values[name] if isinstance(values[name], Fragment) else fragment(values[name])
+            for name in VERSION_FIELDS[version]
+        },
+        version,
     )
 
 
@@ -95,15 +104,21 @@ class Fragment(str):
     """A field already encoded by `fragment`."""
 
 
-def canonical_from(fragments: Mapping[str, str]) -> bytes:
-    return ("{" + ",".join(f'"{name}":{fragments[name]}' for name in _SORTED_FIELDS) + "}").encode()
+def canonical_from(fragments: Mapping[str, str], version: int = 1) -> bytes:
+    return ("{" + ",".join(f'"{name}":{fragments[name]}' for name in _SORTED_FIELDS[version]) + "}").encode()
 
 
 def _hash_v1(values: Mapping[str, Any]) -> str:
-    return hashlib.sha256(b"v1\n" + canonical(values)).hexdigest()
+    if values.get("credential") is not None:
+        return ""  # no version-1 entry was written with one: it was added afterwards
+    return hashlib.sha256(b"v1\n" + canonical(values, 1)).hexdigest()
 
 
-RULES = {1: _hash_v1}
+def _hash_v2(values: Mapping[str, Any]) -> str:
+    return hashlib.sha256(b"v2\n" + canonical(values, 2)).hexdigest()
+
+
+RULES = {1: _hash_v1, 2: _hash_v2}
 
 
 def entry_hash(values: Mapping[str, Any]) -> str:
@@ -155,7 +170,7 @@ def stored_entries(chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
     from .models import AuditEntry  # here, not at the top: migration 0003 imports this module for its hashing
 
     fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
-    names = ["id", "entry_hash", *HASHED_FIELDS]
+    names = ["id", "entry_hash", *CURRENT_FIELDS]
     for values in AuditEntry.objects.order_by("id").values(*names).iterator(chunk_size=chunk_size):
         yield {name: prepared(fields[name], value) if name in fields else value for name, value in values.items()}
 

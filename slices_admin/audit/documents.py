@@ -50,8 +50,16 @@ class AuditEntrySerializer(serializers.Serializer[AuditEntry]):
     ipAddress = serializers.CharField(source="ip_address", allow_null=True)
     userAgent = serializers.CharField(source="user_agent")
     path = serializers.CharField()
+    credential = serializers.CharField(
+        allow_null=True,
+        help_text="The API token the request was made with (its id, name and public key id); null for a browser "
+        "session, a command, a worker, and every entry of chain version 1.",
+    )
     prevHash = serializers.CharField(source="prev_hash")
     entryHash = serializers.CharField(source="entry_hash")
+    chainVersion = serializers.IntegerField(
+        source="chain_version", help_text="The rule the hash follows: 2 covers `credential`, 1 does not."
+    )
 
     def to_representation(self, instance: AuditEntry) -> dict[str, Any]:
         """The declared fields, in order, read from their sources: what DRF's general loop gives, since every column

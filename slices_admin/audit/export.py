@@ -35,6 +35,7 @@ _CSV_COLUMNS = [
     "ipAddress",
     "userAgent",
     "path",
+    "credential",
     "changedFields",
     "diff",
     "requestBody",

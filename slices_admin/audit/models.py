@@ -74,6 +74,9 @@ class AuditEntry(models.Model):
         PERMISSION_DENIED = "permission_denied", "Permission denied"
         ROLE_CHANGE = "role_change", "Role change"
         RATE_LIMITED = "rate_limited", "API rate limit reached"
+        TOKEN_CREATE = "token_create", "API token created"
+        TOKEN_REVOKE = "token_revoke", "API token revoked"
+        TOKEN_REFUSED = "token_refused", "Expired or revoked API token refused"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
@@ -91,6 +94,9 @@ class AuditEntry(models.Model):
         Action.PERMISSION_DENIED,
         Action.ROLE_CHANGE,
         Action.RATE_LIMITED,
+        Action.TOKEN_CREATE,
+        Action.TOKEN_REVOKE,
+        Action.TOKEN_REFUSED,
     )
 
     occurred_at = models.DateTimeField(default=timezone.now)
@@ -122,10 +128,13 @@ class AuditEntry(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
     path = models.CharField(max_length=500, blank=True)
+    # The API token the request was made with ("API token 12 “deploy” (slc_…)"); null for a browser session, a
+    # command or a worker, and on every entry written before chain version 2.
+    credential = models.CharField(max_length=255, null=True, blank=True)
     # The chain: this entry's hash covers its content and the previous entry's hash (see `audit.chain`).
     prev_hash = models.CharField(max_length=64, unique=True)  # unique: the database itself refuses a fork
     entry_hash = models.CharField(max_length=64, unique=True)
-    chain_version = models.PositiveSmallIntegerField(default=1)
+    chain_version = models.PositiveSmallIntegerField(default=1)  # the rule its hash follows (`chain.RULES`)
 
     objects = AuditEntryQuerySet.as_manager()
 

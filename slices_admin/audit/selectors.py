@@ -176,7 +176,7 @@ class ChainCheck:
 
 def check_entry(entry: AuditEntry) -> ChainCheck:
     fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
-    values = {name: chain.prepared(fields[name], getattr(entry, name)) for name in chain.HASHED_FIELDS}
+    values = {name: chain.prepared(fields[name], getattr(entry, name)) for name in chain.CURRENT_FIELDS}
     predecessor = AuditEntry.objects.filter(id__lt=entry.pk).order_by("-id").values_list("id", "entry_hash").first()
     expected_link = predecessor[1] if predecessor else chain.GENESIS
     return ChainCheck(

@@ -41,9 +41,13 @@ class AuditContext:
     path: str = ""
     # Who acted when there is no user: "system", a command's name, or the username a failed sign-in claimed.
     actor_name: str = ""
+    # The API token the request was made with, as `tokens.models.APIToken.credential` names it (None: a session).
+    credential: str | None = None
 
     @classmethod
     def from_request(cls, request: HttpRequest, *, reason: str = "") -> "AuditContext":
+        """The context of a page's or an API call's request. An API token's authentication names itself on the
+        request (`request.credential`) once it has signed the user in, which reading `request.user` makes happen."""
         user = getattr(request, "user", None)
         signed_in = user is not None and user.is_authenticated
         return cls(
@@ -55,6 +59,7 @@ class AuditContext:
             reason=reason,
             # A view whose query string holds a credential (the provider's one-time code) names the path alone.
             path=f"{request.method} {getattr(request, 'audited_path', None) or request.get_full_path()}"[:500],
+            credential=getattr(request, "credential", None) if signed_in else None,
         )
 
     @classmethod
@@ -185,12 +190,13 @@ def prepare_entry(
         ip_address=context.ip_address,
         user_agent=clean(context.user_agent)[:1000],
         path=clean(context.path)[:500],
+        credential=None if context.credential is None else _text(context.credential)[:255],
         chain_version=chain.CURRENT_VERSION,
     )
     fields = _hashed_fields()
     encoded: dict[int, chain.Fragment] = {}
     fragments: dict[str, chain.Fragment] = {}
-    for name in chain.HASHED_FIELDS:
+    for name in chain.CURRENT_FIELDS:
         if name in _PLACED_IN_CHAIN:
             continue
         value = getattr(entry, name)

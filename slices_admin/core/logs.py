@@ -34,6 +34,8 @@ _NAMED_SECRET = re.compile(
 )
 _BARE_AUTH = re.compile(r"(?i)\b((?:token|bearer)\s+)[A-Za-z0-9._~+/-]{20,}=*")  # "Token 9944b09…"
 _URL_PASSWORD = re.compile(r"(://[^:/\s@]+:)[^@\s/]+@")  # postgres://user:secret@host
+# A personal API token anywhere (`tokens.keys`): its public key id is kept, its secret part blanked.
+_PERSONAL_TOKEN = re.compile(r"\b(slc_[0-9a-f]{10}_)[0-9a-f]{64}")
 
 
 # --- the request being served --------------------------------------------------------------------------------------
@@ -86,6 +88,7 @@ def redact_text(text: str) -> str:
             text = text.replace(key, REDACTED)
     text = _NAMED_SECRET.sub(rf"\1{REDACTED}", text)
     text = _BARE_AUTH.sub(rf"\1{REDACTED}", text)
+    text = _PERSONAL_TOKEN.sub(rf"\1{REDACTED}", text)
     return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
 

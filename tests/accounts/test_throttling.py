@@ -11,11 +11,11 @@ from django.core.management import call_command
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from slices_admin.audit.filters import visible_entries
 from slices_admin.audit.models import AuditEntry
+from tests.factories import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +156,7 @@ def test_the_admin_sign_in_form_is_throttled_too(alice):
 def test_an_api_token_is_not_a_sign_in_and_keeps_working_while_locked_out(alice):
     lock_out()
     api = APIClient(REMOTE_ADDR=HOME)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(alice)}")
     assert api.get("/api/v1/audit").status_code == 200
 
 

@@ -19,12 +19,12 @@ import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
 from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.slices.sync import sync_slices
 from tests.conftest import start_sandbox, stop
+from tests.factories import api_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,7 +132,7 @@ def console(live_server, fuzzed_sandbox, settings, make_user) -> tuple[str, dict
         concurrency=1,
     )
     BulkEditItem.objects.create(job=job, slice_id=ORCHESTRATOR_ID)
-    return live_server.url, {"Authorization": f"Token {Token.objects.create(user=operator).key}"}
+    return live_server.url, {"Authorization": f"Token {api_token(operator)}"}
 
 
 def test_the_served_schema_is_the_one_checked(console):

@@ -3,10 +3,10 @@ Retry-After, and audited once per window."""
 
 import pytest
 from django.core.cache import caches
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from slices_admin.audit.models import AuditEntry
+from tests.factories import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def _limit(settings):
 
 def token_client(user) -> tuple[APIClient, str]:
     client = APIClient()
-    key = Token.objects.create(user=user).key
+    key = api_token(user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client, key
 

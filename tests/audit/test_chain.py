@@ -69,7 +69,73 @@ def test_an_intact_chain_verifies_and_names_its_head():
 
 def test_every_field_of_an_entry_is_covered_by_its_hash():
     stored = {f.attname for f in AuditEntry._meta.concrete_fields} - {"id", "entry_hash"}
-    assert stored == set(chain.HASHED_FIELDS)
+    assert stored == set(chain.CURRENT_FIELDS)
+    assert max(chain.RULES) == chain.CURRENT_VERSION and set(chain.RULES) == set(chain.VERSION_FIELDS)
+
+
+def test_each_chain_version_keeps_the_fields_of_the_ones_before_it():
+    versions = sorted(chain.VERSION_FIELDS)
+    for earlier, later in itertools.pairwise(versions):
+        assert set(chain.VERSION_FIELDS[earlier]) < set(chain.VERSION_FIELDS[later])
+    assert chain.VERSION_FIELDS[1] == chain.HASHED_FIELDS
+    assert set(chain.HASHED_FIELDS_V2) - set(chain.HASHED_FIELDS) == {"credential"}
+
+
+def as_version_1(entry: AuditEntry) -> str:
+    """Make `entry` what the writer of chain version 1 wrote (no credential, hashed by rule 1), behind the triggers.
+    Only for the newest entry: the next one must link to its new hash."""
+    fields = {f.attname: f for f in AuditEntry._meta.concrete_fields}
+    values = {name: chain.prepared(fields[name], getattr(entry, name)) for name in chain.HASHED_FIELDS}
+    values["chain_version"] = 1
+    old_hash = chain.RULES[1](values)
+    behind_the_triggers(
+        "UPDATE audit_auditentry SET chain_version = 1, credential = NULL, entry_hash = %s WHERE id = %s",
+        [old_hash, entry.pk],
+    )
+    return old_hash
+
+
+def test_entries_of_version_1_still_verify_beside_entries_of_version_2():
+    first = write(1)[0]
+    old_hash = as_version_1(first)
+    later = write(2, response_status=200)
+    assert later[0].prev_hash == old_hash and later[0].chain_version == 2
+    assert AuditEntry.objects.get(pk=first.pk).chain_version == 1
+    assert "3 entries verified" in verify_output()
+
+
+def test_a_credential_added_to_a_version_1_entry_is_found():
+    first = write(1)[0]
+    as_version_1(first)
+    write(1)
+    behind_the_triggers("UPDATE audit_auditentry SET credential = 'API token 1' WHERE id = %s", [first.pk])
+    with pytest.raises(CommandError, match=f"broken at entry {first.pk}: its content does not match"):
+        verify_output()
+
+
+def test_the_credential_of_a_version_2_entry_is_covered_by_its_hash():
+    entries = [
+        record_attempt(AuditContext.system("test").but(credential=f"API token {n}"), action="update",
+                       outcome="succeeded", resource="orchestrator-execution-slices", remote_id="s")
+        for n in range(3)
+    ]  # fmt: skip
+    assert "3 entries verified" in verify_output()
+    behind_the_triggers("UPDATE audit_auditentry SET credential = 'API token 99' WHERE id = %s", [entries[1].pk])
+    with pytest.raises(CommandError, match=f"broken at entry {entries[1].pk}: its content does not match"):
+        verify_output()
+
+
+def test_a_version_2_entry_passed_off_as_version_1_without_its_credential_is_found():
+    entries = [
+        record_attempt(AuditContext.system("test").but(credential="API token 5"), action="update",
+                       outcome="succeeded", resource="orchestrator-execution-slices", remote_id=f"s-{n}")
+        for n in range(2)
+    ]  # fmt: skip
+    behind_the_triggers(
+        "UPDATE audit_auditentry SET chain_version = 1, credential = NULL WHERE id = %s", [entries[0].pk]
+    )
+    with pytest.raises(CommandError, match=f"broken at entry {entries[0].pk}: its content does not match"):
+        verify_output()
 
 
 def test_an_entry_edited_behind_the_triggers_is_found():
@@ -90,7 +156,7 @@ def test_an_entry_removed_behind_the_triggers_is_found():
 def test_a_rehashed_entry_still_breaks_the_next_link():
     """Recomputing the edited entry's own hash is not enough: its successor points at the old one."""
     entries = write(3)
-    forged = {name: getattr(entries[1], name) for name in chain.HASHED_FIELDS} | {"outcome": "failed"}
+    forged = {name: getattr(entries[1], name) for name in chain.CURRENT_FIELDS} | {"outcome": "failed"}
     behind_the_triggers(
         "UPDATE audit_auditentry SET outcome = 'failed', entry_hash = %s WHERE id = %s",
         [chain.entry_hash(forged), entries[1].pk],

@@ -21,6 +21,7 @@ def test_a_document_holds_every_field_as_the_entry_does(make_user):
         bulk_job_id=7,
         reason="lease expired",
         path="PUT /api/v1/x",
+        credential="API token 3 “cron” (slc_0123456789…)",
     )
     entry = record_attempt(
         context,
@@ -60,8 +61,10 @@ def test_a_document_holds_every_field_as_the_entry_does(make_user):
         "ipAddress": "10.0.0.7",
         "userAgent": "curl/8",
         "path": "PUT /api/v1/x",
+        "credential": "API token 3 “cron” (slc_0123456789…)",
         "prevHash": entry.prev_hash,
         "entryHash": entry.entry_hash,
+        "chainVersion": 2,
     }
     document = as_document(entry)
     assert list(document) == list(expected)  # the document's fields, in its order
@@ -73,5 +76,5 @@ def test_a_document_keeps_nulls_where_the_entry_has_none():
     entry = record_attempt(AuditContext(), action="create", outcome="failed", resource="execution-slices")
     document = as_document(entry)
     nulls = ("actorId", "requestBody", "responseStatus", "responseBody", "before", "after", "durationMs")
-    assert all(document[name] is None for name in (*nulls, "bulkJobId", "ipAddress"))
+    assert all(document[name] is None for name in (*nulls, "bulkJobId", "ipAddress", "credential"))
     assert document["actor"] == "system" and document["diff"] == []

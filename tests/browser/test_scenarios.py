@@ -153,6 +153,8 @@ def test_every_main_page_passes_axe_without_serious_violations(page, sign_in, ko
         "/audit/",
         "/bulk/",
         f"/bulk/new/?scope=filter&filter=pipelineExecutionId={records[0]['pipelineExecutionId']}",
+        "/tokens/",
+        "/tokens/all/?show=all",
     ]
     from slices_admin.audit.models import AuditEntry
     from slices_admin.audit.services import AuditContext
@@ -163,6 +165,9 @@ def test_every_main_page_passes_axe_without_serious_violations(page, sign_in, ko
     job = create_job(Selection.from_ids([records[1]["id"]]), Change("PENDING", reason="a11y"),
                      context=AuditContext(actor=user))  # fmt: skip
     pages.append(f"/bulk/{job.pk}/")
+    from tests.factories import api_token
+
+    api_token(user, name="a11y")  # a row on both token pages
     found = {}
     for scheme in ("light", "dark"):  # the system setting picks one; both must read well
         page.emulate_media(color_scheme=scheme)

@@ -134,12 +134,13 @@ def test_pages_show_the_request_to_others_and_refuse_self_approval(
 def test_api_approval_refuses_the_requester_and_takes_another_operators_count(
     kodexa, failed_slices, operator_user, second_operator, api
 ):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from tests.factories import api_token
 
     job = job_for(failed_slices(4), operator_user)
     own = APIClient()
-    own.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator_user).key}")
+    own.credentials(HTTP_AUTHORIZATION=f"Token {api_token(operator_user)}")
     url = f"/api/v1/bulk-edits/{job.pk}/approve"
     refused = own.post(url, {"confirmCount": 4}, format="json")
     assert refused.status_code == 403 and refused.json()["detail"] == SELF_APPROVAL

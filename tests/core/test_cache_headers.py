@@ -3,10 +3,9 @@ static files keep their long cache."""
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import cache_orchestrator, orchestrator_record
+from tests.factories import api_token, cache_orchestrator, orchestrator_record
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +49,7 @@ def test_exports_are_not_kept(as_role):
 
 def test_api_answers_are_not_kept(make_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=make_user('viewer')).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(make_user('viewer'))}")
     for url in ["/api/v1/orchestrator-execution-slices", "/api/v1/audit", "/api/v1/bulk-edits"]:
         response = client.get(url)
         assert response.status_code == 200, url

@@ -144,6 +144,7 @@ def test_passwords_posted_to_the_login_page_never_appear(client, make_user, log_
         ("sent Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig-abcdef", "eyJhbGciOiJIUzI1NiJ9"),
         ("postgres://console:s3cret@db:5432/console", "s3cret"),
         ("client_secret=abc&grant=x", "abc"),
+        ("script used slc_0123456789_" + "ab" * 32 + " twice", "ab" * 32),
     ],
 )
 def test_obvious_secrets_are_redacted(text, hidden):

@@ -143,6 +143,11 @@ MATRIX: dict[str, Rule] = {
     "bulk:rate": Rule(OPERATOR_ROLE, args=lambda w: [w.open_job.pk], attempt=lambda w: {"max_rate": "5"}),
     "bulk:start-now": Rule(OPERATOR_ROLE, args=lambda w: [w.scheduled_job.pk]),
     "bulk:items-export": read_only(lambda w: [w.failed_job.pk, "csv"]),
+    # Each person's own API tokens (any role), and everyone's for admins.
+    "tokens:list": Rule(VIEWER_ROLE, attempt=lambda w: {"name": "matrix", "expires_in": "30"}),
+    "tokens:revoke": Rule(VIEWER_ROLE, args=lambda w: [w.own_token.pk]),
+    "tokens:all": read_only(),
+    "tokens:admin-revoke": Rule(ADMIN_ROLE, args=lambda w: [w.token.pk]),
     # --- the JSON API -----------------------------------------------------------------------------------------------
     "api:execution-slice-list": Rule(OPERATOR_ROLE, attempt=lambda w: {"status": "PENDING"}),
     "api:execution-slice-detail": read_only(lambda w: [w.execution["id"]]),
@@ -181,7 +186,7 @@ MATRIX: dict[str, Rule] = {
     "admin:view_on_site": admin_read_only(lambda w: [ContentType.objects.get_for_model(Group).pk, w.group.pk]),
     "admin:app_list": admin_read_only(lambda w: ["auth"]),
     "admin/(?P<url>.*)$": admin_read_only(path=lambda w: "/admin/no-such-page/"),
-    # --- the admin: users, groups and API tokens (admins change them) -----------------------------------------------
+    # --- the admin: users and groups (admins change them) -----------------------------------------------------------
     "admin:auth_user_changelist": admin_change(ADMIN_ROLE, attempt=lambda w: delete_selected(w.bystander.pk)),
     "admin:auth_user_add": admin_change(ADMIN_ROLE, attempt=_new_user),
     "admin:auth_user_history": admin_read_only(lambda w: [w.bystander.pk]),
@@ -197,18 +202,6 @@ MATRIX: dict[str, Rule] = {
     "admin:auth_group_delete": admin_change(ADMIN_ROLE, lambda w: [w.group.pk], attempt=lambda w: CONFIRM),
     "admin:auth_group_change": admin_change(ADMIN_ROLE, lambda w: [w.group.pk], attempt=lambda w: {"name": "x"}),
     "admin/auth/group/<path:object_id>/": admin_read_only(path=_admin_object("auth_group", "group")),
-    "admin:authtoken_tokenproxy_changelist": admin_read_only(attempt=lambda w: delete_selected(w.token.user_id)),
-    "admin:authtoken_tokenproxy_add": admin_change(ADMIN_ROLE, attempt=lambda w: {"user": w.bystander.pk}),
-    "admin:authtoken_tokenproxy_history": admin_read_only(lambda w: [w.token.user_id]),
-    "admin:authtoken_tokenproxy_delete": admin_change(
-        ADMIN_ROLE, lambda w: [w.token.user_id], attempt=lambda w: CONFIRM
-    ),
-    "admin:authtoken_tokenproxy_change": admin_change(
-        ADMIN_ROLE, lambda w: [w.token.user_id], attempt=lambda w: {"user": w.bystander.pk}
-    ),
-    "admin/authtoken/tokenproxy/<path:object_id>/": admin_read_only(
-        path=lambda w: reverse("admin:authtoken_tokenproxy_change", args=[w.token.user_id]).removesuffix("change/")
-    ),
     # --- the admin: sign-in throttling records (admins clear them to unlock someone) --------------------------------
     "admin:axes_accessattempt_changelist": admin_change(
         ADMIN_ROLE, attempt=lambda w: delete_selected(w.access_attempt.pk)

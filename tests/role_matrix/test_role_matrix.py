@@ -17,10 +17,11 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from slices_admin.audit.models import AuditEntry
+from slices_admin.tokens.models import APIToken
+from tests.factories import api_token
 from tests.role_matrix.rules import MATRIX, Rule
 from tests.role_matrix.world import ADMIN, ANONYMOUS, METHODS, RANK, ROLERANK, ROLES, World
 
@@ -78,9 +79,7 @@ def client_for(shared_clients):
         client = shared_clients["api" if area == "api" else "pages"]
         client.cookies.clear()
         if area == "api":
-            client.credentials(
-                **({"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=actor).key}"} if actor else {})
-            )
+            client.credentials(**({"HTTP_AUTHORIZATION": f"Token {api_token(actor)}"} if actor else {}))
         elif actor is not None:
             client.force_login(actor)
         return client
@@ -114,10 +113,11 @@ def remote_record(sandbox) -> dict:
 
 def local_state() -> dict[str, list[str]]:
     """Every row of every table, but for what a refused request may add: the security events of the audit log
-    (a 403 is one), the contents of sessions (the idle timeout notes activity there) and the API's rate counts
-    (every request counts, refused or not). Plain SQL: the ORM would take longer to build the queries than the
-    database to answer them."""
-    audit, sessions = AuditEntry._meta.db_table, Session._meta.db_table
+    (a 403 is one), the contents of sessions (the idle timeout notes activity there), the API's rate counts
+    (every request counts, refused or not) and when an API token was last used (it signed the request in before the
+    role was checked). Plain SQL: the ORM would take longer to build the queries than the database to answer them."""
+    audit, sessions, tokens = AuditEntry._meta.db_table, Session._meta.db_table, APIToken._meta.db_table
+    token_columns = ", ".join(f.column for f in APIToken._meta.concrete_fields if f.name != "last_used_at")
     security = list(AuditEntry.SECURITY_ACTIONS)
     state = {}
     with connection.cursor() as cursor:
@@ -130,6 +130,8 @@ def local_state() -> dict[str, list[str]]:
                 cursor.execute(f"SELECT * FROM {quoted} WHERE action NOT IN ({marks})", security)  # noqa: S608
             elif table == sessions:
                 cursor.execute(f"SELECT session_key FROM {quoted}")  # noqa: S608
+            elif table == tokens:
+                cursor.execute(f"SELECT {token_columns} FROM {quoted}")  # noqa: S608
             else:
                 cursor.execute(f"SELECT * FROM {quoted}")  # noqa: S608
             state[table] = sorted(map(repr, cursor.fetchall()))

@@ -8,7 +8,6 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.bulk.models import BulkEditItem, BulkEditJob
@@ -16,7 +15,8 @@ from slices_admin.kodexa.contract import EXECUTION_SLICE, ORCHESTRATOR_SLICE
 from slices_admin.slices.cache import cache_records
 from slices_admin.slices.forms import SliceRecordForm
 from slices_admin.slices.models import SavedView, SyncRun
-from tests.factories import cache_orchestrator, execution_record
+from slices_admin.tokens.models import APIToken
+from tests.factories import api_token, cache_orchestrator, execution_record
 
 ANONYMOUS, VIEWER, OPERATOR, ADMIN = "anonymous", "viewer", "operator", "admin"
 ROLES = (ANONYMOUS, VIEWER, OPERATOR, ADMIN)
@@ -143,9 +143,17 @@ class World:
         return Group.objects.create(name="on-call")
 
     @cached_property
-    def token(self) -> Token:
-        """The owner's API token (the token admin names a token by its user's id)."""
-        return Token.objects.create(user=self.owner)
+    def token(self) -> APIToken:
+        """Someone else's (the owner's) active API token: admins may revoke it."""
+        api_token(self.owner, name="owner's")
+        return APIToken.objects.filter(user=self.owner).latest("id")
+
+    @cached_property
+    def own_token(self) -> APIToken:
+        """The actor's own active API token (someone else's for an anonymous visitor)."""
+        user = self.actor or self.owner
+        api_token(user, name="own")
+        return APIToken.objects.filter(user=user).latest("id")
 
     @cached_property
     def task(self):
