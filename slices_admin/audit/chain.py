@@ -5,7 +5,8 @@ so the chain never forks: PostgreSQL takes a transaction-scoped advisory lock; S
 project's transaction mode) already holds the database's single write lock from the start of the transaction.
 
 Editing an entry behind the triggers' back breaks its own hash; removing one breaks its successor's link. Removing
-the newest entries leaves a shorter valid chain, so `verify_audit` prints the head's hash for keeping elsewhere.
+the newest entries leaves a shorter valid chain: a signed checkpoint of the head kept elsewhere (`audit.checkpoint`,
+`manage.py audit_checkpoint`) is what `verify_audit --checkpoint` finds that with.
 """
 
 import hashlib
