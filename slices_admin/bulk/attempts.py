@@ -2,7 +2,8 @@
 the recorder; a failure comes to what `decide_failure` says. It runs in the runner's sending threads.
 
 No item is applied twice. Each PUT carries a `changeSequence`, so Kodexa's optimistic lock refuses a second copy;
-and before a PUT leaves, the item records the version it was sent against (`sent_change_sequence`). An attempt
+and before a PUT leaves, the item records the version it was sent against (`sent_change_sequence`: written for a
+claimed batch at once when the PUT is built from the cached record, see `marks`, or by the sending thread). An attempt
 whose outcome was lost (a timeout, a 5xx, a worker killed mid-request) leaves that mark, and the next attempt reads
 the slice first: already changed as we asked means succeeded, untouched means send again, anything else is a
 conflict for a person to look at.
@@ -30,6 +31,7 @@ from slices_admin.slices.services import explain_unknown_field_refusal, replacem
 from . import ledger
 from .changes import Change
 from .decisions import FailureKind, Limits, decide_failure
+from .marks import MarksAhead
 from .models import BulkEditItem, BulkEditJob
 from .pauses import Pauses
 from .recorder import Recorder
@@ -66,6 +68,7 @@ class Sender:
         pauses: Pauses,
         throttle: Throttle,
         recorder: Recorder,
+        marks: MarksAhead,
         writing: AbstractContextManager[object, None],
         stop: threading.Event,
     ):
@@ -77,6 +80,7 @@ class Sender:
         self.pauses = pauses
         self.throttle = throttle
         self.recorder = recorder
+        self.marks = marks
         self._writing = writing
         self.stop = stop  # cancelled, or the runner was given up for dead
 
@@ -102,9 +106,11 @@ class Sender:
         sent = base.get("changeSequence")
         if self.stop.is_set() or not self._may_send():
             return Attempt(retry_in=0)  # cancelled, paused (or taken over) while getting ready: nothing sent
-        marked = self.recorder.mark_in_flight(item.pk, base, item.started_at)
-        if not marked:
-            return Attempt()  # no longer this runner's (cancelled, or taken back as this runner was thought dead)
+        marked_ahead = self.marks.take(item.pk)
+        if not (marked_ahead and base is cached):
+            marked = self.recorder.mark_in_flight(item.pk, base, item.started_at)
+            if not marked:
+                return Attempt()  # no longer this runner's (cancelled, or taken back as this runner was thought dead)
         item.state, item.sent_change_sequence = BulkEditItem.State.IN_FLIGHT, sent
         try:
             answer = self.client.replace(ORCHESTRATOR_SLICE, item.slice_id, body, request_id=context.request_id)
@@ -131,6 +137,19 @@ class Sender:
             record=answer.body,
             status=answer.status,
             duration_ms=answer.duration_ms,
+        )
+
+    def sends_cached(self, item: BulkEditItem, cached: dict[str, Any] | None) -> bool:
+        """Whether the item's first attempt will send a PUT built from its cached record (so it may be marked in
+        flight with that record as soon as it is claimed)."""
+        return (
+            not settings.BULK_READ_BEFORE_WRITE
+            and not item.final
+            and item.sent_change_sequence is None
+            and cached is not None
+            and item.expected_change_sequence is not None
+            and cached.get("changeSequence") == item.expected_change_sequence
+            and not self.change_for(item).already_applied(cached.get("status"), cached.get("errorMessage"))
         )
 
     def check_before_cancelling(self, item: BulkEditItem) -> None:

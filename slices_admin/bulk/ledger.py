@@ -202,30 +202,60 @@ def cached_records(slice_ids: list[str]) -> dict[str, dict[str, Any]]:
     return dict(OrchestratorSlice.objects.filter(id__in=slice_ids).values_list("id", "raw"))
 
 
+_MARK = (
+    "UPDATE {table} SET state = %s, sent_change_sequence = %s, before_status = %s, before_error_message = %s, "
+    "started_at = %s, runner_id = %s WHERE id = %s AND state IN (%s, %s) AND runner_id = %s"
+)
+
+
+def _mark_params(item_id: int, base: dict[str, Any], started_at: datetime | None, runner_id: str) -> list[Any]:
+    return [
+        BulkEditItem.State.IN_FLIGHT,
+        base.get("changeSequence"),
+        str(base.get("status") or "")[:64],
+        str(base.get("errorMessage") or ""),
+        connection.ops.adapt_datetimefield_value(started_at),
+        runner_id,
+        item_id,
+        *UNFINISHED_ITEM,
+        runner_id,
+    ]
+
+
 def mark_in_flight(item_id: int, base: dict[str, Any], started_at: datetime | None, runner_id: str) -> int:
-    """Pending → in flight for the runner holding it, with the version about to be sent and its status and error
-    message (what an undo puts back); written out: it runs before every PUT. Returns 0 when the item is no longer
-    the runner's."""
-    table = BulkEditItem._meta.db_table
+    """Pending (or marked ahead, see `mark_claimed_in_flight`) → in flight for the runner holding it, with the version
+    about to be sent and its status and error message (what an undo puts back); written out: it runs before a PUT.
+    Returns 0 when the item is no longer the runner's."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET state = %s, sent_change_sequence = %s, before_status = %s, "  # noqa: S608
-            "before_error_message = %s, started_at = %s, runner_id = %s "
-            "WHERE id = %s AND state = %s AND runner_id = %s",
-            [
-                BulkEditItem.State.IN_FLIGHT,
-                base.get("changeSequence"),
-                str(base.get("status") or "")[:64],
-                str(base.get("errorMessage") or ""),
-                connection.ops.adapt_datetimefield_value(started_at),
-                runner_id,
-                item_id,
-                BulkEditItem.State.PENDING,
-                runner_id,
-            ],
+            _MARK.format(table=BulkEditItem._meta.db_table), _mark_params(item_id, base, started_at, runner_id)
         )
         marked: int = cursor.rowcount  # the cursor's attributes are untyped; DB-API's rowcount is an int
         return marked
+
+
+def mark_claimed_in_flight(marks: list[tuple[int, dict[str, Any]]], started_at: datetime, runner_id: str) -> set[int]:
+    """`mark_in_flight` for many items at once, ahead of their PUTs: (item id, the version it will be sent against).
+    The ids of those now marked for the runner. An item so marked that is never sent goes back with `unmark`; if
+    the runner dies first, the next one checks Kodexa before sending it, as for any item whose PUT's fate is
+    unknown."""
+    if not marks:
+        return set()
+    sql = _MARK.format(table=BulkEditItem._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, [_mark_params(item_id, base, started_at, runner_id) for item_id, base in marks])
+        marked = BulkEditItem.objects.filter(
+            pk__in=[item_id for item_id, _ in marks], state=BulkEditItem.State.IN_FLIGHT, runner_id=runner_id
+        )
+        return set(marked.values_list("pk", flat=True))
+
+
+def unmark(item_ids: list[int], runner_id: str) -> int:
+    """In flight → pending again, for items this runner marked ahead and never sent (it stops: paused, cancelled,
+    out of items): nothing was sent, so nothing needs checking on Kodexa."""
+    return BulkEditItem.objects.filter(pk__in=item_ids, state=BulkEditItem.State.IN_FLIGHT, runner_id=runner_id).update(
+        state=BulkEditItem.State.PENDING, sent_change_sequence=None, started_at=None
+    )
 
 
 class ItemFields(TypedDict, total=False):

@@ -4,7 +4,8 @@ closes the job when nothing is left. `run_job` is what the background task calls
 
 Several runners (one per worker process) may work one job at once. Each claims items a batch at a time (`FOR UPDATE
 SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time anyway) and only ever changes the items it holds; a
-runner whose heartbeat goes stale is dead, and a live one (or the next to join) takes its items back.
+runner whose heartbeat goes stale is dead, and a live one (or the next to join) takes its items back. A claimed
+batch is marked in flight in one statement (`MarksAhead`), so the sending threads write nothing before their PUTs.
 """
 
 import contextlib
@@ -24,6 +25,7 @@ from slices_admin.kodexa.client import KodexaClient
 from . import ledger
 from .attempts import Attempt, Sender
 from .changes import runners_for
+from .marks import MarksAhead
 from .models import BulkEditItem, BulkEditJob
 from .pauses import Pauses
 from .recorder import Recorder
@@ -82,6 +84,7 @@ class Runner:
         self._schedule: Schedule | None = None  # while sending
         self.pauses = Pauses(job, client, self.stop)
         self.throttle = Throttle(job.pk, job.max_rate, self.stop)
+        self.marks = MarksAhead(settings.BULK_STALE_AFTER_SECONDS / 2)
         # Writes successes (and, on SQLite, the marks before each PUT) from its own thread while sending.
         self.recorder = Recorder(runner_id, self._writing, group_marks=connection.vendor == "sqlite")
         self.sender = Sender(
@@ -91,6 +94,7 @@ class Runner:
             pauses=self.pauses,
             throttle=self.throttle,
             recorder=self.recorder,
+            marks=self.marks,
             writing=self._writing,
             stop=self.stop,
         )
@@ -129,15 +133,28 @@ class Runner:
         finally:
             self.recorder.close()
             self._schedule = None
+            if unsent := self.marks.drain():
+                with self._writing:
+                    ledger.unmark(unsent, self.runner_id)
 
     def _claim(self) -> list[int]:
-        """Claim the next batch of items nobody holds, with their cached records for the first attempt."""
+        """Claim the next batch of items nobody holds, with their cached records for the first attempt, and mark in
+        flight at once those whose PUT is to be built from that record (see `MarksAhead`)."""
         if self.stop.is_set():
             return []
         with self._writing:
             ids = ledger.claim(self.job.pk, self.runner_id, self.batch)
         items = ledger.held(ids, self.runner_id)
         raw = ledger.cached_records([i.slice_id for i in items])
+        ahead = [(i.pk, raw[i.slice_id]) for i in items if self.sender.sends_cached(i, raw.get(i.slice_id))]
+        if ahead:
+            now = timezone.now()
+            with self._writing:
+                marked = ledger.mark_claimed_in_flight(ahead, now, self.runner_id)
+            self.marks.add(marked)
+            for item in items:
+                if item.pk in marked:
+                    item.started_at = now
         with self._prefetch_lock:
             for item in items:
                 self._prefetched[item.pk] = (item, raw.get(item.slice_id))
@@ -203,7 +220,9 @@ class Runner:
             connection.close()
 
     def _beat(self) -> None:
-        if not ledger.beat(self.runner_id):  # another runner found this one silent for too long
+        if ledger.beat(self.runner_id):
+            self.marks.alive()
+        else:  # another runner found this one silent for too long
             logger.warning("bulk job %s: runner %s was given up for dead; stopping", self.job.pk, self.runner_id)
             self.lost = True
             self.stop.set()

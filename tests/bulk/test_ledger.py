@@ -93,6 +93,22 @@ def test_an_item_is_marked_in_flight_only_by_the_runner_holding_it():
     assert (marked.before_status, marked.before_error_message) == ("RUNNING", "")  # what an undo puts back
 
 
+def test_claimed_items_are_marked_in_flight_ahead_only_for_the_runner_holding_them_and_unmarked_if_never_sent():
+    job = job_of("a", "b")
+    BulkEditItem.objects.filter(pk=item(job, "a").pk).update(runner_id="me")
+    BulkEditItem.objects.filter(pk=item(job, "b").pk).update(runner_id="someone else")
+    bases = [(item(job, s).pk, {"changeSequence": 3, "status": "FAILED", "errorMessage": "x"}) for s in "ab"]
+    assert ledger.mark_claimed_in_flight(bases, timezone.now(), "me") == {item(job, "a").pk}
+    marked = item(job, "a")
+    assert (marked.state, marked.sent_change_sequence, marked.before_status) == ("in_flight", 3, "FAILED")
+    assert item(job, "b").state == "pending"
+    # The thread about to send marks it again (its base may differ): a mark ahead does not stop it.
+    assert ledger.mark_in_flight(marked.pk, {"changeSequence": 4}, timezone.now(), "me") == 1
+    assert ledger.unmark([item(job, "a").pk, item(job, "b").pk], "me") == 1
+    unsent = item(job, "a")
+    assert (unsent.state, unsent.sent_change_sequence, unsent.runner_id) == ("pending", None, "me")
+
+
 def test_an_item_moves_only_for_the_runner_holding_it_but_every_attempt_counts():
     job = job_of("a")
     BulkEditItem.objects.filter(pk=item(job, "a").pk).update(runner_id="me")
