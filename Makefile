@@ -56,9 +56,10 @@ test-postgres: $(VENV)/.dev system-chromium system-postgresql system-promtool
 	@url=$$(scripts/postgres.sh start) && echo "Testing on $$url" && DATABASE_URL="$$url" $(VENV)/bin/pytest
 
 # Seeds var/bench.sqlite3 (1,000,000 slices and audit entries, first run only), measures, writes bench/results.json.
-bench: $(VENV)/.dev
+# The bulk section also runs on PostgreSQL (scripts/postgres.sh), each run on its own database there.
+bench: $(VENV)/.dev system-postgresql
 	@mkdir -p var
-	$(PY) bench/run.py
+	@url=$$(scripts/postgres.sh start) && $(PY) bench/run.py --server "$$url"
 
 # Locust only here: `make test` and CI stay lean.
 $(VENV)/.load: requirements.txt requirements-load.txt | check-python

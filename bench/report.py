@@ -188,18 +188,44 @@ def bulk_table(figures: dict) -> str:
         "",
         f"{'run':<44}{'seconds':>9}{'requests':>10}{'x limit':>9}  outcome",
     ]
-    runs = (
-        ("concurrent (the default: PUT with the selected version)", figures["concurrent"]),
-        ("concurrent, reading each slice first", figures["read_before_write"]),
-        ("one by one", figures["one_by_one"]),
-    )
-    for name, run in runs:
+    postgres, fleet = figures.get("postgres"), figures.get("fleet")
+    runs = [
+        ("concurrent (the default: PUT with the selected version)", figures["concurrent"], limit),
+        ("concurrent, reading each slice first", figures["read_before_write"], limit),
+        ("one by one", figures["one_by_one"], limit),
+    ]
+    if postgres:
+        runs += [
+            ("PostgreSQL: concurrent", postgres["concurrent"], limit),
+            ("PostgreSQL: concurrent, reading each first", postgres["read_before_write"], limit),
+        ]
+    if fleet:
+        runs.append(
+            (
+                f"fleet: {fleet['items']:,} @ {fleet['concurrency']}, {fleet['workers']} workers, PostgreSQL",
+                fleet,
+                fleet["limit_seconds"],
+            )
+        )
+    for name, run, bound in runs:
         states = ", ".join(f"{count:,} {state}" for state, count in sorted(run["states"].items()))
-        lines.append(f"{name:<44}{run['seconds']:>9.2f}{run['requests']:>10,}{run['seconds'] / limit:>9.2f}  {states}")
+        lines.append(f"{name:<44}{run['seconds']:>9.2f}{run['requests']:>10,}{run['seconds'] / bound:>9.2f}  {states}")
     lines += [
         "",
         f"concurrent / limit = {figures['ratio_to_limit']:.2f}  (target <= {figures['target_ratio']})  "
         f"{_verdict(figures['pass'])}",
-        f"one by one / concurrent = {figures['speedup_over_one_by_one']:.1f}x faster concurrently",
     ]
+    if postgres:
+        lines.append(
+            f"PostgreSQL concurrent / limit = {postgres['ratio_to_limit']:.2f}  "
+            f"(target <= {postgres['target_ratio']})  {_verdict(postgres['pass'])}"
+        )
+    if fleet:
+        lines.append(
+            f"fleet / its limit {fleet['limit_seconds']:.2f} s = {fleet['ratio_to_limit']:.2f}  (target <= "
+            f"{fleet['target_ratio']}); audit: {fleet['audit_entries']:,} entries, chain verified: "
+            f"{fleet['audit_verified']}; workers' CPU {sum(fleet['workers_cpu_seconds']):.1f} s  "
+            f"{_verdict(fleet['pass'])}"
+        )
+    lines.append(f"one by one / concurrent = {figures['speedup_over_one_by_one']:.1f}x faster concurrently")
     return "\n".join(lines)

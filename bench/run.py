@@ -7,7 +7,9 @@ Measures, in one run, four sections (`--only` runs one of them):
 - "audit": the first, a middle and the last page of the audit log for three filters (and none), and the memory of
   its CSV and JSON Lines exports;
 - "bulk": a bulk status edit of 1,000 slices against the sandbox at 100 ms latency, beside its limit and beside the
-  same edit sent one slice at a time (its own sandbox and database);
+  same edit sent one slice at a time (its own sandbox and database); given `--server` (a PostgreSQL DATABASE_URL),
+  the same edit on its own database there ("postgres") and 10,000 slices at concurrency 64 worked by two worker
+  processes ("fleet");
 - "bulk-controls": the undo of a 1,000-slice edit beside the same limit, and a 1,000-slice edit at a maximum rate of
   20 requests/s measured at the sandbox, three runs each (fresh sandboxes and databases), written with their medians
   under "undo" and "rate" in the "bulk" section.
@@ -43,6 +45,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed requests first")
     parser.add_argument("--control-runs", type=int, default=3, help="runs of the bulk undo and rate benchmarks")
     parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
+    parser.add_argument("--server", help="DATABASE_URL of a PostgreSQL server for the bulk section's PostgreSQL runs")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
     return parser.parse_args()
 
@@ -112,13 +115,17 @@ def _audit(options: argparse.Namespace, code: dict, seed_seconds: float | None) 
     print(f"\nAudit: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
 
 
-def _bulk(code: dict, results: Path) -> None:
-    """Measure the "bulk" section (its own sandbox and database, in a child process), print and write it."""
-    from bench import bulk, report
+def _bulk(code: dict, results: Path, server: str | None) -> None:
+    """Measure the "bulk" section (its own sandboxes and databases, in child processes), print and write it."""
+    from bench import bulk, bulk_fleet, report
 
     began = time.perf_counter()
-    print("Bulk edit of 1,000 slices at 100 ms latency ...")
-    measured = bulk.measure()
+    where = "SQLite and PostgreSQL" if server else "SQLite (no --server: no PostgreSQL runs)"
+    print(f"Bulk edit of 1,000 slices at 100 ms latency on {where} ...")
+    measured = bulk.measure(server)
+    if server:
+        print("Bulk edit of 10,000 slices at 100 ms latency, concurrency 64, two workers on PostgreSQL ...")
+        measured["fleet"] = bulk_fleet.measure(server)
     figures = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
@@ -175,7 +182,7 @@ def main() -> None:
     if "audit" in sections:
         _audit(options, code, seeded["audit"])
     if "bulk" in sections:
-        _bulk(code, options.results)
+        _bulk(code, options.results, options.server)
     if "bulk-controls" in sections:
         _bulk_controls(code, options.results, options.control_runs)
 
