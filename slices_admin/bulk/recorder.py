@@ -271,15 +271,15 @@ class Recorder:
             connection.close()
 
     def _write(self, batch: list["_Success"]) -> None:
-        """Every cached row first, then the audit entries (one INSERT), then the items (two statements): the audit
-        log's append lock is taken after the rows, as the web's edits take it (row, then log), so a batch and an
-        edit of the same slice cannot deadlock on PostgreSQL."""
+        """Every cached row first (one statement's run), then the audit entries (one INSERT), then the items (two
+        statements): the audit log's append lock is taken after the rows, as the web's edits take it (row, then
+        log), so a batch and an edit of the same slice cannot deadlock on PostgreSQL."""
         if not batch:
             return
         try:
             with self._writing, transaction.atomic():
-                for success in batch:
-                    success.cache.apply()
+                for write in CacheWrite.together(success.cache for success in batch):
+                    write.apply()
                 append_entries([success.entry for success in batch])
                 outcomes = [(success.item, success.status, success.note, success.sequence) for success in batch]
                 ledger.save_successes(outcomes, self.runner_id)
