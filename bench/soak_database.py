@@ -38,6 +38,16 @@ class Server:
                 f"PG_PORT), not {given.hostname}:{given.port}: set PG_PORT and PG_DATA to that server's, or pass "
                 "--no-database-faults."
             )
+        import psycopg
+
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            committing = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        if committing == "off":  # also keeps the soak off the shared server tests and benchmarks run on
+            raise SystemExit(
+                "The server commits asynchronously (synchronous_commit=off): a crash loses commits it acknowledged, "
+                "which the checks would blame on the console. `make soak` starts its own with "
+                "PG_SYNCHRONOUS_COMMIT=on; or pass --no-database-faults."
+            )
 
     @staticmethod
     def _script(command: str) -> str:
