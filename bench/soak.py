@@ -198,6 +198,10 @@ def main() -> int:
             if server is not None and prober is not None:
                 synced = sync_through_outage(server, prober, sandbox, rng.uniform(*DOWN_SECONDS))
                 seen.outages.append(synced["outage"])
+                for worker in workers:  # the watch saw them through the job; this, through the sync's crash
+                    if not worker.running:
+                        code = worker.process.returncode
+                        seen.unexpected_exits.append({"worker": worker.name, "code": code, "during": "sync"})
         except TimeoutError as exc:
             log(f"\n{exc}")
             diagnostics(job.pk, workers, sandbox)
