@@ -8,16 +8,18 @@ database and makes it again (`core.database.through_outages`), and the run goes 
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.core.database import through_outages
+from slices_admin.core.models import WorkerHeartbeat
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient, Page, get_client
 from slices_admin.kodexa.contract import RESOURCES, Resource
@@ -133,14 +135,16 @@ def _flag(model: type[SliceRecord], remote_id: str) -> int:
     return model.objects.filter(id=remote_id, gone_at__isnull=True).update(gone_at=timezone.now())
 
 
-def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | None = None) -> SyncRun:
+def perform_sync(
+    run: SyncRun, *, page_size: int = 500, context: AuditContext | None = None, worker: str = ""
+) -> SyncRun:
     """Carry out a recorded sync run, keeping its progress current for the page that watches it; the run is
-    audited as one entry (who asked, what it read, how it ended)."""
-    if context is None:
-        context = AuditContext(actor=run.requested_by) if run.requested_by else AuditContext.system("sync")
+    audited as one entry (who asked, what it read, how it ended). `worker`: the background worker doing it, whose
+    heartbeat tells the others it still does (`fail_orphaned_runs`)."""
     started = timezone.now()
-    run.status, run.started_at = SyncRun.Status.RUNNING, started
-    through_outages(partial(run.save, update_fields=["status", "started_at"]), f"starting sync run {run.pk}")
+    run.status, run.started_at, run.worker = SyncRun.Status.RUNNING, started, worker
+    save = partial(run.save, update_fields=["status", "started_at", "worker"])
+    through_outages(save, f"starting sync run {run.pk}")
 
     def on_page(progress: SyncProgress) -> None:
         counts = {"pages": progress.pages, "records": progress.records, "expected": progress.expected}
@@ -170,9 +174,28 @@ def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | 
     else:
         status, error = SyncRun.Status.SUCCEEDED, ""
         through_outages(partial(_note_newest, run, progress.newest_seen), f"finishing sync run {run.pk}")
-    close = partial(_close_run, run, context, status=status, error=error, started=started, page_size=page_size)
+    close = partial(_close_run, run, context, status=status, error=error, page_size=page_size)
     through_outages(close, f"recording the end of sync run {run.pk}")
     return run
+
+
+def fail_orphaned_runs() -> list[int]:
+    """Close, as failed and audited, the runs whose background worker stopped while carrying them out (killed, its
+    host gone): nothing else would, and a run left `running` holds back every later sync of its resource. What
+    they wrote stays (each page is whole); the next sync reads it all again. Answers the runs' ids."""
+    alive_since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    alive = WorkerHeartbeat.objects.filter(seen_at__gte=alive_since).values("worker_id")
+    orphans = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=alive_since).exclude(worker="")
+    closed = []
+    for run in orphans.exclude(worker__in=alive):
+        error = (
+            f"The background worker carrying out this sync ({run.worker}) stopped before it finished. What it read "
+            "is kept; start the sync again."
+        )
+        if _close_run(run, None, status=SyncRun.Status.FAILED, error=error, page_size=None):
+            logger.warning("sync run %s: its worker %s stopped; closed as failed", run.pk, run.worker)
+            closed.append(run.pk)
+    return closed
 
 
 def _note_newest(run: SyncRun, newest_seen: datetime | None) -> None:
@@ -180,18 +203,19 @@ def _note_newest(run: SyncRun, newest_seen: datetime | None) -> None:
     refresh_statistics(MODELS[RESOURCES[run.resource]])
 
 
-def _close_run(
-    run: SyncRun, context: AuditContext, *, status: str, error: str, started: datetime, page_size: int
-) -> None:
+def _close_run(run: SyncRun, context: AuditContext | None, *, status: str, error: str, page_size: int | None) -> bool:
     """The run's end and its one audit entry, together; nothing if it is closed already (a first try committed,
-    and only its answer was lost with the connection)."""
+    and only its answer was lost with the connection, or another worker closed it). Answers whether it closed it."""
+    if context is None:
+        context = AuditContext(actor=run.requested_by) if run.requested_by else AuditContext.system("sync")
     with transaction.atomic():
         finished = timezone.now()
         open_run = SyncRun.objects.filter(pk=run.pk, finished_at__isnull=True)
         closed = open_run.update(status=status, error=error, finished_at=finished)
         run.refresh_from_db()
         if not closed:
-            return
+            return False
+        started = run.started_at or finished
         record_attempt(
             context,
             action=Action.SYNC,
@@ -202,3 +226,4 @@ def _close_run(
             error=error,
             duration_ms=int((finished - started).total_seconds() * 1000),
         )
+    return True

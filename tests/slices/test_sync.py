@@ -234,9 +234,12 @@ def test_a_sync_run_is_closed_and_audited_once_when_its_close_is_made_again(scri
     from slices_admin.audit.services import AuditContext
     from slices_admin.slices.sync import _close_run
 
-    run = SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path, status=SyncRun.Status.RUNNING)
-    started = timezone.now()
-    for _try in range(2):
-        _close_run(run, AuditContext.system("sync"), status="succeeded", error="", started=started, page_size=500)
+    run = SyncRun.objects.create(
+        resource=ORCHESTRATOR_SLICE.path, status=SyncRun.Status.RUNNING, started_at=timezone.now()
+    )
+    closed = [
+        _close_run(run, AuditContext.system("sync"), status="succeeded", error="", page_size=500) for _try in range(2)
+    ]
+    assert closed == [True, False]
     assert run.status == SyncRun.Status.SUCCEEDED and run.finished_at is not None
     assert AuditEntry.objects.filter(action=AuditEntry.Action.SYNC).count() == 1
