@@ -89,7 +89,7 @@ def fragment(value: Any) -> str:
     return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
-def canonical(values: Mapping[str, Any], version: int = 1) -> bytes:
+def canonical(values: Mapping[str, Any], version: int) -> bytes:
     """The bytes a hash of `version` is taken over: its hashed fields as one sorted, compact, ASCII-only JSON object
     (built from per-field fragments, so a writer can encode the big fields before it takes the chain's lock)."""
     return canonical_from(
@@ -105,7 +105,7 @@ class Fragment(str):
     """A field already encoded by `fragment`."""
 
 
-def canonical_from(fragments: Mapping[str, str], version: int = 1) -> bytes:
+def canonical_from(fragments: Mapping[str, str], version: int) -> bytes:
     return ("{" + ",".join(f'"{name}":{fragments[name]}' for name in _SORTED_FIELDS[version]) + "}").encode()
 
 
