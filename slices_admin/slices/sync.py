@@ -5,7 +5,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -92,7 +92,7 @@ def _fetched_pages(
             return
 
 
-def _ahead(pages: Iterator[_FetchedPage]) -> Iterator[_FetchedPage]:
+def _ahead(pages: Iterator[_FetchedPage]) -> Generator[_FetchedPage]:
     """`pages`, read one page ahead on a thread of its own: the next page is fetched and parsed while this one is
     written (the database work leaves the interpreter free). Only the caller's thread touches the database; a
     failure on the reading thread is raised here, in order, and the reader stops when the caller does."""
@@ -170,7 +170,7 @@ def sync_slices(
     since = None if full else since
     progress = SyncProgress()
     pages = _ahead(_fetched_pages(client, resource, page_size, sort, since, connection.vendor))
-    with _fewer_checkpoints():
+    with _fewer_checkpoints(), contextlib.closing(pages):  # closed: its reader stops at once, even on a failure
         for fetched in pages:
             with transaction.atomic():
                 progress.records += fetched.write.apply()
