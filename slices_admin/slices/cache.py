@@ -3,7 +3,6 @@ copy of one record. Upserts never replace a row with an older `changeSequence`."
 
 import functools
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,22 +70,11 @@ class CacheWrite:
         return len(self.params)
 
     def apply(self) -> int:
-        if not self.params:
-            return 0
-        statements = _statements(self.model, self.vendor)
-        with connection.cursor() as cursor:
-            if self.vendor != "sqlite":
+        if self.params:
+            statements = _statements(self.model, self.vendor)
+            with connection.cursor() as cursor:
                 cursor.executemany(statements.touch, self.touch)
                 cursor.executemany(statements.upsert, self.params)
-                return self.records
-            # SQLite: as many rows to a statement as it takes parameters. Each statement runs in one step of the
-            # library with the interpreter released, where executemany would take and release it for every row.
-            per = max(1, connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(self.params[0]))
-            for start in range(0, len(self.params), per):
-                touch, rows = self.touch[start : start + per], self.params[start : start + per]
-                touch_sql, upsert_sql = _batched(self.model, self.vendor, len(rows))
-                cursor.execute(touch_sql, [*(value for _seen, *pair in touch for value in pair), touch[0][0]])
-                cursor.execute(upsert_sql, [value for row in rows for value in row])
         return self.records
 
 
@@ -136,10 +124,6 @@ class _Statements:
     as_json: tuple[int, ...]  # where the object columns are
     as_time: tuple[int, ...]  # where the date-times are
     vendor: str
-    table: str
-    column_list: str
-    conflict: str
-    page_touch: str  # the touch from a `page (id, raw)` of many records
 
     def row(self, remote_id: str, payload: Mapping[str, Any], raw: str, seen: Any) -> list[Any]:
         values = parse_record(self.resource, payload)[0]
@@ -188,10 +172,6 @@ def _statements(model: type[SliceRecord], vendor: str) -> _Statements:
     places = {name: names.index(name) for name in ("id", "raw", "last_seen_at", "gone_at", "open_lease_expires_at")}
     as_json_at = tuple(i for i, f in enumerate(fields) if isinstance(f, models.JSONField) and f.attname != "raw")
     as_time_at = tuple(i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField))
-    page_touch = (
-        f"UPDATE {table} SET {column['last_seen_at']} = %s, {column['gone_at']} = NULL FROM page "  # noqa: S608
-        f"WHERE {table}.{column['id']} = page.id AND {table}.{raw} = page.raw"
-    )
     return _Statements(
         touch,
         upsert,
@@ -201,24 +181,7 @@ def _statements(model: type[SliceRecord], vendor: str) -> _Statements:
         as_json_at,
         as_time_at,
         vendor,
-        table,
-        columns,
-        conflict,
-        page_touch,
     )
-
-
-@functools.lru_cache(maxsize=16)
-def _batched(model: type[SliceRecord], vendor: str, rows: int) -> tuple[str, str]:
-    """SQLite's touch and upsert for `rows` records at once: the page's (id, raw) pairs as a VALUES list, and one
-    VALUES list of every record's row."""
-    statements = _statements(model, vendor)
-    width = len(statements.columns)
-    pairs = ", ".join(["(%s, %s)"] * rows)
-    values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
-    touch = f"WITH page (id, raw) AS (VALUES {pairs}) {statements.page_touch}"
-    upsert = f"INSERT INTO {statements.table} ({statements.column_list}) VALUES {values} {statements.conflict}"  # noqa: S608
-    return touch, upsert
 
 
 def refresh_statistics(model: type[SliceRecord]) -> None:
