@@ -52,6 +52,7 @@ class StagedPage:
                 for row in self.rows:
                     copy.write_row(row)
             cursor.execute(statements.fill_raw, [self.body, self.path])
+            cursor.execute(statements.analyze)  # a temporary table has no statistics unless told: join by the index
             cursor.execute(statements.touch_unchanged)
             cursor.execute(statements.write_changed)
         return self.records
@@ -77,6 +78,7 @@ class _Statements:
     staged: tuple[str, ...]  # the staged columns after position and id, named as `parse_record` names them
     create: str
     empty: str
+    analyze: str
     copy: str
     fill_raw: str
     touch_unchanged: str
@@ -92,6 +94,7 @@ def _statements(model: type[SliceRecord]) -> _Statements:
     column = {f.attname: quote(cast(str, f.column)) for f in fields}
     wire = {f.python_name: f.wire_name for f in cast(Resource, model.resource).fields}
     table, stage = quote(model._meta.db_table), quote(f"stage_{model._meta.db_table}")
+    key_type = model._meta.pk.db_type(connection)
     declared = ", ".join(f"{column[f.attname]} {f.db_type(connection)}" for f in staged)
 
     def object_of(field: models.Field[Any, Any]) -> str:
@@ -107,8 +110,9 @@ def _statements(model: type[SliceRecord]) -> _Statements:
     staged_columns = ", ".join(column[f.attname] for f in staged)
     return _Statements(
         staged=tuple(f.attname for f in staged),
-        create=f"CREATE TEMP TABLE IF NOT EXISTS {stage} (pos integer PRIMARY KEY, id text, {declared}, raw jsonb)",
+        create=f"CREATE TEMP TABLE IF NOT EXISTS {stage} (pos integer PRIMARY KEY, id {key_type}, {declared}, raw jsonb)",  # noqa: E501
         empty=f"TRUNCATE {stage}",
+        analyze=f"ANALYZE {stage}",
         copy=f"COPY {stage} (pos, id, {staged_columns}) FROM STDIN",
         fill_raw=(
             f"UPDATE {stage} s SET raw = j.value "  # noqa: S608 (names)
