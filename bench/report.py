@@ -117,6 +117,9 @@ def table(figures: dict) -> str:
         f"  {sync['rows']:,} rows in {sync['pages']} pages, {sync['seconds']:.1f} s wall: "
         f"{sync['rows_per_second']:,} rows/s   target >= {sync['target_rows_per_second']:,} rows/s   "
         f"{_verdict(sync['pass'])}",
+        f"  beside fetching and decoding the same pages alone: {sync.get('fetch_rows_per_second', 0):,} rows/s, "
+        f"ratio {sync.get('ratio', 0):.3f}   target >= {sync.get('target_ratio', 0.333):.3f} (medians of "
+        f"{len(sync.get('rounds', [])) or 1}; unchanged rows: ratio {sync.get('unchanged_ratio', 0):.3f})",
         "",
         "CSV export (streamed through the view, iterator consumed; peak = tracemalloc peak during the export)",
     ]

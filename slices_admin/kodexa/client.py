@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from json import loads as json_loads
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
@@ -22,17 +23,20 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
+from requests.utils import guess_json_utf
 from urllib3.exceptions import NewConnectionError
 
 from slices_admin.metrics.series import observe_kodexa_request
 
 from . import errors
 from .contract import ORCHESTRATOR_SLICE, Resource
+from .pages import decode_page
 
 logger = logging.getLogger(__name__)
 
 _RETRYABLE_STATUSES = {429, 502, 503, 504}
 _SAFE_TO_REPEAT = {"GET", "PUT"}
+_NOT_JSON = "Kodexa answered with something that is not JSON."
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,8 @@ class Page:
     total_elements: int | None
     total_pages: int | None
     last: bool
+    text: str = ""  # the answer as received, `content` under its key "content": the cache reads records from it
+    record_texts: list[str] | None = None  # each record's JSON text, when asked for (`list(record_texts=True)`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class Answer:
     status: int
     body: Any
     duration_ms: int
+    text: str = ""  # the JSON text `body` was read from
 
 
 class KodexaClient:
@@ -128,14 +135,27 @@ class KodexaClient:
         page_size: int = 100,
         sort: str = "updatedOn,desc",
         filter: str | None = None,
+        record_texts: bool = False,
     ) -> Page:
+        """One page of a list; `record_texts`: keep each record's JSON text too (`Page.record_texts`)."""
         params: dict[str, Any] = {"page": page, "pageSize": page_size, "sort": sort}
         if filter:
             params["filter"] = filter
-        return self._page(resource, params, operation="list")
+        return self._page(resource, params, operation="list", record_texts=record_texts)
 
-    def _page(self, resource: Resource, params: dict[str, Any], *, operation: str) -> Page:
-        body = self._request("GET", f"/api/{resource.path}", params=params, operation=operation, resource=resource).body
+    def _page(self, resource: Resource, params: dict[str, Any], *, operation: str, record_texts: bool = False) -> Page:
+        path = f"/api/{resource.path}"
+        answer = self._request(
+            "GET", path, params=params, operation=operation, resource=resource, decode=not record_texts
+        )
+        body, texts = answer.body, None
+        if record_texts:
+            try:
+                body, texts = decode_page(answer.text)
+            except ValueError as exc:
+                raise errors.KodexaProtocolError(
+                    answer.status, "Kodexa answered with something that is not JSON."
+                ) from exc
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
             raise errors.KodexaProtocolError(200, "Kodexa's list answer is not a page object.")
         content = body["content"]
@@ -147,6 +167,8 @@ class KodexaClient:
             total_elements=body.get("totalElements"),
             total_pages=body.get("totalPages"),
             last=bool(body.get("last", len(content) < page_size)),
+            text=answer.text,
+            record_texts=texts,
         )
 
     # --- transport ----------------------------------------------------------------------------------------------
@@ -164,6 +186,7 @@ class KodexaClient:
         request_id: str = "",
         operation: str,
         resource: Resource,
+        decode: bool = True,
     ) -> Answer:
         url = self.base_url + path
         headers = {"X-Request-ID": request_id} if request_id else {}
@@ -231,7 +254,8 @@ class KodexaClient:
                 )
                 error.attempts = attempt
                 raise error
-            return Answer(status=status, body=_json_body(response), duration_ms=duration_ms)
+            body, text = _json_body(response, decode=decode)
+            return Answer(status=status, body=body, duration_ms=duration_ms, text=text)
 
     def _send(self, method: str, url: str, operation: str, resource: Resource, **kwargs: Any) -> requests.Response:
         """The one place a request leaves for Kodexa: each one (a retry too) counted and timed, with the status code
@@ -275,15 +299,17 @@ def _is_connection_refused(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _json_body(response: requests.Response) -> Any:
-    if not response.content:
-        return None
+def _json_body(response: requests.Response, *, decode: bool = True) -> tuple[Any, str]:
+    """The answer's JSON value (None unless `decode`) and its text, read as `Response.json` reads it but without
+    guessing a charset by statistics when the answer names none."""
+    content = response.content
+    if not content:
+        return None, ""
     try:
-        return response.json()
-    except ValueError as exc:
-        raise errors.KodexaProtocolError(
-            response.status_code, "Kodexa answered with something that is not JSON."
-        ) from exc
+        text = content.decode(response.encoding or guess_json_utf(content) or "utf-8")  # type: ignore[no-untyped-call]
+        return (json_loads(text) if decode else None), text
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise errors.KodexaProtocolError(response.status_code, _NOT_JSON) from exc
 
 
 @cache

@@ -41,6 +41,10 @@ def parse_datetime(value: object) -> dt.datetime:
     """Parse an RFC 3339 date-time (offset required); ValueError otherwise (for a value that is no string too)."""
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError(value)
+    try:  # the usual shape (`2026-11-01T13:40:00.123Z`) as Python reads it, with no rewriting first
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        pass  # a lowercase `t`/`z`, or a value out of range (which the rewriting below refuses too)
     text = value.upper().replace(" ", "T").replace("Z", "+00:00")
     head, dot, rest = text.partition(".")
     if dot:  # Python accepts at most 6 fractional digits; RFC 3339 allows more.

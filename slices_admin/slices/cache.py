@@ -5,7 +5,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.db import connection, models
@@ -16,18 +16,6 @@ from slices_admin.kodexa.contract import Resource
 from slices_admin.kodexa.schemas import parse_record
 
 from .models import MODELS, SliceRecord
-
-
-def _row_values(resource: Resource, payload: Mapping[str, Any], seen_at: datetime) -> dict[str, Any]:
-    values, _problems = parse_record(resource, payload)
-    columns = {f.python_name: values.get(f.python_name) for f in resource.fields if f.python_name != "id"}
-    return {
-        **columns,
-        "open_lease_expires_at": open_lease_expiry(columns),
-        "raw": dict(payload),
-        "last_seen_at": seen_at,
-        "gone_at": None,
-    }
 
 
 def open_lease_expiry(columns: Mapping[str, Any]) -> datetime | None:
@@ -59,18 +47,22 @@ def cache_record(resource: Resource, payload: Mapping[str, Any]) -> SliceRecord:
 
 
 def cache_records(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> int:
-    """Upsert many records in one statement (a sync page); the statement itself keeps a newer cached version.
-    Returns how many records were read."""
+    """Upsert many records (a sync page); the statements themselves keep a newer cached version. Returns how many
+    records were read."""
     write = prepare_cache_write(resource, payloads)
     write.apply()
-    return len(write.params)
+    return write.records
 
 
 @dataclass(slots=True)
 class CacheWrite:
-    """Records parsed and encoded for the cache's upsert, ready to run (the encoding needs no lock)."""
+    """Records parsed and encoded for the cache's statements, ready to run (the encoding needs no lock and no
+    database connection): `touch` marks the rows whose raw JSON is unchanged seen, `params` writes the new and
+    changed ones."""
 
     model: type[SliceRecord]
+    vendor: str
+    touch: list[tuple[Any, ...]]
     params: list[list[Any]]
 
     @classmethod
@@ -78,69 +70,128 @@ class CacheWrite:
         """Several writes as one per model: one statement's run for a batch instead of one each."""
         joined: dict[type[SliceRecord], CacheWrite] = {}
         for write in writes:
-            joined.setdefault(write.model, cls(write.model, [])).params.extend(write.params)
+            into = joined.setdefault(write.model, cls(write.model, write.vendor, [], []))
+            into.touch.extend(write.touch)
+            into.params.extend(write.params)
         return list(joined.values())
 
-    def apply(self) -> None:
+    @property
+    def records(self) -> int:
+        return len(self.params)
+
+    def apply(self) -> int:
         if self.params:
-            sql = _upsert_statement(self.model, connection.vendor)[0]
+            statements = _statements(self.model, self.vendor)
             with connection.cursor() as cursor:
-                cursor.executemany(sql, self.params)
+                cursor.executemany(statements.touch, self.touch)
+                cursor.executemany(statements.upsert, self.params)
+        return self.records
 
 
-def prepare_cache_write(resource: Resource, payloads: Iterable[Mapping[str, Any]]) -> CacheWrite:
-    model, seen_at = MODELS[resource], timezone.now()
-    by_id = {record_id(p): p for p in payloads}
-    rows = [{"id": remote_id, **_row_values(resource, payload, seen_at)} for remote_id, payload in by_id.items()]
-    return CacheWrite(model, _upsert_params(model, rows))
+def prepare_cache_write(
+    resource: Resource,
+    payloads: Iterable[Mapping[str, Any]],
+    *,
+    vendor: str | None = None,
+    texts: Sequence[str] | None = None,
+) -> CacheWrite:
+    """Parse and encode records for `vendor`'s database (the default connection's when None). `texts`: each
+    record's JSON text as received, kept as its raw JSON instead of encoding the record again."""
+    model, seen_at, vendor = MODELS[resource], timezone.now(), vendor or connection.vendor
+    statements = _statements(model, vendor)
+    payloads = payloads if isinstance(payloads, Sequence) else list(payloads)
+    last_at = {record_id(payload): position for position, payload in enumerate(payloads)}  # a repeated id: its last
+    seen = sqlite_time(seen_at) if vendor == "sqlite" else seen_at
+    params, touch = [], []
+    for remote_id, position in last_at.items():
+        payload = payloads[position]
+        raw = texts[position] if texts is not None else _encode(dict(payload))
+        row = statements.row(remote_id, payload, raw, seen)
+        params.append(row)
+        touch.append((seen, remote_id, raw))
+    return CacheWrite(model, vendor, touch, params)
 
 
-def _upsert_params(model: type[SliceRecord], rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """Rows as parameters of the upsert statement below, which writes many rows through one prepared statement
-    and never replaces a row with an older `changeSequence` (the check is part of the statement, so concurrent
-    writers cannot undo it).
+def sqlite_time(value: datetime) -> str:
+    """A date-time as Django writes it into SQLite: in UTC, without an offset."""
+    if value.tzinfo is not UTC:  # `parse_record` answers in UTC already
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:-6]  # as str() of the naive value, less its "+00:00"
 
-    `bulk_create(update_conflicts=True)` does the same, but compiles SQL for every value of every row: measured,
-    that compilation was two thirds of a sync's time. SQLite and PostgreSQL both speak this statement.
-    """
-    _sql, fields, as_json, as_time = _upsert_statement(model, connection.vendor)
-    adapt_time = connection.ops.adapt_datetimefield_value
 
-    def prepared(row: dict[str, Any]) -> list[Any]:
-        values: list[Any] = []
-        for field in fields:
-            value = row.get(field.attname)
-            if value is not None and field.attname in as_json:
-                value = json.dumps(value, ensure_ascii=False)
-            elif value is not None and field.attname in as_time:
-                value = adapt_time(value)
-            values.append(value)
-        return values
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
-    return [prepared(row) for row in rows]
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The cache's two statements for one model on one database, and how a record becomes the upsert's row."""
+
+    touch: str
+    upsert: str
+    resource: Resource
+    columns: tuple[str, ...]  # the attnames, in parameter order
+    places: dict[str, int]  # where the columns set apart (id, raw, last_seen_at, gone_at, open lease) are
+    as_json: tuple[int, ...]  # where the object columns are
+    as_time: tuple[int, ...]  # where the date-times are
+    vendor: str
+
+    def row(self, remote_id: str, payload: Mapping[str, Any], raw: str, seen: Any) -> list[Any]:
+        values = parse_record(self.resource, payload)[0]
+        row: list[Any] = list(map(values.get, self.columns))  # what the record does not hold (or not validly) is null
+        places = self.places
+        row[places["id"]], row[places["raw"]], row[places["last_seen_at"]] = remote_id, raw, seen
+        row[places["open_lease_expires_at"]] = open_lease_expiry(values)
+        for index in self.as_json:
+            if row[index] is not None:
+                row[index] = _encode(row[index])
+        if self.vendor == "sqlite":
+            for index in self.as_time:
+                if row[index] is not None and index != places["last_seen_at"]:
+                    row[index] = sqlite_time(row[index])
+        return row
 
 
 @functools.cache
-def _upsert_statement(
-    model: type[SliceRecord], vendor: str
-) -> tuple[str, Sequence[models.Field[Any, Any]], set[str], set[str]]:
-    """The upsert statement for `model` on `vendor`, its fields in parameter order, and which of them are written as
-    JSON text and which as date-times."""
+def _statements(model: type[SliceRecord], vendor: str) -> _Statements:
+    """The upsert writes many rows through one prepared statement and never replaces a row with an older
+    `changeSequence` (the check is part of the statement, so concurrent writers cannot undo it), nor a row with
+    the same raw JSON: that one only gets the touch, which moves when it was seen.
+
+    `bulk_create(update_conflicts=True)` does the same, but compiles SQL for every value of every row: measured,
+    that compilation was two thirds of a sync's time. SQLite and PostgreSQL both speak these statements."""
     quote, fields = connection.ops.quote_name, model._meta.concrete_fields
     column = {f.attname: quote(cast(str, f.column)) for f in fields}  # quoted (a concrete field has a column)
     as_json = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    as_time = {f.attname for f in fields if isinstance(f, models.DateTimeField)}
     json_placeholder = "%s::jsonb" if vendor == "postgresql" else "%s"
     columns = ", ".join(column[f.attname] for f in fields)
     placeholders = ", ".join(json_placeholder if f.attname in as_json else "%s" for f in fields)
     updates = ", ".join(f"{column[f.attname]} = excluded.{column[f.attname]}" for f in fields if not f.primary_key)
-    table, version = quote(model._meta.db_table), quote("change_sequence")
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (names)
+    table, version, raw = quote(model._meta.db_table), quote("change_sequence"), column["raw"]
+    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    conflict = (
         f"ON CONFLICT ({column[model._meta.pk.attname]}) DO UPDATE SET {updates} "
-        f"WHERE excluded.{version} IS NULL OR {table}.{version} IS NULL OR excluded.{version} >= {table}.{version}"
+        f"WHERE (excluded.{version} IS NULL OR {table}.{version} IS NULL OR excluded.{version} >= {table}.{version}) "
+        f"AND {table}.{raw} {differs} excluded.{raw}"
     )
-    return sql, fields, as_json, as_time
+    upsert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}"  # noqa: S608 (names)
+    touch = (
+        f"UPDATE {table} SET {column['last_seen_at']} = %s, {column['gone_at']} = NULL "  # noqa: S608 (names)
+        f"WHERE {column['id']} = %s AND {raw} = {json_placeholder}"
+    )
+    names = tuple(f.attname for f in fields)
+    places = {name: names.index(name) for name in ("id", "raw", "last_seen_at", "gone_at", "open_lease_expires_at")}
+    as_json_at = tuple(i for i, f in enumerate(fields) if isinstance(f, models.JSONField) and f.attname != "raw")
+    as_time_at = tuple(i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField))
+    return _Statements(
+        touch,
+        upsert,
+        cast(Resource, model.resource),
+        names,
+        places,
+        as_json_at,
+        as_time_at,
+        vendor,
+    )
 
 
 def refresh_statistics(model: type[SliceRecord]) -> None:
