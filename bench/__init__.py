@@ -13,14 +13,17 @@ RESULTS = ROOT / "bench" / "results.json"  # every benchmark merges its section 
 LOG = VAR / "bench.log"  # the console's log lines while benchmarks run: the terminal shows progress and figures
 
 
-def setup_django(database: Path) -> None:
-    """Load Django on its own SQLite file (settings read `DATABASE_URL` once, so this comes before any import), its
-    log lines going to `LOG` (child processes inherit the setting)."""
+def setup_django(database: Path | str) -> None:
+    """Load Django on its own SQLite file, or the PostgreSQL database a URL names (settings read `DATABASE_URL` once,
+    so this comes before any import), its log lines going to `LOG` (child processes inherit the setting)."""
     import django
 
-    database.parent.mkdir(parents=True, exist_ok=True)
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{database.resolve()}"
+    if isinstance(database, Path):
+        database.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{database.resolve()}"
+    else:
+        os.environ["DATABASE_URL"] = database
     os.environ.setdefault("LOG_FILE", str(LOG))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slices_admin.settings")
     django.setup()
