@@ -36,9 +36,10 @@ def extra_combinations() -> list[Combination]:
     day_end = day_start + timedelta(days=1) - timedelta(microseconds=1)
     error = [("hasError", "true")]
     admin_error = [("error_message__isnull", "False")]
+    lifecycle = (("durationMs", "duration_ms"), ("-startedAt", "started_at"), ("-completedAt", "completed_at"))
     found: list[Combination] = [
         Combination(f"hasError=true, sort={sort}", [*error, ("sort", sort)], admin_error, f"{column} is {_NO_SORT}")
-        for sort, column in (("durationMs", "duration_ms"), ("-startedAt", "started_at"), ("-completedAt", "completed_at"))
+        for sort, column in lifecycle
     ]
     found += [
         Combination(

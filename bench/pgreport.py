@@ -25,12 +25,13 @@ def table(figures: dict) -> str:
     growth = {row["name"]: row for row in figures["growth"]}
     lines = [
         f"List fragment, JSON API list and Django admin changelist on PostgreSQL {figures['machine']['postgresql']}: "
-        f"{', '.join(f'{size['rows']:,}' for size in sizes)} orchestrator slices, {figures['page_size']} rows a page, "
+        f"{', '.join(f'{size["rows"]:,}' for size in sizes)} orchestrator slices, {figures['page_size']} rows a page, "
         f"{figures['timed_requests']} timed requests each (after {figures['warmup_requests']} warm-up)",
         f"targets: console and API p95 <= {figures['target_p95_ms']:.0f} ms, console median below admin's, p95 at "
         f"{labels[-1]} within {figures['target_growth']}x of {labels[0]}",
         "",
-        f"{'combination':<44}{'size':>5}{'matching':>11}  {'console':>8}{'api':>7}{'admin':>8}  (p95 ms)  growth  result",
+        f"{'combination':<44}{'size':>5}{'matching':>11}  {'console':>8}{'api':>7}{'admin':>8}  (p95 ms)"
+        "  growth  result",
     ]
     for number, first in enumerate(sizes[0]["combinations"]):
         for label, size in zip(labels, sizes, strict=True):
