@@ -56,9 +56,11 @@ test-postgres: $(VENV)/.dev system-chromium system-postgresql system-promtool
 	@url=$$(scripts/postgres.sh start) && echo "Testing on $$url" && DATABASE_URL="$$url" $(VENV)/bin/pytest
 
 # Seeds var/bench.sqlite3 (1,000,000 slices and audit entries, first run only), measures, writes bench/results.json.
-bench: $(VENV)/.dev
+# The PostgreSQL section runs on scripts/postgres.sh's server: one database per cache size (1M and 10M slices,
+# COPY-seeded on the first run; the 10M one takes about 30 GB and half an hour to seed).
+bench: $(VENV)/.dev system-postgresql
 	@mkdir -p var
-	$(PY) bench/run.py
+	@url=$$(scripts/postgres.sh start) && $(PY) bench/run.py --server "$$url"
 
 # Locust only here: `make test` and CI stay lean.
 $(VENV)/.load: requirements.txt requirements-load.txt | check-python

@@ -129,6 +129,13 @@ def _timed_write(records: list[dict]) -> tuple[float, int]:
         return elapsed, int(cursor.fetchone()[0])
 
 
+def _vacuum() -> None:
+    from slices_admin.slices.models import OrchestratorSlice
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {OrchestratorSlice._meta.db_table}")
+
+
 def sync_page_cost() -> dict:
     """What writing one sync page costs at this size: new records inserted, then the same records changed (a
     newer changeSequence) as the next sync finds them; medians of a few runs, milliseconds and WAL written. The
@@ -143,8 +150,7 @@ def sync_page_cost() -> dict:
             updated.append(_timed_write(_sync_page(run, changed=True)))
     finally:
         OrchestratorSlice.objects.filter(id__startswith=_WRITE_PREFIX).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM {OrchestratorSlice._meta.db_table}")
+        _vacuum()
 
     def median(runs: list[tuple[float, int]]) -> dict:
         return {
