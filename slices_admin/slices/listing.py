@@ -84,14 +84,21 @@ class SliceList:
         `SEARCH_CANDIDATES` most recently updated matches sorted, and says so, rather than every match read and
         sorted (a cost that grows with the table)."""
         count = MatchCount(expected, exact=False, estimated=True)
-        if self.sort.lstrip("-") == "updatedOn":
-            return count, self._page(walk_sort_index=True)
+        if self.sort.lstrip("-") == "updatedOn":  # the walk's own order: the ids up to this page, then its rows
+            oldest_first = not self.sort.startswith("-")
+            walked = selectors.newest_matches(self.filterset.qs, self.number * self.size + 1, oldest_first=oldest_first)
+            shown = walked[(self.number - 1) * self.size :]
+            rows = list(self._among(shown)[: self.size])
+            return count, SlicePage(rows=rows, number=self.number, size=self.size, has_next=len(shown) > self.size)
         newest = selectors.newest_matches(self.filterset.qs, selectors.SEARCH_CANDIDATES)
-        among = slice_filterset(self.model, {"sort": self.sort}, self.model.objects.filter(pk__in=newest))
+        page = selectors.slice_page(self._among(newest), self.number, self.size)
+        return count, replace(page, sorted_among=len(newest))
+
+    def _among(self, ids: list[Any]) -> QuerySet[Any]:
+        """The slices of `ids` in the list's order, only the columns shown."""
+        among = slice_filterset(self.model, {"sort": self.sort}, self.model.objects.filter(pk__in=ids))
         matches = ordered(among, sort_matches=True)
-        if self.columns:
-            matches = matches.only(*(column.attr for column in self.columns))
-        return count, replace(selectors.slice_page(matches, self.number, self.size), sorted_among=len(newest))
+        return matches.only(*(column.attr for column in self.columns)) if self.columns else matches
 
     def _matches(self, **plan: bool) -> QuerySet[Any]:
         matches = ordered(self.filterset, **plan)
