@@ -75,11 +75,14 @@ load: $(VENV)/.load system-postgresql
 	@url=$$(scripts/postgres.sh start) && $(PY) bench/load.py --server "$$url"
 
 # A 5,000-slice bulk edit on PostgreSQL (its own database, recreated) against the sandbox at 20% errors, lost answers,
-# timeouts and 429 storms, while both workers are killed twice each; checks every item ended once, nothing was
-# applied twice and every attempt was audited (exit 1 if not). `$(PY) bench/soak.py --sqlite` runs it on SQLite.
+# timeouts and 429 storms, while both workers are killed twice each and the server is crashed mid-job and mid-sync;
+# checks every item ended once, nothing was applied twice, every attempt was audited, the web answered 503 while the
+# database was down and the sync's cache matches (exit 1 if not). It crashes its server, so it runs its own
+# (PG_PORT 54339, var/postgres-soak unless set), committing synchronously. `$(PY) bench/soak.py --sqlite`: SQLite.
 soak: $(VENV)/.dev system-postgresql
 	@mkdir -p var
-	@url=$$(scripts/postgres.sh start) && $(PY) bench/soak.py --server "$$url"
+	@export PG_PORT=$${PG_PORT:-54339} PG_DATA=$${PG_DATA:-$$PWD/var/postgres-soak} PG_SYNCHRONOUS_COMMIT=on && \
+	  url=$$(scripts/postgres.sh start) && $(PY) bench/soak.py --server "$$url"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -12,9 +12,18 @@ due; on SQLite, with its one runner, the worker due may be idle). Once the job i
 - the sandbox applied no slice's change more than once: its per-slice count of accepted PUTs is at most 1, and each
   slice's changeSequence moved by exactly 1 for a succeeded item and not at all otherwise (nor outside the job);
 - each item has exactly as many audit entries in the job as its attempts, and `manage.py verify_audit` passes;
-and prints them with the attempts, retries, 429 pauses, kills, resumptions and wall time. The figures go to the
-"soak" section of `bench/results.json` ("soak_sqlite" with `--sqlite`); the exit status is 1 if a check fails or
-the job does not finish in time (then with diagnostics: item states, runners, tasks, the workers' recent logs).
+and prints them with the attempts, retries, 429 pauses, kills, resumptions and wall time.
+
+On PostgreSQL the database fails too (`bench/soak_database.py`; `--no-database-faults` leaves it alone): the server
+`scripts/postgres.sh` runs is crashed (`pg_ctl stop -m immediate`) once the job is 42-48% done and again in the
+middle of a full sync run after the job, each time started again 3-6 s later, while gunicorn serves the console and
+a page and an API endpoint are asked for twice a second: they must answer 503 (page, JSON) at once, never 500 or
+nothing. The workers must live through it (no restart but the kills), the job and the sync go on and end, the sync's
+cache matches the sandbox and it is audited once, and every check above still holds.
+
+The figures go to the "soak" section of `bench/results.json` ("database_faults" inside it; "soak_sqlite" with
+`--sqlite`); the exit status is 1 if a check fails or the job does not finish in time (then with diagnostics: item
+states, runners, tasks, the workers' recent logs).
 
 Its own database each run: `console_soak` on the PostgreSQL server given (`scripts/postgres.sh start`), dropped and
 created anew, or with `--sqlite` a fresh file. Logs of the sandbox and the workers are in var/soak/.
@@ -33,8 +42,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench import RESULTS, ROOT
 from bench.soak_checks import check, check_result, table
+from bench.soak_database import (
+    BULK_CRASH_AT,
+    DOWN_SECONDS,
+    Server,
+    check_outages,
+    check_sync,
+    outage,
+    sign_in,
+    sync_through_outage,
+    synchronous_commit,
+    table_lines,
+)
 from bench.soak_processes import (
     FAULTS,
+    FINAL,
     KILL_AT,
     KILLS_PER_WORKER,
     SLICE_SEED,
@@ -46,10 +68,11 @@ from bench.soak_processes import (
     WORKER_SETTINGS,
     WORKERS,
     Sandbox,
+    WebServer,
     Worker,
 )
-from bench.soak_watch import diagnostics, watch
-from bench.support import ensure_database, log, one_at_a_time, postgres_version
+from bench.soak_watch import DatabaseCrash, diagnostics, watch
+from bench.support import ensure_database, free_port, log, one_at_a_time, postgres_version
 
 
 def _arguments() -> argparse.Namespace:
@@ -63,6 +86,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="seed of the kill moments, storms and restart pauses")
     parser.add_argument("--timeout", type=float, default=1800, help="longest wait for the job to finish (s)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
+    parser.add_argument(
+        "--no-database-faults",
+        dest="database_faults",
+        action="store_false",
+        help="on PostgreSQL, do not crash the server (scripts/postgres.sh, PG_PORT/PG_DATA) mid-job and mid-sync",
+    )
     return parser.parse_args()
 
 
@@ -95,12 +124,15 @@ def main() -> int:
         raise SystemExit("make soak drives the sandbox: unset KODEXA_BASE_URL.")
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(1_000_000)
     rng = random.Random(seed)
+    faults_on = options.database_faults and not options.sqlite
+    server = Server(options.server) if faults_on else None  # refuses a server scripts/postgres.sh does not run
     database_url = _fresh_database(options)
     where = "SQLite" if options.sqlite else f"PostgreSQL, database {options.database}"
     records, ids = _slices(options.items)
     log(f"Soak on {where}: {len(records):,} slices in a fresh sandbox, {len(ids):,} of them to change (seed {seed})")
     sandbox = Sandbox(records)
     workers: list[Worker] = []
+    web: WebServer | None = None
     try:
         environment = {
             "DATABASE_URL": database_url,
@@ -138,6 +170,20 @@ def main() -> int:
             worker.log_path.write_text("")
             worker.start()
         log(f"Workers {', '.join(f'{w.name} (pid {w.pid})' for w in workers)} started; logs in var/soak/")
+        crash, prober = None, None
+        if server is not None:
+            web = WebServer({**os.environ}, free_port())
+            web.wait_ready()
+            prober = sign_in(web.url)
+            log(f"Web server (gunicorn) at {web.url}; the database crashes mid-job and mid-sync")
+
+            def crash_in_the_job(counts: dict[str, int]) -> dict:
+                done = sum(counts[state] for state in FINAL)
+                down = rng.uniform(*DOWN_SECONDS)
+                detail = {"done": done, "total": len(ids), "in_flight": counts["in_flight"]}
+                return {**outage(server, prober, down, "bulk edit", **detail), "mid_run": done < len(ids)}
+
+            crash = DatabaseCrash(rng.uniform(*BULK_CRASH_AT), crash_in_the_job)
         faults = {**FAULTS, "latencyMs": options.latency_ms}
         sandbox.set_faults(**faults)
 
@@ -146,17 +192,40 @@ def main() -> int:
         job = create_job(Selection.from_ids(ids), change, context=AuditContext.system("soak"), confirmed=True)
         log(f"Bulk edit {job.pk}: {len(ids):,} slices -> {TARGET_STATUS}, {settings.BULK_RUNNERS_PER_JOB} runners")
         try:
-            seen = watch(job.pk, len(ids), workers, sandbox, options, rng)
+            seen = watch(job.pk, len(ids), workers, sandbox, options, rng, crash)
+            wall = time.perf_counter() - began
+            synced = None
+            if server is not None and prober is not None:
+                synced = sync_through_outage(server, prober, sandbox, rng.uniform(*DOWN_SECONDS))
+                seen.outages.append(synced["outage"])
+                for worker in workers:  # the watch saw them through the job; this, through the sync's crash
+                    if not worker.running:
+                        code = worker.process.returncode
+                        seen.unexpected_exits.append({"worker": worker.name, "code": code, "during": "sync"})
         except TimeoutError as exc:
             log(f"\n{exc}")
             diagnostics(job.pk, workers, sandbox)
             return 1
-        wall = time.perf_counter() - began
         for worker in workers:
             worker.stop()
         sandbox.clear_faults()
         outcome = check(job.pk, len(ids), start, sandbox, database_url)
+        database_faults = None
+        if synced is not None:
+            sync_checks, sync_figures = check_sync(synced["run"], sandbox)
+            outcome["checks"] += check_outages(seen.outages) + sync_checks
+            database_faults = {
+                "server": "scripts/postgres.sh (PG_PORT, PG_DATA)",
+                "synchronous_commit": synchronous_commit(),
+                "down_seconds_drawn_from": list(DOWN_SECONDS),
+                "crash_at_share_of_items_done": list(BULK_CRASH_AT),
+                "outages": seen.outages,
+                "watch_reads_refused": seen.database_errors,
+                "sync": {"run": synced["run"], "seconds": synced["seconds"], **sync_figures},
+            }
     finally:
+        if web is not None:
+            web.stop()
         for worker in workers:
             worker.stop()
         sandbox.stop()
@@ -202,10 +271,11 @@ def main() -> int:
         "outcome": outcome,
         "checks": checks,
         "verify_audit_output": verify_output,
+        "database_faults": database_faults,
         "pass": all(c["pass"] for c in checks),
     }
     log()
-    log(table(figures))
+    log(table(figures, table_lines(database_faults) if database_faults else []))
     section = "soak_sqlite" if options.sqlite else "soak"
     report.write_section(options.results, section, figures)
     log(f"\nFigures written to the {section!r} section of {options.results}.")

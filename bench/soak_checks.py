@@ -143,7 +143,8 @@ def check(job_id: int, total: int, start: dict[str, dict], sandbox: Sandbox, dat
 
 
 # --- the report ----------------------------------------------------------------------------------------------------
-def table(figures: dict) -> str:
+def table(figures: dict, more: list[str] | tuple[str, ...] = ()) -> str:
+    """The printed report; `more` lines (the database faults) go before the checks."""
     run, faults, outcome = figures["run"], figures["faults"], figures["outcome"]
     answers = ", ".join(f"{status} x{n:,}" for status, n in outcome["answers"].items())
     states = ", ".join(f"{state} {n:,}" for state, n in outcome["items_by_state"].items())
@@ -176,6 +177,7 @@ def table(figures: dict) -> str:
         f"{sandbox['max_put_count']})",
         f"audit entries of the job: {outcome['audit_entries']:,} (one per attempt, and the job's start)",
         f"wall time: {figures['wall_seconds']:.1f} s from the job's creation to its end",
+        *more,
         "",
         "checks:",
         *(f"  {'PASS' if c['pass'] else 'FAIL'}  {c['name']}: {c['detail']}" for c in figures["checks"]),

@@ -1,9 +1,11 @@
-"""The settings of a soak and the processes it drives: the sandbox with its faults and the background workers it
-kills and restarts."""
+"""The settings of a soak and the processes it drives: the sandbox with its faults, the background workers it
+kills and restarts, and the web server it asks for pages while the database is down."""
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,3 +144,43 @@ class Worker:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class WebServer:
+    """gunicorn with the console, as `make serve` runs it (gunicorn.conf.py), on a free port: the pages and the API
+    probed while the database is down. Its log is var/soak/web.log."""
+
+    def __init__(self, environment: dict[str, str], port: int):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = WORK / "web.log"
+        command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", "1", "--threads", "4"]
+        env = {**environment, "PROMETHEUS_MULTIPROC_DIR": str(WORK / "metrics")}  # not the other servers' counts
+        with self.log_path.open("w") as output:
+            self.process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+                command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with code {self.process.returncode}; see {self.log_path}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"gunicorn did not answer {self.url}/healthz within {timeout:g} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()

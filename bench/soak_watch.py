@@ -1,8 +1,9 @@
-"""Watching a soak's job: progress lines, storms of 429s, and killing the workers at random points while they hold
-the job's items."""
+"""Watching a soak's job: progress lines, storms of 429s, killing the workers at random points while they hold the
+job's items, and (given one) the database crash at its point."""
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.soak_processes import (
@@ -69,6 +70,16 @@ class Watch:
     storms: int = 0
     pauses: int = 0  # times the job was seen going from working to paused
     unexpected_exits: list[dict] = field(default_factory=list)
+    outages: list[dict] = field(default_factory=list)  # the database crashes, as `soak_database.outage` reports them
+    database_errors: int = 0  # times the watch's own reads met the database down
+
+
+@dataclass
+class DatabaseCrash:
+    """When the job has `at` of its items done, `crash(counts)` takes the database down and brings it back."""
+
+    at: float
+    crash: Callable[[dict[str, int]], dict]
 
 
 def _choose_victim(workers: list[Worker], holders: dict[int, str], waited: float, rng: random.Random):
@@ -113,9 +124,33 @@ def _kill(victim: Worker, job_id: int, holders: dict[int, str], total: int, elap
     }
 
 
-def watch(job_id: int, total: int, workers: list[Worker], sandbox: Sandbox, options, rng: random.Random) -> Watch:
-    """Follow the job to its end: storms on and off, the kills and restarts, a progress line now and then.
-    Raises TimeoutError if it does not end within `options.timeout`."""
+def _restart_workers(workers: list[Worker], seen: Watch, now: float, elapsed: float) -> None:
+    """Start again a worker whose pause after a kill is over; note (and start again) one that stopped by itself."""
+    for worker in workers:
+        if worker.restart_at is None and not worker.running:  # it stopped without being killed
+            code, last = worker.process.returncode, worker.tail(1)
+            seen.unexpected_exits.append(
+                {"worker": worker.name, "code": code, "seconds": round(elapsed, 1), "last_line": last}
+            )
+            log(f"  worker {worker.name} exited by itself with code {code} ({last}); starting it again")
+            worker.restart_at = now + 1
+        if worker.restart_at is not None and now >= worker.restart_at:
+            worker.start()
+            log(f"  worker {worker.name} started again (pid {worker.pid})")
+
+
+def watch(
+    job_id: int,
+    total: int,
+    workers: list[Worker],
+    sandbox: Sandbox,
+    options,
+    rng: random.Random,
+    database_crash: DatabaseCrash | None = None,
+) -> Watch:
+    """Follow the job to its end: storms on and off, the kills and restarts, the database crash, a progress line now
+    and then. Raises TimeoutError if it does not end within `options.timeout`."""
+    from django.db import InterfaceError, OperationalError, connections
     from django.utils import timezone
 
     from slices_admin.bulk.models import BulkEditJob
@@ -130,20 +165,22 @@ def watch(job_id: int, total: int, workers: list[Worker], sandbox: Sandbox, opti
         while True:
             now = time.monotonic()
             elapsed = now - began
-            job = BulkEditJob.objects.get(pk=job_id)
-            counts = _counts(job_id)
+            if elapsed > options.timeout:
+                raise TimeoutError(f"The job did not finish within {options.timeout:g} s.")
+            _restart_workers(workers, seen, now, elapsed)
+            try:
+                job = BulkEditJob.objects.get(pk=job_id)
+                counts = _counts(job_id)
+            except (OperationalError, InterfaceError):  # the database restarting: look again shortly
+                seen.database_errors += 1
+                connections.close_all()
+                time.sleep(0.5)
+                continue
             done = sum(counts[state] for state in FINAL)
-            for worker in workers:
-                if worker.restart_at is None and not worker.running:  # it stopped without being killed
-                    code, last = worker.process.returncode, worker.tail(1)
-                    seen.unexpected_exits.append(
-                        {"worker": worker.name, "code": code, "seconds": round(elapsed, 1), "last_line": last}
-                    )
-                    log(f"  worker {worker.name} exited by itself with code {code} ({last}); starting it again")
-                    worker.restart_at = now + 1
-                if worker.restart_at is not None and now >= worker.restart_at:
-                    worker.start()
-                    log(f"  worker {worker.name} started again (pid {worker.pid})")
+            crash_due = database_crash is not None and done >= database_crash.at * total and not job.finished
+            if crash_due and not seen.outages:
+                seen.outages.append(database_crash.crash(counts))
+                continue
             if storm_ends is None and now >= next_storm:
                 sandbox.set_faults(**STORM)
                 seen.storms += 1
@@ -171,8 +208,6 @@ def watch(job_id: int, total: int, workers: list[Worker], sandbox: Sandbox, opti
                 runners = len(_runners(job_id))
                 log(f"  {_progress_line(counts, total, elapsed)}; {runners} runners" + ("; paused" if paused else ""))
                 next_report = now + REPORT_EVERY
-            if elapsed > options.timeout:
-                raise TimeoutError(f"The job did not finish within {options.timeout:g} s.")
             time.sleep(0.25)
     finally:
         if storm_ends is not None:

@@ -1,7 +1,7 @@
 """Settings for the Slices console.
 
 Every environment variable the console reads is read here, with a default that makes `make run` work (the sign-in
-settings in `sign_in_settings`, which this module imports, to keep each a module read in one sitting).
+settings in `sign_in_settings`, the audit checkpoint's in `audit_settings`: imported, each read in one sitting).
 """
 
 import os
@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from slices_admin.audit_settings import *  # noqa: F403 (AUDIT_CHECKPOINT_KEY)
 from slices_admin.environment import env, env_bool, env_list
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
 from slices_admin.logging_config import logging_config
@@ -22,7 +23,6 @@ from slices_admin.sign_in_settings import *  # noqa: F403
 from slices_admin.sign_in_settings import SIGN_OUT_ORIGINS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
 
 # --- Django core -------------------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)

@@ -45,7 +45,7 @@ class ApiRateThrottle(SimpleRateThrottle):
 
 
 def _audit_refusal(request) -> None:
-    caller = f"API token {request.auth.pk}" if isinstance(request.auth, APIToken) else "session"
+    caller = "an API token, named in the entry's credential" if isinstance(request.auth, APIToken) else "a session"
     record_attempt(
         AuditContext.from_request(request),
         action=AuditEntry.Action.RATE_LIMITED,
@@ -53,7 +53,7 @@ def _audit_refusal(request) -> None:
         resource=ACCOUNT,
         remote_id=request.user.get_username(),
         error=(
-            f"API requests over the limit of {settings.API_RATE_LIMIT} ({caller}) are refused with 429 until the "
+            f"API requests over the limit of {settings.API_RATE_LIMIT} (with {caller}) are refused with 429 until the "
             "window passes; further refusals in this window are not audited."
         ),
     )

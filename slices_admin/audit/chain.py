@@ -5,7 +5,8 @@ so the chain never forks: PostgreSQL takes a transaction-scoped advisory lock; S
 project's transaction mode) already holds the database's single write lock from the start of the transaction.
 
 Editing an entry behind the triggers' back breaks its own hash; removing one breaks its successor's link. Removing
-the newest entries leaves a shorter valid chain, so `verify_audit` prints the head's hash for keeping elsewhere.
+the newest entries leaves a shorter valid chain: a signed checkpoint of the head kept elsewhere (`audit.checkpoint`,
+`manage.py audit_checkpoint`) is what `verify_audit --checkpoint` finds that with.
 """
 
 import hashlib
@@ -88,7 +89,7 @@ def fragment(value: Any) -> str:
     return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
-def canonical(values: Mapping[str, Any], version: int = 1) -> bytes:
+def canonical(values: Mapping[str, Any], version: int) -> bytes:
     """The bytes a hash of `version` is taken over: its hashed fields as one sorted, compact, ASCII-only JSON object
     (built from per-field fragments, so a writer can encode the big fields before it takes the chain's lock)."""
     return canonical_from(
@@ -104,7 +105,7 @@ class Fragment(str):
     """A field already encoded by `fragment`."""
 
 
-def canonical_from(fragments: Mapping[str, str], version: int = 1) -> bytes:
+def canonical_from(fragments: Mapping[str, str], version: int) -> bytes:
     return ("{" + ",".join(f'"{name}":{fragments[name]}' for name in _SORTED_FIELDS[version]) + "}").encode()
 
 

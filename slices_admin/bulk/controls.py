@@ -20,7 +20,7 @@ def pause_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
     """Its runners send nothing new within a second, record what is in flight and leave; it stays paused (through
     worker restarts too) until someone resumes it."""
     with transaction.atomic():
-        job = _locked(job)
+        job = locked_job(job.pk)
         if job.state not in ledger.UNFINISHED_JOB or job.cancel_requested_at:
             raise BulkEditError({"__all__": f"Bulk edit {job.pk} is {_state(job)}: only a queued or running job "
                                  "can be paused."})  # fmt: skip
@@ -32,7 +32,7 @@ def pause_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
 
 def resume_job(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
     with transaction.atomic():
-        job = _locked(job)
+        job = locked_job(job.pk)
         if job.state != BulkEditJob.State.PAUSED:
             raise BulkEditError({"__all__": f"Bulk edit {job.pk} is {_state(job)}, not paused."})
         job.state, job.paused_at, job.paused_by = BulkEditJob.State.QUEUED, None, None
@@ -50,7 +50,7 @@ def set_rate(job: BulkEditJob, rate: float | None, *, context: AuditContext) -> 
             {"maxRate": f"Give a rate from 0.1 to {settings.BULK_MAX_RATE:g} requests a second, or none."}
         )
     with transaction.atomic():
-        job = _locked(job)
+        job = locked_job(job.pk)
         if job.finished:
             raise BulkEditError({"__all__": f"Bulk edit {job.pk} is {_state(job)}: its rate no longer matters."})
         before, job.max_rate = job.max_rate, rate
@@ -62,7 +62,7 @@ def set_rate(job: BulkEditJob, rate: float | None, *, context: AuditContext) -> 
 def start_now(job: BulkEditJob, *, context: AuditContext) -> BulkEditJob:
     """Start a scheduled job before its time (its selection counted again, as at its time)."""
     with transaction.atomic():
-        job = _locked(job)
+        job = locked_job(job.pk)
         if job.state != BulkEditJob.State.SCHEDULED:
             raise BulkEditError({"__all__": f"Bulk edit {job.pk} is {_state(job)}, not scheduled."})
         refusal = drift_refusal(job)
@@ -108,10 +108,6 @@ def drift_refusal(job: BulkEditJob) -> str:
         f"Not started: the selection now changes {now:,} slices, not the {confirmed:,} confirmed ({drift:.0f}% "
         f"apart; at most {settings.BULK_SCHEDULE_DRIFT_PERCENT:g}% is allowed)."
     )
-
-
-def _locked(job: BulkEditJob) -> BulkEditJob:
-    return locked_job(job.pk)
 
 
 def _state(job: BulkEditJob) -> str:

@@ -1,10 +1,11 @@
 """What every worker does every BULK_SWEEP_SECONDS for bulk edits: queue runners for jobs that lost theirs, start
 scheduled jobs whose time has come, expire approval requests nobody answered, and queue again the notifications whose
-delivery no worker took."""
+delivery no worker took; and close the sync runs whose worker stopped (`slices.sync.fail_orphaned_runs`)."""
 
 import logging
 
 from slices_admin.notifications.services import resend_overdue
+from slices_admin.slices.sync import fail_orphaned_runs
 
 from .approval import expire_requests
 from .controls import release_due_jobs
@@ -14,11 +15,11 @@ logger = logging.getLogger(__name__)
 
 
 def sweep() -> None:
-    for step in (resume_stale_jobs, release_due_jobs, expire_requests, resend_overdue):
+    for step in (resume_stale_jobs, release_due_jobs, expire_requests, resend_overdue, fail_orphaned_runs):
         try:
             done = step()
         except Exception:
             logger.exception("bulk: the sweep's %s failed; it runs again shortly", step.__name__)
             continue
-        if done and step not in (resume_stale_jobs, resend_overdue):  # those log their own
+        if done and step not in (resume_stale_jobs, resend_overdue, fail_orphaned_runs):  # those log their own
             logger.info("bulk: %s: jobs %s", step.__name__.replace("_", " "), done)

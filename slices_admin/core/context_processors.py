@@ -16,6 +16,9 @@ def console(request):
         "kodexa_target": get_client().target,
         "kodexa_is_sandbox": settings.KODEXA_SANDBOX,
         "kodexa_outage": kodexa_outage() if user is not None and user.is_authenticated else None,
-        # Called by the template only where it shows the role (the page header): a fragment never asks.
-        "user_role": functools.partial(role_of, user) if user is not None and user.is_authenticated else None,
+        # Called by the template only where it shows the role (the page header, a page's text): a fragment never
+        # asks, and a page asking twice reads it once.
+        "user_role": functools.cache(functools.partial(role_of, user))
+        if user is not None and user.is_authenticated
+        else None,
     }

@@ -79,11 +79,12 @@ class RequestContextFilter(logging.Filter):
 # --- secrets --------------------------------------------------------------------------------------------------------
 def redact_text(text: str) -> str:
     """`text` with the Kodexa API key, the identity provider's client secret, the metrics token, the webhook's secret
-    and URL (a Slack webhook's URL is its secret), and anything that looks like a password, token or key blanked."""
+    and URL (a Slack webhook's URL is its secret), the audit checkpoint key, and anything that looks like a password,
+    token or key blanked."""
     if len(text) > MAX_LOGGED_TEXT:
         text = text[:MAX_LOGGED_TEXT] + "…[truncated]"
     secrets = (settings.OIDC_RP_CLIENT_SECRET, settings.METRICS_TOKEN, settings.BULK_WEBHOOK_SECRET)
-    for key in (settings.KODEXA_API_KEY, *secrets, settings.BULK_WEBHOOK_URL):
+    for key in (settings.KODEXA_API_KEY, *secrets, settings.BULK_WEBHOOK_URL, settings.AUDIT_CHECKPOINT_KEY):
         if key and key in text:
             text = text.replace(key, REDACTED)
     text = _NAMED_SECRET.sub(rf"\1{REDACTED}", text)

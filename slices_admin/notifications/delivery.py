@@ -70,9 +70,9 @@ def _record(delivery: WebhookDelivery, sent: sending.Sent, host: str, limit: int
         logger.info("%s was delivered on try %d (%s)", what, delivery.tries, sent.status_code)
         return Tried(f"delivered on try {delivery.tries}")
     if sent.retryable and delivery.tries < limit:
-        retry_at = now + timedelta(seconds=sending.backoff(delivery.tries, sent.retry_after))
+        wait = sending.backoff(delivery.tries, sent.retry_after)
+        retry_at = now + timedelta(seconds=wait)
         mine.update(last_status_code=sent.status_code, last_error=sent.error, next_try_at=retry_at, claimed_until=None)
-        wait = (retry_at - now).total_seconds()
         logger.warning(
             "%s failed on try %d of %d: %s Next try in %.1f s.", what, delivery.tries, limit, sent.error, wait
         )

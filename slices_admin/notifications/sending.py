@@ -5,14 +5,13 @@ secret) or the signing secret."""
 import logging
 import threading
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.utils import timezone
 
 from slices_admin.core.logs import redact_text
+from slices_admin.kodexa.errors import retry_after_seconds
 
 from . import signing
 
@@ -48,9 +47,7 @@ def post(url: str, secret: str, body: str, *, event: str, delivery_id: str) -> S
         headers.update(signing.signed_headers(secret, data))
     timeout = settings.BULK_WEBHOOK_TIMEOUT
     try:
-        response = _session().post(
-            url, data=data, headers=headers, timeout=(timeout, timeout), allow_redirects=False, stream=True
-        )
+        response = _session().post(url, data=data, headers=headers, timeout=timeout, allow_redirects=False, stream=True)
     except requests.Timeout:
         return Sent(False, retryable=True, error=f"No answer within {timeout:g} s (timed out).")
     except requests.ConnectionError as exc:
@@ -58,10 +55,10 @@ def post(url: str, secret: str, body: str, *, event: str, delivery_id: str) -> S
     except requests.RequestException as exc:  # an invalid URL and the like: trying again changes nothing
         return Sent(False, error=f"The request could not be made ({type(exc).__name__}); check BULK_WEBHOOK_URL.")
     with response:
-        return outcome(response.status_code, _beginning(response), response.headers.get("Retry-After"))
+        return outcome(response.status_code, _beginning(response), retry_after_seconds(response))
 
 
-def outcome(status: int, answer: str = "", retry_after: str | None = None) -> Sent:
+def outcome(status: int, answer: str = "", retry_after: float | None = None) -> Sent:
     """What an HTTP answer means: 2xx delivered; 5xx, 408 and 429 worth another try; anything else final (a 4xx
     says the message or the URL is wrong, a 3xx that the URL has moved)."""
     if 200 <= status < 300:
@@ -71,7 +68,7 @@ def outcome(status: int, answer: str = "", retry_after: str | None = None) -> Se
     if 300 <= status < 400:
         error += " (a redirect: set BULK_WEBHOOK_URL to the address it points to)"
     retryable = status >= 500 or status in RETRIED_STATUSES
-    return Sent(False, retryable=retryable, status_code=status, error=error, retry_after=_seconds(retry_after))
+    return Sent(False, retryable=retryable, status_code=status, error=error, retry_after=retry_after)
 
 
 def backoff(tries: int, retry_after: float | None = None) -> float:
@@ -125,19 +122,6 @@ def _without_secrets(text: str) -> str:
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    """A Retry-After header in seconds (it may be a number of seconds or an HTTP date)."""
-    if not retry_after:
-        return None
-    value = retry_after.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max((parsedate_to_datetime(value) - timezone.now()).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None
 
 
 _local = threading.local()

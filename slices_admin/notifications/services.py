@@ -98,8 +98,11 @@ def resend_overdue(now: datetime | None = None) -> list[int]:
     overdue = WebhookDelivery.objects.filter(
         not_sending, state=WebhookDelivery.State.PENDING, next_try_at__lt=now - OVERDUE_AFTER
     )
+    overdue_ids = list(overdue.values_list("pk", flat=True))
+    if not overdue_ids:  # as on nearly every sweep: the task table is not read
+        return []
     waiting = _deliveries_with_a_waiting_task()
-    queued = [pk for pk in overdue.values_list("pk", flat=True) if pk not in waiting]
+    queued = [pk for pk in overdue_ids if pk not in waiting]
     for pk in queued:
         enqueue_delivery(pk)
     if queued:

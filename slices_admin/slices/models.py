@@ -205,6 +205,9 @@ class SyncRun(models.Model):
         null=True, blank=True, help_text="The newest updatedOn this run read: where the next incremental sync stops."
     )
     error = models.TextField(blank=True)
+    worker = models.CharField(
+        max_length=64, blank=True, help_text="The background worker (host:pid) carrying it out; empty from a command."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

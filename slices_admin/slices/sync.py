@@ -1,24 +1,32 @@
 """Syncing the cache from Kodexa's list endpoints: full or incremental, page by page, and a recorded sync run carried
-out and audited as one entry. Queuing a run is `services.start_sync`; the worker's task calls `perform_sync`."""
+out and audited as one entry. Queuing a run is `services.start_sync`; the worker's task calls `perform_sync`.
+
+The database going away mid-sync (a PostgreSQL restart) does not end the run: each of its writes is one that can be
+made again (a page's upsert, the progress, the run's close and audit entry, written once), so it waits for the
+database and makes it again (`core.database.through_outages`), and the run goes on from the page it had read."""
 
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
+from slices_admin.core.database import through_outages
+from slices_admin.core.models import WorkerHeartbeat
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient, Page, get_client
 from slices_admin.kodexa.contract import RESOURCES, Resource
 from slices_admin.kodexa.schemas import parse_datetime
 
 from .cache import cache_record, cache_records, refresh_statistics
-from .models import MODELS, SyncRun
+from .models import MODELS, SliceRecord, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +85,8 @@ def sync_slices(
     progress = SyncProgress()
     while True:
         page = _list_page(client, resource, progress.pages + 1, page_size, sort)
-        with transaction.atomic():
-            progress.records += cache_records(resource, page.content)
+        write = partial(_write_page, resource, page.content)
+        progress.records += through_outages(write, f"writing page {progress.pages + 1} of a sync")
         progress.pages += 1
         if progress.expected is None and since is None:
             progress.expected = page.total_elements
@@ -98,6 +106,11 @@ def sync_slices(
     return progress
 
 
+def _write_page(resource: Resource, records: list[dict[str, Any]]) -> int:
+    with transaction.atomic():
+        return cache_records(resource, records)
+
+
 def _flag_gone(resource: Resource, *, seen_since: datetime) -> int:
     """Confirm with a read each record the full listing did not return; flag the ones Kodexa does not have.
 
@@ -105,35 +118,45 @@ def _flag_gone(resource: Resource, *, seen_since: datetime) -> int:
     """
     model, client, gone = MODELS[resource], get_client(), 0
     candidates = model.objects.filter(last_seen_at__lt=seen_since, gone_at__isnull=True)
-    for remote_id in candidates.values_list("id", flat=True).iterator(chunk_size=1000):
+    # Read whole first (the ones a full listing missed: few), so a database restart cannot cut a cursor in half.
+    remote_ids = through_outages(lambda: list(candidates.values_list("id", flat=True)), "listing records not seen")
+    for remote_id in remote_ids:
         try:
-            cache_record(resource, client.get(resource, remote_id).body)
+            record = client.get(resource, remote_id).body
+            through_outages(partial(cache_record, resource, record), "caching a record not seen in the listing")
         except (errors.KodexaNotFound, errors.KodexaNotSupported):  # 405: the listing is Kodexa's only word
-            gone += model.objects.filter(id=remote_id).update(gone_at=timezone.now())
+            gone += through_outages(partial(_flag, model, remote_id), "flagging a record as gone")
         except errors.KodexaUnavailable:
             logger.warning("sync: could not confirm whether %s %s is gone", resource.label, remote_id)
     return gone
 
 
-def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | None = None) -> SyncRun:
+def _flag(model: type[SliceRecord], remote_id: str) -> int:
+    return model.objects.filter(id=remote_id, gone_at__isnull=True).update(gone_at=timezone.now())
+
+
+def perform_sync(
+    run: SyncRun, *, page_size: int = 500, context: AuditContext | None = None, worker: str = ""
+) -> SyncRun:
     """Carry out a recorded sync run, keeping its progress current for the page that watches it; the run is
-    audited as one entry (who asked, what it read, how it ended)."""
-    if context is None:
-        context = AuditContext(actor=run.requested_by) if run.requested_by else AuditContext.system("sync")
+    audited as one entry (who asked, what it read, how it ended). `worker`: the background worker doing it, whose
+    heartbeat tells the others it still does (`fail_orphaned_runs`)."""
     started = timezone.now()
-    run.status, run.started_at = SyncRun.Status.RUNNING, started
-    run.save(update_fields=["status", "started_at"])
+    run.status, run.started_at, run.worker = SyncRun.Status.RUNNING, started, worker
+    save = partial(run.save, update_fields=["status", "started_at", "worker"])
+    through_outages(save, f"starting sync run {run.pk}")
 
     def on_page(progress: SyncProgress) -> None:
-        SyncRun.objects.filter(pk=run.pk).update(
-            pages=progress.pages, records=progress.records, expected=progress.expected, gone=progress.gone
-        )
+        counts = {"pages": progress.pages, "records": progress.records, "expected": progress.expected}
+        update = partial(SyncRun.objects.filter(pk=run.pk).update, **counts, gone=progress.gone)
+        through_outages(update, f"recording the progress of sync run {run.pk}")
 
-    previous = (
+    previous = through_outages(
         SyncRun.objects.filter(resource=run.resource, status=SyncRun.Status.SUCCEEDED, newest_seen__isnull=False)
         .exclude(pk=run.pk)
         .order_by("-newest_seen")
-        .first()
+        .first,
+        f"reading the sync before run {run.pk}",
     )
     try:
         progress = sync_slices(
@@ -150,12 +173,49 @@ def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | 
         status, error = SyncRun.Status.FAILED, "The sync failed unexpectedly; the server log has the details."
     else:
         status, error = SyncRun.Status.SUCCEEDED, ""
-        SyncRun.objects.filter(pk=run.pk).update(newest_seen=progress.newest_seen)
-        refresh_statistics(MODELS[RESOURCES[run.resource]])
+        through_outages(partial(_note_newest, run, progress.newest_seen), f"finishing sync run {run.pk}")
+    close = partial(_close_run, run, context, status=status, error=error, page_size=page_size)
+    through_outages(close, f"recording the end of sync run {run.pk}")
+    return run
+
+
+def fail_orphaned_runs() -> list[int]:
+    """Close, as failed and audited, the runs whose background worker stopped while carrying them out (killed, its
+    host gone): nothing else would, and a run left `running` holds back every later sync of its resource. What
+    they wrote stays (each page is whole); the next sync reads it all again. Answers the runs' ids."""
+    alive_since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    alive = WorkerHeartbeat.objects.filter(seen_at__gte=alive_since).values("worker_id")
+    orphans = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=alive_since).exclude(worker="")
+    closed = []
+    for run in orphans.exclude(worker__in=alive):
+        error = (
+            f"The background worker carrying out this sync ({run.worker}) stopped before it finished. What it read "
+            "is kept; start the sync again."
+        )
+        if _close_run(run, None, status=SyncRun.Status.FAILED, error=error, page_size=None):
+            logger.warning("sync run %s: its worker %s stopped; closed as failed", run.pk, run.worker)
+            closed.append(run.pk)
+    return closed
+
+
+def _note_newest(run: SyncRun, newest_seen: datetime | None) -> None:
+    SyncRun.objects.filter(pk=run.pk).update(newest_seen=newest_seen)
+    refresh_statistics(MODELS[RESOURCES[run.resource]])
+
+
+def _close_run(run: SyncRun, context: AuditContext | None, *, status: str, error: str, page_size: int | None) -> bool:
+    """The run's end and its one audit entry, together; nothing if it is closed already (a first try committed,
+    and only its answer was lost with the connection, or another worker closed it). Answers whether it closed it."""
+    if context is None:
+        context = AuditContext(actor=run.requested_by) if run.requested_by else AuditContext.system("sync")
     with transaction.atomic():
         finished = timezone.now()
-        SyncRun.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=finished)
+        open_run = SyncRun.objects.filter(pk=run.pk, finished_at__isnull=True)
+        closed = open_run.update(status=status, error=error, finished_at=finished)
         run.refresh_from_db()
+        if not closed:
+            return False
+        started = run.started_at or finished
         record_attempt(
             context,
             action=Action.SYNC,
@@ -166,4 +226,4 @@ def perform_sync(run: SyncRun, *, page_size: int = 500, context: AuditContext | 
             error=error,
             duration_ms=int((finished - started).total_seconds() * 1000),
         )
-    return run
+    return True

@@ -2,6 +2,8 @@
 
 from django.tasks import task
 
+from slices_admin.core.services import this_worker_id
+
 from .models import SyncRun
 from .sync import perform_sync
 
@@ -10,4 +12,4 @@ from .sync import perform_sync
 def run_sync(sync_run_id: int) -> None:
     run = SyncRun.objects.filter(pk=sync_run_id, status=SyncRun.Status.QUEUED).first()
     if run is not None:  # already taken, or gone: nothing to do
-        perform_sync(run)
+        perform_sync(run, worker=this_worker_id())

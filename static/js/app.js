@@ -219,5 +219,6 @@
 
   function init(root) { showLocalTimes(root); bindEchoes(root); }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { init(event.detail.target); });
+  // htmx:load names the new content itself (an outerHTML swap's target is the element it replaced).
+  document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
 })();

@@ -36,7 +36,10 @@ def idp(identity_provider, oidc):
 
 def audit_texts() -> list[str]:
     """Every audit entry as the text its hash covers."""
-    return [chain.canonical({n: getattr(e, n) for n in chain.HASHED_FIELDS}).decode() for e in AuditEntry.objects.all()]
+    return [
+        chain.canonical({n: getattr(e, n) for n in chain.CURRENT_FIELDS}, chain.CURRENT_VERSION).decode()
+        for e in AuditEntry.objects.all()
+    ]
 
 
 def signed_in(client) -> bool:

@@ -32,7 +32,9 @@ def signed_in_as(client):
 
 
 def entry_text(entry: AuditEntry) -> str:
-    return chain.canonical({name: getattr(entry, name) for name in chain.HASHED_FIELDS}).decode()
+    return chain.canonical(
+        {name: getattr(entry, name) for name in chain.CURRENT_FIELDS}, chain.CURRENT_VERSION
+    ).decode()
 
 
 def test_a_first_sign_in_creates_the_user_with_the_role_of_their_group(client, idp):

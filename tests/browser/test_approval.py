@@ -229,6 +229,9 @@ def test_a_request_nobody_answered_in_time_expires_and_can_no_longer_be_approved
     expires = page.locator("#job-progress time[data-local-time]")
     expect(expires).to_contain_text(" UTC (")  # the expiry in UTC, and in the browser's own time zone
     expect(expires).to_contain_text("your time)")
+    page.locator("#job-progress").evaluate("section => section.dataset.old = '1'")
+    replaced = page.locator("#job-progress:not([data-old]) time[data-local-time]")  # after the page's next poll
+    expect(replaced).to_contain_text("your time)")
 
     approver_page = open_page("approver")
     sign_in("operator", on=approver_page)

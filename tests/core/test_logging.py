@@ -123,6 +123,13 @@ def test_the_api_key_never_appears_even_in_an_exception(log_output, settings):
     assert access_lines(log_output)[-1]["status"] == 500
 
 
+def test_the_audit_checkpoint_key_never_appears_in_a_line(log_output, settings):
+    settings.AUDIT_CHECKPOINT_KEY = "cp-" + "Zq4" * 12
+    logger.warning("checkpoint signed under %s", settings.AUDIT_CHECKPOINT_KEY)
+    output = log_output()
+    assert settings.AUDIT_CHECKPOINT_KEY not in output and "checkpoint signed under [redacted]" in output
+
+
 @pytest.mark.django_db
 def test_passwords_posted_to_the_login_page_never_appear(client, make_user, log_output):
     make_user("viewer", "paula")

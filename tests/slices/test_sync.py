@@ -182,3 +182,64 @@ def test_a_viewer_cannot_start_a_sync(client, make_user):
     client.force_login(make_user("viewer"))
     assert client.post(reverse("slices:sync-start", args=["orchestrator"])).status_code == 403
     assert not SyncRun.objects.exists()
+
+
+def cut_the_connection() -> None:
+    """PostgreSQL: the server ends this connection, as a restart does (the next statement fails). SQLite has no
+    server to lose: its driver's error for a file gone bad stands in."""
+    from django.db import OperationalError, connection
+
+    if connection.vendor != "postgresql":
+        raise OperationalError("disk I/O error")
+    import psycopg
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params()) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.django_db(transaction=True)  # the run's own connection is the one that breaks
+def test_a_sync_goes_on_after_the_database_dropped_its_connection(scripted_kodexa, monkeypatch):
+    from slices_admin.audit.models import AuditEntry
+    from slices_admin.core import database
+    from slices_admin.slices import sync
+
+    monkeypatch.setattr(database, "FIRST_WAIT", 0.01)
+    a, b, c = (orchestrator_record() for _ in range(3))
+    scripted_kodexa.answer(200, page([a, b], 1, last=False, total=3)).answer(200, page([c], 2, last=True, total=3))
+    writes, real_write = [], sync._write_page
+
+    def write_page(resource, records):
+        writes.append([record["id"] for record in records])
+        if len(writes) == 2:  # page 2, first try
+            cut_the_connection()
+        return real_write(resource, records)
+
+    monkeypatch.setattr(sync, "_write_page", write_page)
+    run = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path, mode=SyncRun.Mode.FULL))
+
+    assert writes == [[a["id"], b["id"]], [c["id"]], [c["id"]]]  # page 2 written again, page 1 not
+    assert (run.status, run.pages, run.records, run.expected, run.error) == (SyncRun.Status.SUCCEEDED, 2, 3, 3, "")
+    assert set(OrchestratorSlice.objects.values_list("id", flat=True)) == {a["id"], b["id"], c["id"]}
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.SYNC).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_run_is_closed_and_audited_once_when_its_close_is_made_again(scripted_kodexa):
+    """The close committed, and the connection was lost before its answer: the try again writes nothing more."""
+    from django.utils import timezone
+
+    from slices_admin.audit.models import AuditEntry
+    from slices_admin.audit.services import AuditContext
+    from slices_admin.slices.sync import _close_run
+
+    run = SyncRun.objects.create(
+        resource=ORCHESTRATOR_SLICE.path, status=SyncRun.Status.RUNNING, started_at=timezone.now()
+    )
+    closed = [
+        _close_run(run, AuditContext.system("sync"), status="succeeded", error="", page_size=500) for _try in range(2)
+    ]
+    assert closed == [True, False]
+    assert run.status == SyncRun.Status.SUCCEEDED and run.finished_at is not None
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.SYNC).count() == 1
