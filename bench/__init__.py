@@ -14,8 +14,8 @@ LOG = VAR / "bench.log"  # the console's log lines while benchmarks run: the ter
 
 
 def setup_django(database: Path | str) -> None:
-    """Load Django on its own SQLite file, or the database a URL names (settings read `DATABASE_URL` once, so this
-    comes before any import), its log lines going to `LOG` (child processes inherit the setting)."""
+    """Load Django on its own SQLite file, or the PostgreSQL database a URL names (settings read `DATABASE_URL` once,
+    so this comes before any import), its log lines going to `LOG` (child processes inherit the setting)."""
     import django
 
     LOG.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """The benchmark data of `seed.py` (slices) and `audit_seed.py` (audit entries), written into PostgreSQL by COPY.
 
 The rows are the same generators' (the same distributions, the audit entries the same valid hash chain continuing
-from the log's head); only the writing differs: one COPY per table, in one transaction with the model's secondary
-indexes dropped first and built after (with a large `maintenance_work_mem`), then VACUUM ANALYZE (statistics for
+from the log's head); only the writing differs: one COPY per table, in one transaction with the table's secondary
+indexes (the model's, and any a migration built outside it, such as the trigram search index) dropped first and
+built after from their own definitions (with a large `maintenance_work_mem`), then VACUUM ANALYZE (statistics for
 the planner, and the visibility map index-only scans need, as autovacuum would leave them). Interrupted, a load
 leaves nothing behind. The slice table is started over when it holds another number of rows than asked; the audit
 log, which nothing may shorten, is topped up.
@@ -36,25 +37,37 @@ def _copy(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, b
     return written
 
 
+def secondary_indexes(model) -> dict[str, str]:
+    """The table's indexes other than those of its constraints (primary key, unique): name → CREATE statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = %s::regclass AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname",
+            [model._meta.db_table],
+        )
+        return dict(cursor.fetchall())
+
+
 def _load(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, noun: str, before=None) -> float:
     """Drop the secondary indexes, COPY, rebuild them, all in one transaction; then VACUUM ANALYZE. Answers
     seconds."""
     began = time.perf_counter()
-    existing = seed.existing_indexes(model)
     with transaction.atomic():
         if before is not None:
             before()
-        with connection.schema_editor(atomic=False) as editor:
-            for index in model._meta.indexes:
-                if index.name in existing:
-                    editor.remove_index(model, index)
+        dropped = secondary_indexes(model)
+        with connection.cursor() as cursor:
+            for name in dropped:
+                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
         _copy(model, columns, rows, log, began, noun)
-        log("  building indexes ...")
+        log(f"  building {len(dropped)} indexes ...")
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        with connection.schema_editor(atomic=False) as editor:
-            for index in model._meta.indexes:
-                editor.add_index(model, index)
+            for name, statement in dropped.items():
+                built = time.perf_counter()
+                cursor.execute(statement)
+                log(f"    {name}  {time.perf_counter() - built:6.1f} s")
     log("  vacuuming and refreshing planner statistics ...")
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")

@@ -1,9 +1,12 @@
 """`make bench`: seed a million cached slices and a million audit entries, and measure the console against the
 numbers it is held to.
 
-Measures, in one run, four sections (`--only` runs one of them):
+Measures, in one run, five sections (`--only` runs one of them):
 - "browsing": the list fragment beside Django admin's changelist for the same searches, sync throughput from the
   sandbox, and CSV export memory;
+- "browsing-postgres" (with `--server`, a PostgreSQL server's DATABASE_URL): the list fragment, the JSON API's list
+  and the changelist at 1,000,000 and 10,000,000 cached slices (`--pg-sizes`), each size in its own database on that
+  server, seeded by COPY on the first run; the disk each takes and the cost of writing a sync page into it;
 - "audit": the first, a middle and the last page of the audit log for three filters (and none), and the memory of
   its CSV and JSON Lines exports;
 - "bulk": a bulk status edit of 1,000 slices against the sandbox at 100 ms latency, beside its limit and beside the
@@ -20,7 +23,9 @@ benchmarks, not tests.
 """
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -32,7 +37,8 @@ import bench
 from bench import RESULTS, ROOT, VAR, setup_django, support, sync
 
 SYNC_ROWS = 100_000
-SECTIONS = ("browsing", "audit", "bulk", "bulk-controls")
+SECTIONS = ("browsing", "browsing-postgres", "audit", "bulk", "bulk-controls")
+PG_SIZES = "1000000,10000000"
 CONTROL_KEYS = ("undo", "rate")  # of the "bulk" section, written by "bulk-controls"
 
 
@@ -45,7 +51,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed requests first")
     parser.add_argument("--control-runs", type=int, default=3, help="runs of the bulk undo and rate benchmarks")
     parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
-    parser.add_argument("--server", help="DATABASE_URL of a PostgreSQL server for the bulk section's PostgreSQL runs")
+    parser.add_argument("--server", help="DATABASE_URL of a PostgreSQL server (bulk and browsing-postgres sections)")
+    parser.add_argument("--pg-sizes", default=PG_SIZES, help="cache sizes of browsing-postgres, comma-separated")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # run by this script: no lock
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
     return parser.parse_args()
 
@@ -92,6 +100,34 @@ def _browsing(options: argparse.Namespace, code: dict, seed_seconds: float | Non
     print(report.table(figures))
     report.write_section(options.results, "browsing", figures)
     print(f"\nBrowsing: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
+
+
+def _browsing_postgres(options: argparse.Namespace, code: dict) -> None:
+    """Measure the "browsing-postgres" section (Django on the server's databases), print its table, write it."""
+    from bench import pgbrowsing, pgreport, report
+
+    began = time.perf_counter()
+    sizes = [int(size) for size in options.pg_sizes.split(",")]
+    measured = pgbrowsing.measure(options.server, sizes, options.rounds, options.warmup, log=support.log)
+    figures = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {**report.machine(), "postgresql": support.postgres_version()},
+        "code": code,
+        "run_seconds": round(time.perf_counter() - began, 1),
+        **measured,
+    }
+    print()
+    print(pgreport.table(figures))
+    report.write_section(options.results, "browsing_postgres", figures)
+    print(f"\nBrowsing on PostgreSQL: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
+
+
+def _postgres_child(options: argparse.Namespace) -> None:
+    """The PostgreSQL section in a child process: Django loads on one database per process."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--only", "browsing-postgres"]
+    command += ["--server", options.server, "--pg-sizes", options.pg_sizes, "--results", str(options.results)]
+    command += ["--rounds", str(options.rounds), "--warmup", str(options.warmup), "--child"]
+    subprocess.run(command, check=True)  # noqa: S603 (this script, with the options it was given)
 
 
 def _audit(options: argparse.Namespace, code: dict, seed_seconds: float | None) -> None:
@@ -161,9 +197,20 @@ def _bulk_controls(code: dict, results: Path, runs: int) -> None:
 
 def main() -> None:
     options = _arguments()
-    _lock = support.one_at_a_time()  # held until the process ends
+    if not options.child:
+        _lock = support.one_at_a_time()  # held until the process ends
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
     sections = [options.only] if options.only else list(SECTIONS)
+    if "browsing-postgres" in sections and not options.server:
+        print("browsing-postgres: no --server given (a PostgreSQL DATABASE_URL), skipped.")
+        sections.remove("browsing-postgres")
+    if sections == ["browsing-postgres"]:
+        os.environ["API_RATE_LIMIT"] = ""  # the benchmark asks the API's list hundreds of times a minute
+        setup_django(options.server)
+        from bench import report
+
+        _browsing_postgres(options, report.code_version(ROOT))
+        return
     setup_django(options.database)
     from bench import audit_seed, indexes, report, seed
 
@@ -181,6 +228,8 @@ def main() -> None:
         _browsing(options, code, seeded["browsing"])
     if "audit" in sections:
         _audit(options, code, seeded["audit"])
+    if "browsing-postgres" in sections:
+        _postgres_child(options)
     if "bulk" in sections:
         _bulk(code, options.results, options.server)
     if "bulk-controls" in sections:

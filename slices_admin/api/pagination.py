@@ -8,7 +8,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from slices_admin.audit.selectors import DEFAULT_PAGE_SIZE, keyset_page
 from slices_admin.slices.listing import SliceList
-from slices_admin.slices.selectors import COUNT_LIMIT, SEARCH_COUNT_LIMIT
+from slices_admin.slices.selectors import COUNT_LIMIT, SEARCH_CANDIDATES, SEARCH_COUNT_LIMIT
 
 from .queries import MAX_PAGE_SIZE, checked_audit_page, checked_page, checked_page_size
 
@@ -78,7 +78,10 @@ class SliceListPagination(pagination.BasePagination):
                     "description": "How many slices match. Exact when `countIsExact` is true. Otherwise, with a "
                     f"filter or a search, a lower bound: counting stops at {COUNT_LIMIT:,} matches "
                     f"({SEARCH_COUNT_LIMIT:,} for a text search `q`), and at least this many match; with neither, the "
-                    "size of the whole cache as the database estimates it, which may be a little over or under.",
+                    "size of the whole cache as the database estimates it, which may be a little over or under. A "
+                    "text search matching a large share of a large cache (on PostgreSQL) gives the database's "
+                    f"estimate, and its pages hold the {SEARCH_CANDIDATES:,} most recently updated matches in the "
+                    "order asked (sorted by `updatedOn`, every match).",
                 },
                 "countIsExact": {
                     "type": "boolean",

@@ -221,10 +221,12 @@ _THEN_BY_UPDATE = {"status", "organization_id", "module_runtime_id", "module_run
 _THEN_BY_ORDER = {"pipeline_execution_id", "execution_id"}
 
 
-def slice_filterset(model: type[SliceRecord], params: QueryDict | dict[str, Any]) -> SliceFilter:
+def slice_filterset(
+    model: type[SliceRecord], params: QueryDict | dict[str, Any], queryset: QuerySet[Any] | None = None
+) -> SliceFilter:
     """The filterset of a list, its export or the API for these query parameters (its form built and cleaned once:
-    `ordered` then gives each page plan's queryset from it)."""
-    return FILTERSETS[model](params, queryset=model.objects.all())
+    `ordered` then gives each page plan's queryset from it), over `queryset` (default: every slice)."""
+    return FILTERSETS[model](params, queryset=model.objects.all() if queryset is None else queryset)
 
 
 def ordered(filterset: SliceFilter, *, walk_sort_index: bool = False, sort_matches: bool = False) -> QuerySet[Any]:

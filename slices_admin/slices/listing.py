@@ -2,6 +2,7 @@
 ChangeList: the filterset, a count that is exact only while it is cheap, the plan that finds the page, the headers."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -64,6 +65,10 @@ class SliceList:
     def _counted_page(self) -> tuple[MatchCount, SlicePage]:
         if not self.filtering:
             return selectors.estimated_total(self.model), self._page()
+        if self.searching and selectors.sorts_search_matches():
+            expected = selectors.planned_rows(self.filterset.qs)
+            if selectors.walk_finds_search_page(expected, selectors.estimated_total(self.model).value):
+                return self._newest_search_matches(expected)
         count = selectors.bounded_count(self.filterset.qs, limit=selectors.count_limit(searching=self.searching))
         if count.exact:  # few matches: read them and sort them
             return count, self._page(sort_matches=True)
@@ -71,6 +76,29 @@ class SliceList:
             page, count = selectors.counted_page(self._matches(sort_matches=True), self.number, self.size)
             return count, page
         return count, self._page(walk_sort_index=True)  # many: a page comes fastest from the sort's own index
+
+    def _newest_search_matches(self, expected: int) -> tuple[MatchCount, SlicePage]:
+        """A text search matching a large share of a large table (PostgreSQL): the statistics' estimate of how many
+        match, and a page found by walking the newest-first index, which carries the error message. Sorted newest
+        first (or oldest first) that walk is the page, as deep as asked; sorted otherwise, the page is one of the
+        `SEARCH_CANDIDATES` most recently updated matches sorted, and says so, rather than every match read and
+        sorted (a cost that grows with the table)."""
+        count = MatchCount(expected, exact=False, estimated=True)
+        if self.sort.lstrip("-") == "updatedOn":  # the walk's own order: the ids up to this page, then its rows
+            oldest_first = not self.sort.startswith("-")
+            walked = selectors.newest_matches(self.filterset.qs, self.number * self.size + 1, oldest_first=oldest_first)
+            shown = walked[(self.number - 1) * self.size :]
+            rows = list(self._among(shown)[: self.size])
+            return count, SlicePage(rows=rows, number=self.number, size=self.size, has_next=len(shown) > self.size)
+        newest = selectors.newest_matches(self.filterset.qs, selectors.SEARCH_CANDIDATES)
+        page = selectors.slice_page(self._among(newest), self.number, self.size)
+        return count, replace(page, sorted_among=len(newest))
+
+    def _among(self, ids: list[Any]) -> QuerySet[Any]:
+        """The slices of `ids` in the list's order, only the columns shown."""
+        among = slice_filterset(self.model, {"sort": self.sort}, self.model.objects.filter(pk__in=ids))
+        matches = ordered(among, sort_matches=True)
+        return matches.only(*(column.attr for column in self.columns)) if self.columns else matches
 
     def _matches(self, **plan: bool) -> QuerySet[Any]:
         matches = ordered(self.filterset, **plan)

@@ -1,16 +1,21 @@
 """Reads for the slice lists and pages: pages without COUNT(*), bounded counts, estimates, siblings. Reads only:
 which of them a list uses is `listing`, how a value reads on a page is `formatting`."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Window
+from django.db.models import Count, F, QuerySet, Window
 
 from .models import SliceRecord
 
 COUNT_LIMIT = 10_000
 SEARCH_COUNT_LIMIT = 500
+# A text search matching more than this many is sorted among its most recently updated matches (PostgreSQL).
+SEARCH_CANDIDATES = 500
+# How much cheaper reading one index entry in a walk is than fetching and sorting one match found by trigrams.
+_WALK_ENTRY_SHARE = 10
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class SlicePage:
     number: int
     size: int
     has_next: bool
+    sorted_among: int | None = None  # sorted among only this many matches, the most recently updated
 
     @property
     def has_previous(self) -> bool:
@@ -67,6 +73,35 @@ def sorts_search_matches() -> bool:
     durations, so walking a sort's index would read most of the table), rather than by walking the sort's index
     (SQLite, which has no such index and reads every row to find them, where a walk stops at its page)."""
     return connection.vendor == "postgresql"
+
+
+def planned_rows(queryset: QuerySet[Any]) -> int:
+    """How many rows PostgreSQL's planner expects `queryset` to match, from its statistics (nothing is read)."""
+    sql, params = queryset.order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
+def walk_finds_search_page(expected: int, total: int) -> bool:
+    """Whether walking the newest-first index (which carries the error message) to `SEARCH_CANDIDATES` matches
+    reads less than finding all `expected` matches by trigrams and sorting them would: the walk reads about
+    `SEARCH_CANDIDATES * total / expected` entries, as many at any table size while matches keep their share of it,
+    where the trigram plan grows with the matches."""
+    if total <= COUNT_LIMIT:  # a small table: reading and sorting every match is cheap, and keeps the whole order
+        return False
+    return expected > 0 and SEARCH_CANDIDATES * total <= _WALK_ENTRY_SHARE * expected * expected
+
+
+def newest_matches(queryset: QuerySet[Any], limit: int, *, oldest_first: bool = False) -> list[Any]:
+    """The ids of the `limit` most recently updated matches, in that order (or the least recently updated, oldest
+    first): read from the newest-first index alone, where a page of whole rows would fetch every row it passes."""
+    if oldest_first:
+        order = [F("updated_on").asc(nulls_first=True), F("id").asc(nulls_first=True)]
+    else:
+        order = [F("updated_on").desc(nulls_last=True), F("id").desc(nulls_last=True)]
+    return list(queryset.order_by(*order).values_list("pk", flat=True)[:limit])
 
 
 def counted_page(queryset: QuerySet[Any], number: int, size: int) -> tuple[SlicePage, MatchCount]:

@@ -9,7 +9,7 @@ from slices_admin.slices import selectors
 from slices_admin.slices.listing import SliceList
 from slices_admin.slices.models import OrchestratorSlice
 from slices_admin.slices.pages import ORCHESTRATOR_PAGES
-from tests.factories import cache_orchestrator, orchestrator_record
+from tests.factories import at, cache_orchestrator, orchestrator_record
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,54 @@ def test_a_text_search_with_many_matches_is_paged_in_order_and_counted(as_role):
     else:  # walked the sort's index: counted up to the search limit
         assert (count.value, count.exact) == (500, False)
     assert [row.duration_ms for row in rows] == list(range(50))
+
+
+def _cache_of_disk_errors(count: int) -> list[dict]:
+    """`count` slices failing with "disk full", the later updated the longer they ran, and as many without an
+    error; statistics gathered (the plan follows the estimate)."""
+    records = [
+        orchestrator_record(errorMessage=f"disk full on node {n}", durationMs=n, updatedOn=at(n)) for n in range(count)
+    ]
+    cache_orchestrator(*records, *(orchestrator_record(updatedOn=at(n)) for n in range(count)))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE slices_orchestratorslice")
+    return records
+
+
+def test_a_walk_finds_a_search_page_only_in_a_large_table_and_when_matches_are_a_large_share_of_it():
+    assert not selectors.walk_finds_search_page(5_000, selectors.COUNT_LIMIT)  # small: sort every match
+    assert selectors.walk_finds_search_page(80_000, 10_000_000)  # 0.8%: about 63,000 entries walked
+    assert selectors.walk_finds_search_page(8_000, 1_000_000)  # the same share: the same walk
+    assert not selectors.walk_finds_search_page(2_000, 10_000_000)  # 0.02%: the trigram index finds them
+    assert not selectors.walk_finds_search_page(0, 10_000_000)
+
+
+on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram plan and statistics")
+
+
+@on_postgres
+def test_a_search_matching_a_large_share_is_sorted_among_its_newest_matches_and_says_so(as_role, monkeypatch):
+    records = _cache_of_disk_errors(30)
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 8)
+    response = as_role("viewer").get(LIST, {"q": "disk full", "sort": "-durationMs"})
+    count, page = response.context["count"], response.context["page"]
+    newest = sorted(records, key=lambda r: r["updatedOn"])[-8:]
+    assert [row.id for row in page.rows] == [r["id"] for r in sorted(newest, key=lambda r: -r["durationMs"])]
+    assert (count.estimated, page.sorted_among, page.has_next) == (True, 8, False)
+    assert "sorted among the 8 most recently updated matches" in response.content.decode()
+
+
+@on_postgres
+def test_a_search_matching_a_large_share_sorted_by_update_walks_every_match(monkeypatch):
+    records = _cache_of_disk_errors(30)
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 8)
+    pages = [SliceList(OrchestratorSlice, QueryDict("q=disk+full"), number=number, size=25).page for number in (1, 2)]
+    assert [len(page.rows) for page in pages] == [25, 5] and pages[0].has_next and not pages[1].has_next
+    assert pages[0].sorted_among is None
+    shown = [row.id for page in pages for row in page.rows]
+    assert shown == [r["id"] for r in sorted(records, key=lambda r: r["updatedOn"], reverse=True)]
 
 
 def test_a_page_reads_only_the_columns_it_shows_and_a_list_without_columns_whole_rows():
