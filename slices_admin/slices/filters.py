@@ -46,6 +46,15 @@ class AnyValueMultipleFilter(filters.MultipleChoiceFilter):
         kwargs.setdefault("distinct", False)
         super().__init__(*args, **kwargs)
 
+    def filter(self, qs: QuerySet[Any], value: list[str]) -> QuerySet[Any]:
+        """One `IN`, not django-filter's OR of equalities: PostgreSQL seeks each value in a status index for an
+        `IN`, where it read an OR as a filter over the whole index (at 10,000,000 slices, counting failed and running
+        read 310,000 index entries, not 10,000)."""
+        values = list(dict.fromkeys(value or ()))
+        if not values:
+            return qs
+        return self.get_method(qs)(**{f"{self.field_name}__in": values})
+
 
 class StrictBooleanField(forms.NullBooleanField):
     """`true` or `false` (or nothing). Django's field reads anything else as "not given", which would drop the

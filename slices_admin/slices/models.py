@@ -21,6 +21,13 @@ _STATUS_SORTS = {
     "attempt": "attempt_number",
     "error": "error_message",
 }
+# The sorts whose empty values are the unfinished slices (no duration, no completion; not yet queued or started).
+_LIFECYCLE_SORTS = {
+    "duration": "duration_ms",
+    "queued": "queued_at",
+    "started": "started_at",
+    "completed": "completed_at",
+}
 
 
 class SliceRecord(models.Model):
@@ -101,6 +108,19 @@ class SliceRecord(models.Model):
                     include=["started_at"] if key == "queued" else None,
                 )
                 for key, column in _STATUS_SORTS.items()
+            ),
+            # PostgreSQL only: "has an error" under a lifecycle sort. The errors (a tenth of the cache) are all on
+            # finished slices, while the unfinished ones fill the empty start of these sorts' indexes and the newest
+            # starts are still running: a page of errors walked past 2.2 million rows at 10,000,000 slices. Each of
+            # these holds the error rows alone (65 MB at 10M), and the "has error" condition matches their predicate.
+            *(
+                SortIndex(
+                    fields=[column, "id"],
+                    name=f"%(class)s_e_{key}",
+                    postgres_only=True,
+                    condition=models.Q(error_message__gt=""),
+                )
+                for key, column in _LIFECYCLE_SORTS.items()
             ),
             # Filters people combine with a status: the count a list shows (up to 10,000) is read from the index.
             SortIndex(
