@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -41,6 +42,19 @@ class IdentityProvider:
     def set_user(self, subject: str, **claims) -> None:
         """Create the user `subject` or replace all of their claims (e.g. `groups=[...]`)."""
         requests.put(f"{self.url}/users/{subject}", json=claims, timeout=10).raise_for_status()
+
+    def answered(self, path: str) -> int:
+        """Requests for `path` answered so far, every one answered before this call included. `served` is counted
+        from the provider's access log as a thread reads it, a little after each answer; the log is written in order,
+        so once a request of this call's own is counted, so is every one before it."""
+        marker = f"/counted/{secrets.token_hex(6)}"
+        requests.get(self.url + marker, timeout=10)  # a 404, logged as any request is
+        deadline = time.monotonic() + 10
+        while not self.served[marker]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"The provider's log never showed {marker}:\n" + "\n".join(self.log))
+            time.sleep(0.01)
+        return self.served[path]
 
     def new_user(self, *groups: str, username: str | None = None) -> str:
         """A new user in `groups` (a subject no other test uses): their subject."""

@@ -146,10 +146,10 @@ def test_endpoints_set_in_settings_need_no_discovery(client, identity_provider, 
         OIDC_OP_USER_ENDPOINT=document["userinfo_endpoint"],
         OIDC_OP_JWKS_ENDPOINT=document["jwks_uri"],
     )
-    discoveries = identity_provider.served["/.well-known/openid-configuration"]
+    discoveries = identity_provider.answered("/.well-known/openid-configuration")
     response = sign_in_through(client, identity_provider.new_user("console-operators"))
     assert response.status_code == 302 and signed_in(client)
-    assert identity_provider.served["/.well-known/openid-configuration"] == discoveries
+    assert identity_provider.answered("/.well-known/openid-configuration") == discoveries
     assert client.post(reverse("logout"))["Location"] == reverse("login")  # no end-session endpoint configured
 
 

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def discoveries(idp) -> int:
-    return idp.served["/.well-known/openid-configuration"]
+    return idp.answered("/.well-known/openid-configuration")
 
 
 def test_the_discovery_document_is_read_once_for_many_sign_ins(client, identity_provider, oidc):
