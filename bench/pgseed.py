@@ -49,9 +49,11 @@ def secondary_indexes(model) -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
-def _load(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, noun: str, before=None) -> float:
-    """Drop the secondary indexes, COPY, rebuild them, all in one transaction; then VACUUM ANALYZE. Answers
-    seconds."""
+def _load(
+    model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, noun: str, before=None, after=None
+) -> float:
+    """Drop the secondary indexes, COPY, rebuild them, all in one transaction (`before` first, `after` once the
+    rows are in); then VACUUM ANALYZE. Answers seconds."""
     began = time.perf_counter()
     with transaction.atomic():
         if before is not None:
@@ -61,6 +63,8 @@ def _load(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, n
             for name in dropped:
                 cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
         _copy(model, columns, rows, log, began, noun)
+        if after is not None:
+            after()
         log(f"  building {len(dropped)} indexes ...")
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
@@ -76,9 +80,10 @@ def _load(model, columns: Iterable[str], rows: Iterable[tuple], log: Callable, n
     return seconds
 
 
-def ensure_slices(target: int, log=print) -> float | None:
+def ensure_slices(target: int, log=print, *, gone: bool = False) -> float | None:
     """Exactly `target` generated orchestrator slices in the cache (the caller has removed any other rows);
-    answer the seconds seeding took, or None when they were there already."""
+    answer the seconds seeding took, or None when they were there already. `gone`: each flagged gone as it is
+    copied (the column's default for the load), not by an UPDATE after, which rewrites every row and index entry."""
     present = OrchestratorSlice.objects.count()
     if present == target:
         log(f"Cache holds {present:,} orchestrator slices: reusing them.")
@@ -86,12 +91,21 @@ def ensure_slices(target: int, log=print) -> float | None:
     log(f"Cache holds {present:,} orchestrator slices, not {target:,}: seeding it anew ...")
     table = connection.ops.quote_name(OrchestratorSlice._meta.db_table)
 
+    gone_at = connection.ops.quote_name("gone_at")
+
     def empty() -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {table}")
+            if gone:
+                cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {gone_at} SET DEFAULT now()")
+
+    def settle() -> None:
+        if gone:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {gone_at} DROP DEFAULT")
 
     rows = seed.slice_rows(target, "load", int(time.time() * 1000))
-    return _load(OrchestratorSlice, seed.COLUMNS, rows, log, "slices", before=empty)
+    return _load(OrchestratorSlice, seed.COLUMNS, rows, log, "slices", before=empty, after=settle)
 
 
 def ensure_entries(target: int, log=print) -> float | None:

@@ -109,8 +109,8 @@ def _seed_gone(cached: int) -> dict:
     table = connection.ops.quote_name(OrchestratorSlice._meta.db_table)
     if OrchestratorSlice.objects.filter(gone_at__isnull=False).count() == cached:
         _forget_synced()  # what a previous run synced: the seeded slices are reused
-    seconds = pgseed.ensure_slices(cached, log=lambda line: print(line, file=sys.stderr))
-    with connection.cursor() as cursor:
+    seconds = pgseed.ensure_slices(cached, log=lambda line: print(line, file=sys.stderr), gone=True)
+    with connection.cursor() as cursor:  # none left unless the rows were seeded unflagged before
         cursor.execute(f"UPDATE {table} SET gone_at = last_seen_at WHERE gone_at IS NULL")  # noqa: S608
         flagged = cursor.rowcount
     if flagged:
