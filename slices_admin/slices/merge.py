@@ -48,7 +48,9 @@ class StagedPage:
         with connection.cursor() as cursor:
             cursor.execute(statements.create)
             cursor.execute(statements.empty)
-            with cursor.cursor.copy(statements.copy) as copy:  # psycopg's cursor, under Django's wrapper
+            # psycopg's own cursor, under Django's wrapper: its errors made Django's, as `execute`'s are (a lost
+            # connection mid-COPY is then an OperationalError that a sync waits out).
+            with connection.wrap_database_errors, cursor.cursor.copy(statements.copy) as copy:
                 for row in self.rows:
                     copy.write_row(row)
             cursor.execute(statements.fill_raw, [self.body, self.path])

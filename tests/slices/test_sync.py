@@ -1,6 +1,7 @@
 """Sync from Kodexa's list endpoint: paging edge cases against a scripted server, the real sandbox, the task."""
 
 import pytest
+from django.db import connection
 
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
@@ -223,6 +224,34 @@ def test_a_sync_goes_on_after_the_database_dropped_its_connection(scripted_kodex
     assert (run.status, run.pages, run.records, run.expected, run.error) == (SyncRun.Status.SUCCEEDED, 2, 3, 3, "")
     assert set(OrchestratorSlice.objects.values_list("id", flat=True)) == {a["id"], b["id"], c["id"]}
     assert AuditEntry.objects.filter(action=AuditEntry.Action.SYNC).count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's way of writing a page")
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_in_the_middle_of_a_pages_copy_is_waited_out(scripted_kodexa, monkeypatch):
+    """The COPY runs on psycopg's own cursor, outside Django's error conversion: its lost connection must still be the
+    OperationalError a sync waits out, not an error that fails the run."""
+    import psycopg
+
+    from slices_admin.core import database
+
+    monkeypatch.setattr(database, "FIRST_WAIT", 0.01)
+    records = [orchestrator_record() for _ in range(3)]
+    scripted_kodexa.answer(200, page(records, 1, last=True, total=3))
+    cuts, real_write_row = [], psycopg.Copy.write_row
+
+    def write_row(self, row):
+        if not cuts:
+            cuts.append(True)
+            cut_the_connection()
+        return real_write_row(self, row)
+
+    monkeypatch.setattr(psycopg.Copy, "write_row", write_row)
+    run = perform_sync(SyncRun.objects.create(resource=ORCHESTRATOR_SLICE.path, mode=SyncRun.Mode.FULL))
+
+    assert cuts == [True]
+    assert (run.status, run.records, run.error) == (SyncRun.Status.SUCCEEDED, 3, "")
+    assert set(OrchestratorSlice.objects.values_list("id", flat=True)) == {record["id"] for record in records}
 
 
 @pytest.mark.django_db(transaction=True)
