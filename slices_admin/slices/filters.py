@@ -53,7 +53,11 @@ class AnyValueMultipleFilter(filters.MultipleChoiceFilter):
         values = list(dict.fromkeys(value or ()))
         if not values:
             return qs
-        return self.get_method(qs)(**{f"{self.field_name}__in": values})
+        named = [item for item in values if item != self.null_value]
+        matches = Q(**{f"{self.field_name}__in": named}) if named else Q()
+        if len(named) < len(values):  # django-filter's "null": no status at all
+            matches |= Q(**{f"{self.field_name}__isnull": True})
+        return self.get_method(qs)(matches)
 
 
 class StrictBooleanField(forms.NullBooleanField):

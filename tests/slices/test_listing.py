@@ -138,6 +138,9 @@ def test_several_statuses_are_one_in_condition():
     assert sorted(matches.values_list("status", flat=True)) == ["FAILED", "RUNNING"]
     one = slice_filterset(OrchestratorSlice, QueryDict("status=FAILED")).qs
     assert list(one.values_list("status", flat=True)) == ["FAILED"]
+    cache_orchestrator(orchestrator_record(status=None))
+    with_none = slice_filterset(OrchestratorSlice, QueryDict("status=FAILED&status=null")).qs
+    assert sorted(with_none.values_list("status", flat=True), key=str) == ["FAILED", None]  # "null": no status
 
 
 def test_a_page_reads_only_the_columns_it_shows_and_a_list_without_columns_whole_rows():
