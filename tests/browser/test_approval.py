@@ -150,9 +150,10 @@ def test_a_big_edit_waits_until_someone_else_approves_the_count_it_changes_now(
     ]
     assert puts(kodexa, records) == [1, 0, 0, 0, 0]  # only the other client's change: the workers send the rest
 
-    page.reload()  # the requester's page shows who approved it
+    # The requester's page, polling every 5 s while the edit waits, reloads itself once it is approved (a reload
+    # from here could cut that one short) and shows who approved it.
+    expect(page.get_by_text(f"approved by {approver.username} for 4")).to_be_visible(timeout=20_000)
     expect(job_state(page)).to_have_text("Queued")
-    expect(page.get_by_text(f"approved by {approver.username} for 4")).to_be_visible()
 
 
 def test_a_rejected_request_shows_the_requester_why_and_sends_nothing(page, open_page, sign_in, kodexa, requested):
