@@ -9,7 +9,6 @@ timing, the console's queries of each combination are explained (`pgplans`): row
 plan costs better than milliseconds on a busy machine.
 """
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -21,7 +20,7 @@ from django.urls import reverse
 from slices_admin.slices.models import OrchestratorSlice
 
 from . import pgdatabases, pgplans
-from .browsing import ERROR_TEXT, PAGE_SIZE, TARGET_P95_MS, Combination, combinations, logged_in
+from .browsing import ERROR_TEXT, PAGE_SIZE, TARGET_P95_MS, Combination, combinations, get_ms, logged_in
 from .support import check_fragment, iso, summary
 
 TARGET_GROWTH = 1.5  # p95 at the largest size within this many times p95 at the smallest
@@ -80,15 +79,6 @@ class Size:
     api_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _get_ms(client: Client, url: str, **headers: str) -> float:
-    began = time.perf_counter()
-    response = client.get(url, **headers)
-    elapsed = (time.perf_counter() - began) * 1000
-    if response.status_code != 200:
-        raise RuntimeError(f"GET {url} answered {response.status_code}")
-    return elapsed
-
-
 def _size(server: str, rows: int, log) -> Size:
     seconds = pgdatabases.prepare(server, rows, log)
     name = pgdatabases.database_name(rows)
@@ -97,7 +87,7 @@ def _size(server: str, rows: int, log) -> Size:
         measured = [*combinations(), *extra_combinations()]
         for combination in measured:
             check_fragment(operator, combination.console_url, b'id="slice-table"')
-            _get_ms(operator, api_url(combination))
+            get_ms(operator, api_url(combination))
     return Size(rows, name, seconds, operator, admin, measured, {c.name: [] for c in measured})
 
 
@@ -111,7 +101,7 @@ def _round(size: Size, number: int, timed: bool) -> None:
         turn = (number + index) % len(SIDES)
         for side in SIDES[turn:] + SIDES[:turn]:
             client, url, samples, headers = sides[side]
-            elapsed = _get_ms(client, url, **headers)
+            elapsed = get_ms(client, url, **headers)
             if timed:
                 samples.append(elapsed)
 
