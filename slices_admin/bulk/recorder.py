@@ -91,7 +91,7 @@ class Recorder:
         note: str = "",
         duration_ms: int | None = None,
     ) -> None:
-        cache_write = prepare_cache_write(ORCHESTRATOR_SLICE, [record])
+        cache_write = prepare_cache_write(ORCHESTRATOR_SLICE, [record], changed=True)
         entry = prepare_entry(
             context,
             action=AuditEntry.Action.UPDATE,

@@ -83,7 +83,8 @@ class CacheWrite:
         if self.params:
             statements = _statements(self.model, self.vendor)
             with connection.cursor() as cursor:
-                cursor.executemany(statements.touch, self.touch)
+                if self.touch:
+                    cursor.executemany(statements.touch, self.touch)
                 cursor.executemany(statements.upsert, self.params)
         return self.records
 
@@ -94,9 +95,13 @@ def prepare_cache_write(
     *,
     vendor: str | None = None,
     texts: Sequence[str] | None = None,
+    changed: bool = False,
 ) -> CacheWrite:
     """Parse and encode records for `vendor`'s database (the default connection's when None). `texts`: each
-    record's JSON text as received, kept as its raw JSON instead of encoding the record again."""
+    record's JSON text as received, kept as its raw JSON instead of encoding the record again. `changed`: the
+    records are an edit's outcome (a PUT's answer, or a read showing it applied), not a listing of what Kodexa holds:
+    only new and changed records are written, and the statement marking unchanged rows seen is not run (a PUT's
+    answer carries a new `changeSequence`, so it would match nothing)."""
     model, seen_at, vendor = MODELS[resource], timezone.now(), vendor or connection.vendor
     statements = _statements(model, vendor)
     payloads = payloads if isinstance(payloads, Sequence) else list(payloads)
@@ -108,7 +113,8 @@ def prepare_cache_write(
         raw = texts[position] if texts is not None else _encode(dict(payload))
         row = statements.row(remote_id, payload, raw, seen)
         params.append(row)
-        touch.append((seen, remote_id, raw))
+        if not changed:
+            touch.append((seen, remote_id, raw))
     return CacheWrite(model, vendor, touch, params)
 
 
@@ -151,6 +157,19 @@ class _Statements:
         return row
 
 
+def replaces(model: type[SliceRecord], vendor: str) -> str:
+    """The condition under which an upsert's incoming row (`excluded`) replaces the cached one: never with an older
+    `changeSequence`, and not when its raw JSON is the same (that row is only marked seen). Every upsert into the
+    cache, of single records or of sync pages, writes this rule."""
+    quote = connection.ops.quote_name
+    table, version, raw = quote(model._meta.db_table), quote("change_sequence"), quote("raw")
+    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    return (
+        f"(excluded.{version} IS NULL OR {table}.{version} IS NULL OR excluded.{version} >= {table}.{version}) "
+        f"AND {table}.{raw} {differs} excluded.{raw}"
+    )
+
+
 @functools.cache
 def _statements(model: type[SliceRecord], vendor: str) -> _Statements:
     """The upsert writes many rows through one prepared statement and never replaces a row with an older
@@ -166,13 +185,8 @@ def _statements(model: type[SliceRecord], vendor: str) -> _Statements:
     columns = ", ".join(column[f.attname] for f in fields)
     placeholders = ", ".join(json_placeholder if f.attname in as_json else "%s" for f in fields)
     updates = ", ".join(f"{column[f.attname]} = excluded.{column[f.attname]}" for f in fields if not f.primary_key)
-    table, version, raw = quote(model._meta.db_table), quote("change_sequence"), column["raw"]
-    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
-    conflict = (
-        f"ON CONFLICT ({column[model._meta.pk.attname]}) DO UPDATE SET {updates} "
-        f"WHERE (excluded.{version} IS NULL OR {table}.{version} IS NULL OR excluded.{version} >= {table}.{version}) "
-        f"AND {table}.{raw} {differs} excluded.{raw}"
-    )
+    table, raw = quote(model._meta.db_table), column["raw"]
+    conflict = f"ON CONFLICT ({column[model._meta.pk.attname]}) DO UPDATE SET {updates} WHERE {replaces(model, vendor)}"
     upsert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}"  # noqa: S608 (names)
     touch = (
         f"UPDATE {table} SET {column['last_seen_at']} = %s, {column['gone_at']} = NULL "  # noqa: S608 (names)

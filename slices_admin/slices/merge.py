@@ -22,7 +22,7 @@ from django.utils import timezone
 from slices_admin.kodexa.contract import Resource
 from slices_admin.kodexa.schemas import parse_record
 
-from .cache import open_lease_expiry, record_id
+from .cache import open_lease_expiry, record_id, replaces
 from .models import MODELS, SliceRecord
 
 _SET_APART = {"id", "raw", "gone_at"}  # columns not staged from `parse_record`'s values
@@ -108,7 +108,7 @@ def _statements(model: type[SliceRecord]) -> _Statements:
     written += [column["raw"], column["gone_at"]]
     selected = ["s.id", *(f"s.{column[f.attname]}" for f in staged), *map(object_of, objects), "s.raw", "NULL"]
     updates = ", ".join(f"{name} = excluded.{name}" for name in written[1:])
-    version, raw, seen = column["change_sequence"], column["raw"], column["last_seen_at"]
+    raw, seen = column["raw"], column["last_seen_at"]
     staged_columns = ", ".join(column[f.attname] for f in staged)
     return _Statements(
         staged=tuple(f.attname for f in staged),
@@ -126,8 +126,6 @@ def _statements(model: type[SliceRecord]) -> _Statements:
         ),
         write_changed=(
             f"INSERT INTO {table} ({', '.join(written)}) SELECT {', '.join(selected)} FROM {stage} s "  # noqa: S608
-            f"ON CONFLICT ({column['id']}) DO UPDATE SET {updates} WHERE (excluded.{version} IS NULL OR "
-            f"{table}.{version} IS NULL OR excluded.{version} >= {table}.{version}) "
-            f"AND {table}.{raw} IS DISTINCT FROM excluded.{raw}"
+            f"ON CONFLICT ({column['id']}) DO UPDATE SET {updates} WHERE {replaces(model, 'postgresql')}"
         ),
     )

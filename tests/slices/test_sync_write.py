@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
 from slices_admin.kodexa.schemas import parse_record
+from slices_admin.slices.cache import prepare_cache_write
 from slices_admin.slices.models import OrchestratorSlice
 from slices_admin.slices.sync import sync_slices
 from tests.factories import at, cache_orchestrator, orchestrator_record
@@ -105,3 +106,21 @@ def test_a_page_kodexa_sends_broken_stops_the_sync_after_the_pages_before_it(scr
         sync_slices(ORCHESTRATOR_SLICE)
     assert list(OrchestratorSlice.objects.values_list("id", flat=True)) == [first[0]["id"]]
     assert len(scripted_kodexa.received) == 2  # no page after the broken one was asked for
+
+
+def test_an_edits_outcome_is_written_by_the_same_rules_without_marking_anything_seen(django_assert_num_queries):
+    """The bulk recorder's write: an edit's answer replaces the cached row, an older answer does not, and the
+    statement marking unchanged rows seen (which an edit's answer never matches) is not run."""
+    cached = orchestrator_record(changeSequence=4, status="RUNNING")
+    cache_orchestrator(cached)
+    seen = OrchestratorSlice.objects.get().last_seen_at
+    answer = {**cached, "changeSequence": 5, "status": "CANCELLED"}
+    write = prepare_cache_write(ORCHESTRATOR_SLICE, [answer], changed=True)
+    assert write.touch == []
+    with django_assert_num_queries(1):  # the upsert alone
+        write.apply()
+    row = OrchestratorSlice.objects.get()
+    assert (row.status, row.change_sequence, row.raw) == ("CANCELLED", 5, answer)
+    assert row.last_seen_at >= seen
+    prepare_cache_write(ORCHESTRATOR_SLICE, [cached], changed=True).apply()  # an older answer, arriving late
+    assert OrchestratorSlice.objects.get().change_sequence == 5
