@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -141,7 +142,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench import indexes
+    from bench import indexes, report
     from slices_admin.kodexa.client import get_client
     from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
     from slices_admin.slices.sync import sync_slices
@@ -192,6 +193,9 @@ def main() -> None:
         **median,
         "rounds": rounds,
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "code": report.code_version(Path(os.environ.get("SYNC_BENCH_CODE", ROOT))),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": report.machine(),
     }
     print(json.dumps(figures))
 
