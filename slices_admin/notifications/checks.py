@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from slices_admin.core.addresses import is_loopback
 
 
 def webhook_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -18,7 +18,7 @@ def webhook_settings(**kwargs: Any) -> list[CheckMessage]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         found.append(Error("BULK_WEBHOOK_URL is not an http:// or https:// URL.", id="notifications.E001"))
-    if settings.PRODUCTION and urlsplit(settings.CONSOLE_BASE_URL).hostname in LOOPBACK:
+    if settings.PRODUCTION and is_loopback(urlsplit(settings.CONSOLE_BASE_URL).hostname):
         found.append(
             Warning(
                 "Notifications link to the console at CONSOLE_BASE_URL, now a loopback address.",

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from slices_admin.core.management.commands.serve import _is_loopback, _local_secret_key
+from slices_admin.core.addresses import is_loopback
+from slices_admin.core.management.commands.serve import _local_secret_key
 from tests.conftest import ROOT
 from tests.core.test_run_console import answers
 
@@ -95,10 +96,21 @@ def test_serve_for_real_users_refuses_the_sandbox_and_its_printed_demo_logins(se
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("[::1]", True), ("localhost", True), ("10.1.2.3", False), ("example.com", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("[::1]", True),
+        ("::1", True),
+        ("localhost", True),
+        ("LocalHost", True),
+        ("10.1.2.3", False),
+        ("example.com", False),
+        ("", False),
+        (None, False),
+    ],
 )
 def test_loopback_hosts(host, loopback):
-    assert _is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_the_local_secret_key_is_made_once_and_kept_private(tmp_path):

@@ -9,7 +9,6 @@ first (see `metrics.multiprocess`). Ctrl-C or SIGTERM stops everything; a child 
 naming it, with a non-zero exit.
 """
 
-import ipaddress
 import os
 import secrets
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from slices_admin.core.addresses import is_loopback
 from slices_admin.core.processes import (
     ProcessTree,
     add_demo_users,
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         host, _, port = bind.rpartition(":")
         if not host or not port.isdigit():
             raise CommandError(f"--bind takes HOST:PORT, not {bind!r}.")
-        if not https and not _is_loopback(host):
+        if not https and not is_loopback(host):
             raise CommandError(
                 f"Over plain http the console binds to this machine only (127.0.0.1, ::1, localhost), not {host}. "
                 "Behind a TLS-terminating proxy, pass --https."
@@ -114,15 +114,6 @@ class Command(BaseCommand):
             )
             if done.returncode:
                 raise CommandError(f"manage.py {step[0]} failed with code {done.returncode}.")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _local_secret_key(path: Path) -> str:
