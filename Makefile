@@ -58,7 +58,7 @@ test-postgres: $(VENV)/.dev system-chromium system-postgresql system-promtool
 # Seeds var/bench.sqlite3 (1,000,000 slices and audit entries, first run only), measures, writes bench/results.json.
 # The bulk section also runs on PostgreSQL (scripts/postgres.sh), each run on its own database there, and the
 # PostgreSQL browsing section: one database per cache size (1M and 10M slices, COPY-seeded on the first run; the 10M
-# one takes about 30 GB and half an hour to seed).
+# one takes about 30 GB and half an hour to seed), and the sync into a PostgreSQL cache holding 1M slices (its own).
 bench: $(VENV)/.dev system-postgresql
 	@mkdir -p var
 	@url=$$(scripts/postgres.sh start) && $(PY) bench/run.py --server "$$url"

@@ -16,6 +16,7 @@ import django
 
 from .browsing import PAGE_SIZE, TARGET_P95_MS
 from .export import FLAT_FACTOR
+from .sync import lines as sync_lines
 
 
 def machine() -> dict:
@@ -111,15 +112,8 @@ def table(figures: dict) -> str:
         for query in row["slow_queries"]:
             lines += ["", f"MISS {row['name']}: {query['ms']} ms  {_short_sql(query['sql'])}"]
             lines += [f"    plan: {step}" for step in query["plan"]]
+    lines += ["", *sync_lines(sync)]
     lines += [
-        "",
-        f"Sync from the sandbox ({sync['mode']}, page size {sync['page_size']}, into an empty cache)",
-        f"  {sync['rows']:,} rows in {sync['pages']} pages, {sync['seconds']:.1f} s wall: "
-        f"{sync['rows_per_second']:,} rows/s   target >= {sync['target_rows_per_second']:,} rows/s   "
-        f"{_verdict(sync['pass'])}",
-        f"  beside fetching and decoding the same pages alone: {sync.get('fetch_rows_per_second', 0):,} rows/s, "
-        f"ratio {sync.get('ratio', 0):.3f}   target >= {sync.get('target_ratio', 0.333):.3f} (medians of "
-        f"{len(sync.get('rounds', [])) or 1}; unchanged rows: ratio {sync.get('unchanged_ratio', 0):.3f})",
         "",
         "CSV export (streamed through the view, iterator consumed; peak = tracemalloc peak during the export)",
     ]

@@ -1,12 +1,14 @@
 """`make bench`: seed a million cached slices and a million audit entries, and measure the console against the
 numbers it is held to.
 
-Measures, in one run, five sections (`--only` runs one of them):
+Measures, in one run, six sections (`--only` runs one of them):
 - "browsing": the list fragment beside Django admin's changelist for the same searches, sync throughput from the
   sandbox, and CSV export memory;
 - "browsing-postgres" (with `--server`, a PostgreSQL server's DATABASE_URL): the list fragment, the JSON API's list
   and the changelist at 1,000,000 and 10,000,000 cached slices (`--pg-sizes`), each size in its own database on that
   server, seeded by COPY on the first run; the disk each takes and the cost of writing a sync page into it;
+- "sync-postgres" (with `--server`): sync throughput as in "browsing", into a PostgreSQL cache already holding
+  `--pg-sync-cached` slices (1,000,000; its own database, seeded by COPY on the first run), written under "sync";
 - "audit": the first, a middle and the last page of the audit log for three filters (and none), and the memory of
   its CSV and JSON Lines exports;
 - "bulk": a bulk status edit of 1,000 slices against the sandbox at 100 ms latency, beside its limit and beside the
@@ -37,8 +39,9 @@ import bench
 from bench import RESULTS, ROOT, VAR, setup_django, support, sync
 
 SYNC_ROWS = 100_000
-SECTIONS = ("browsing", "browsing-postgres", "audit", "bulk", "bulk-controls")
+SECTIONS = ("browsing", "browsing-postgres", "sync-postgres", "audit", "bulk", "bulk-controls")
 PG_SIZES = "1000000,10000000"
+PG_SYNC_CACHED = 1_000_000
 CONTROL_KEYS = ("undo", "rate")  # of the "bulk" section, written by "bulk-controls"
 
 
@@ -53,6 +56,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--database", type=Path, default=VAR / "bench.sqlite3", help="SQLite file of the cache")
     parser.add_argument("--server", help="DATABASE_URL of a PostgreSQL server (bulk and browsing-postgres sections)")
     parser.add_argument("--pg-sizes", default=PG_SIZES, help="cache sizes of browsing-postgres, comma-separated")
+    parser.add_argument(
+        "--pg-sync-cached", type=int, default=PG_SYNC_CACHED, help="sync-postgres: slices cached before it syncs"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # run by this script: no lock
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the figures are merged into")
     return parser.parse_args()
@@ -195,15 +201,28 @@ def _bulk_controls(code: dict, results: Path, runs: int) -> None:
     print(f"\nBulk controls: {time.perf_counter() - began:.0f} s. Figures written to {results}.\n")
 
 
+def _sync_postgres(options: argparse.Namespace) -> None:
+    """Sync throughput on PostgreSQL into a cache already holding `--pg-sync-cached` slices (`bench/sync.py`, its
+    own database `<name>_sync` on the server, COPY-seeded on the first run), written under "sync" in the results."""
+    print(f"Sync from the sandbox into PostgreSQL holding {options.pg_sync_cached:,} slices ...")
+    measured = sync.measure(SYNC_ROWS, server=options.server, cached=options.pg_sync_cached)
+    print("\n".join(["", *sync.lines(measured), ""]))
+    sync.write(options.results, measured)
+
+
 def main() -> None:
     options = _arguments()
     if not options.child:
         _lock = support.one_at_a_time()  # held until the process ends
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the sandbox
     sections = [options.only] if options.only else list(SECTIONS)
-    if "browsing-postgres" in sections and not options.server:
-        print("browsing-postgres: no --server given (a PostgreSQL DATABASE_URL), skipped.")
-        sections.remove("browsing-postgres")
+    for needs_server in ("browsing-postgres", "sync-postgres"):
+        if needs_server in sections and not options.server:
+            print(f"{needs_server}: no --server given (a PostgreSQL DATABASE_URL), skipped.")
+            sections.remove(needs_server)
+    if sections == ["sync-postgres"]:  # no Django here: the sync runs in a child of its own
+        _sync_postgres(options)
+        return
     if sections == ["browsing-postgres"]:
         os.environ["API_RATE_LIMIT"] = ""  # the benchmark asks the API's list hundreds of times a minute
         setup_django(options.server)
@@ -230,6 +249,8 @@ def main() -> None:
         _audit(options, code, seeded["audit"])
     if "browsing-postgres" in sections:
         _postgres_child(options)
+    if "sync-postgres" in sections:
+        _sync_postgres(options)
     if "bulk" in sections:
         _bulk(code, options.results, options.server)
     if "bulk-controls" in sections:

@@ -1,9 +1,10 @@
 """Sync throughput, as a ratio measured in one run: a full `sync_slices` from the sandbox's list endpoint beside
 merely fetching and JSON-decoding the same pages (the client's `list`, page after page), on SQLite or PostgreSQL.
 
-The sandbox runs as its own process, only for this measurement, on a data file under var/ (seeded on the first run,
-reused after). The timing runs in a child process, `python bench/sync.py --child`, because it needs its own database
-and settings pointing at the sandbox, both read when Django loads; the child prints its figures as one JSON line.
+The sandbox runs as its own process, only for this measurement, on a data file under var/ for its size (seeded on the
+first run, reused after). The timing runs in a child process, `python bench/sync.py --child`, because it needs its own
+database and settings pointing at the sandbox, both read when Django loads; the child prints its figures as one JSON
+line.
 Each round times, in this order: the fetch alone, a full sync into a cache without the sandbox's slices (every row
 new), and a second full sync (every row unchanged); the medians of the rounds are reported.
 
@@ -36,7 +37,6 @@ from slices_admin.sandbox.launcher import launch  # noqa: E402
 TARGET_ROWS_PER_SECOND = 2000
 TARGET_RATIO = 1 / 3  # the sync's rate over the fetch-and-decode rate, in the same run
 PAGE_SIZE = 1000  # the sandbox's largest page
-SANDBOX_DATA = VAR / "bench-sandbox.sqlite3"
 SYNC_DATABASE = VAR / "bench-sync.sqlite3"
 
 
@@ -57,7 +57,8 @@ def measure(
     rows: int, *, rounds: int = 3, server: str | None = None, cached: int = 0, code: Path | None = None
 ) -> dict:
     """Start the sandbox (seeding `rows` slices on the first run), time the rounds in a child process, stop it."""
-    sandbox = launch(SANDBOX_DATA, "--seed", str(rows), timeout=None)  # a new data file: seeding may take minutes
+    data = VAR / f"bench-sandbox-{rows}.sqlite3"  # one per size: a data file is seeded once, then reused as it is
+    sandbox = launch(data, "--seed", str(rows), timeout=None)  # a new data file: seeding may take minutes
     try:
         env = {
             **os.environ,
@@ -86,6 +87,30 @@ def measure(
         "target_ratio": round(TARGET_RATIO, 3),
         "pass": passed,
     }
+
+
+def lines(sync: dict) -> list[str]:
+    """The figures `measure` answers, as text: the sync's rate beside fetching and decoding alone, and their ratio."""
+    cached = sync.get("cached_rows") or 0
+    into = f"into {sync['database']} holding {cached:,} other slices" if cached else "into an empty cache"
+    verdict = "PASS" if sync["pass"] else "MISS"
+    return [
+        f"Sync from the sandbox ({sync['mode']}, page size {sync['page_size']}, {into})",
+        f"  {sync['rows']:,} rows in {sync['pages']} pages, {sync['seconds']:.1f} s wall: "
+        f"{sync['rows_per_second']:,} rows/s   target >= {sync['target_rows_per_second']:,} rows/s   {verdict}",
+        f"  beside fetching and decoding the same pages alone: {sync.get('fetch_rows_per_second', 0):,} rows/s, "
+        f"ratio {sync.get('ratio', 0):.3f}   target >= {sync.get('target_ratio', 0.333):.3f} (medians of "
+        f"{len(sync.get('rounds', [])) or 1}; unchanged rows: ratio {sync.get('unchanged_ratio', 0):.3f})",
+    ]
+
+
+def write(results: Path, measured: dict) -> None:
+    """Merge `measured` into the results file's "sync" section, under its database and cached count (as
+    `report.update_section` does, without loading Django)."""
+    key = measured["database"] + (f"_{measured['cached_rows']}_cached" if measured.get("cached_rows") else "")
+    figures = json.loads(results.read_text()) if results.exists() else {}
+    figures["sync"] = {**figures.get("sync", {}), key: measured}
+    results.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
 
 
 def _setup() -> None:
@@ -221,8 +246,6 @@ if __name__ == "__main__":
             options.rows, rounds=options.rounds, server=options.server, cached=options.cached, code=options.code
         )
         print(json.dumps(measured, indent=1))
-        if options.results:  # merged as `report.update_section` does, without loading Django here
-            key = measured["database"] + (f"_{options.cached}_cached" if options.cached else "")
-            results = json.loads(options.results.read_text()) if options.results.exists() else {}
-            results["sync"] = {**results.get("sync", {}), key: measured}
-            options.results.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        print("\n".join(["", *lines(measured)]))
+        if options.results:
+            write(options.results, measured)
