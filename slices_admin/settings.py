@@ -17,8 +17,6 @@ from slices_admin.environment import env, env_bool, env_list
 from slices_admin.kodexa.contract import DEFAULT_STATUSES
 from slices_admin.logging_config import logging_config
 from slices_admin.metrics.config import checked_networks, checked_token, made_directory
-
-# Sign-in with the company's identity provider (OIDC_*) and local passwords (PASSWORD_SIGN_IN*): read there.
 from slices_admin.sign_in_settings import *  # noqa: F403
 from slices_admin.sign_in_settings import SIGN_OUT_ORIGINS
 
@@ -67,7 +65,8 @@ INSTALLED_APPS = [
     "slices_admin.notifications",
     "slices_admin.api",
     "slices_admin.sandbox",
-    "django_tasks_db",  # after the bulk app, whose `db_worker` extends this one's
+    "slices_admin.worker",  # before django_tasks_db: its `db_worker` extends that one's
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [

@@ -60,6 +60,10 @@ def imported_modules(path: Path, known: set[str]) -> set[str]:
     return found
 
 
+def app_of(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
 def import_graph() -> dict[str, set[str]]:
     files = python_files(PACKAGE)
     known = {module_name(path) for path in files}
@@ -108,6 +112,15 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle_between_the_consoles_modules():
     assert cycles(import_graph()) == []
+
+
+def test_the_worker_and_the_notifications_sit_above_what_they_use():
+    """The worker's app imports the apps whose work it runs and none imports it; the webhook notifications listen to
+    the bulk engine's events, and the engine does not know them."""
+    edges = {(app_of(module), app_of(target)) for module, targets in import_graph().items() for target in targets}
+    assert {source for source, target in edges if target == f"{PACKAGE}.worker" and source != target} == set()
+    assert (f"{PACKAGE}.bulk", f"{PACKAGE}.notifications") not in edges
+    assert (f"{PACKAGE}.worker", f"{PACKAGE}.bulk") in edges  # the check reads the real graph
 
 
 def test_the_cycle_check_finds_a_cycle():

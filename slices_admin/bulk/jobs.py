@@ -13,8 +13,8 @@ from slices_admin.audit.chain import lock_for_append
 from slices_admin.audit.models import AuditEntry
 from slices_admin.audit.services import AuditContext, record_attempt
 from slices_admin.kodexa.contract import ORCHESTRATOR_SLICE
-from slices_admin.notifications import services as notifications
 
+from . import events
 from .changes import Change, runners_for
 from .ledger import finish_cancelled
 from .models import BulkEditItem, BulkEditJob
@@ -185,7 +185,7 @@ def _create(
         action = AuditEntry.Action.BULK_APPROVAL_REQUESTED if needs_approval else AuditEntry.Action.BULK_SCHEDULE
         record_job_event(job, context, action, toChange=to_change)
         if needs_approval:
-            notifications.job_awaits_approval(job.pk)
+            events.job_awaits_approval.send(BulkEditJob, job_id=job.pk)
     return job
 
 

@@ -15,9 +15,9 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from slices_admin.notifications import services as notifications
 from slices_admin.slices.models import OrchestratorSlice
 
+from . import events
 from .models import BulkEditItem, BulkEditJob, BulkEditRunner
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def close_finished(job_id: int) -> None:
         pk=job_id, state__in=(BulkEditJob.State.RUNNING, BulkEditJob.State.PAUSED)
     ).update(state=BulkEditJob.State.FINISHED, finished_at=timezone.now(), paused_until=None, pause_reason="")
     if closed:
-        notifications.job_ended(job_id)
+        events.job_ended.send(BulkEditJob, job_id=job_id)
 
 
 def finish_cancelled(job: BulkEditJob) -> bool:
@@ -161,7 +161,7 @@ def finish_cancelled(job: BulkEditJob) -> bool:
             state=BulkEditJob.State.CANCELLED, finished_at=now, paused_until=None, pause_reason=""
         )
         if closed:
-            notifications.job_ended(job.pk)
+            events.job_ended.send(BulkEditJob, job_id=job.pk)
     return True
 
 

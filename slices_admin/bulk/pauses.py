@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from slices_admin.kodexa import errors
 from slices_admin.kodexa.client import KodexaClient
-from slices_admin.notifications import services as notifications
 
+from . import events
 from .decisions import looks_down
 from .models import BulkEditJob
 
@@ -88,7 +88,7 @@ class Pauses:
         logger.warning("bulk job %s: Kodexa looks down (%s); pausing until it answers", self.job_id, exc.message)
         reason = self._outage_reason(exc.message)
         self.pause(self._outage_wait, reason)
-        notifications.job_paused_by_outage(self.job_id, reason)
+        events.job_paused_by_outage.send(BulkEditJob, job_id=self.job_id, reason=reason)
         return True
 
     def _outage_reason(self, what: str) -> str:

@@ -10,4 +10,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects them to the bulk engine's events)
+
         checks.register(webhook_settings)

@@ -1,4 +1,4 @@
-"""What the bulk engine calls when something worth telling happens to a job (one call at each place), and the sweep's
+"""What is done when the bulk engine signals something worth telling about a job (`receivers`), and the sweep's
 part. Each call records the message once per job and event (a unique row) after the engine's transaction commits,
 and queues its delivery. Nothing here raises into the engine: a failure is logged, and the sweep queues later what
 could not be queued now."""

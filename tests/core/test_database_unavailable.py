@@ -11,8 +11,8 @@ from django.db import OperationalError, connection, connections
 from django.test import Client
 from django.urls import reverse
 
-from slices_admin.bulk.management.commands.db_worker import ReconnectingWorker
 from slices_admin.slices.models import SavedView
+from slices_admin.worker.management.commands.db_worker import ReconnectingWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the requests' connection is the one that breaks
 

@@ -16,12 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from slices_admin.bulk.management.commands.db_worker import _refresh_dashboard
 from slices_admin.kodexa.schemas import format_datetime
 from slices_admin.slices import dashboard as slice_dashboard
 from slices_admin.slices.dashboard import SNAPSHOT_KEY, compute, current, from_json, refresh, to_json
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import DashboardSnapshot, OrchestratorSlice
+from slices_admin.worker.management.commands.db_worker import _refresh_dashboard
 from tests.factories import cache_orchestrator, orchestrator_record
 from tests.support import wait_for
 

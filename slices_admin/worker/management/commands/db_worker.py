@@ -29,10 +29,10 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 
-from slices_admin.bulk.sweep import sweep
 from slices_admin.core.services import forget_worker, probe_kodexa, record_worker_heartbeat, this_worker_id
 from slices_admin.notifications.tasks import QUEUE as NOTIFICATIONS_QUEUE
 from slices_admin.slices.dashboard import refresh as refresh_dashboard
+from slices_admin.worker.sweep import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Command(db_worker.Command):
         beat = functools.partial(_heartbeat, worker_id, timezone.now())
         beat()
         _sweep()
-        threading.Thread(target=_sweep_forever, args=(beat,), name="bulk-sweep", daemon=True).start()
+        threading.Thread(target=_sweep_forever, args=(beat,), name="sweep", daemon=True).start()
         queues = str(options.get("queue_name") or "").split(",")
         if not ({NOTIFICATIONS_QUEUE, "*"} & set(queues) or options.get("batch")):
             notifications = functools.partial(_deliver_notifications, worker_id, options)

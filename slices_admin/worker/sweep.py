@@ -1,15 +1,14 @@
-"""What every worker does every BULK_SWEEP_SECONDS for bulk edits: queue runners for jobs that lost theirs, start
-scheduled jobs whose time has come, expire approval requests nobody answered, and queue again the notifications whose
+"""What every worker does every BULK_SWEEP_SECONDS: for bulk edits, queue runners for jobs that lost theirs, start
+scheduled jobs whose time has come and expire approval requests nobody answered; queue again the notifications whose
 delivery no worker took; and close the sync runs whose worker stopped (`slices.sync.fail_orphaned_runs`)."""
 
 import logging
 
+from slices_admin.bulk.approval import expire_requests
+from slices_admin.bulk.controls import release_due_jobs
+from slices_admin.bulk.tasks import resume_stale_jobs
 from slices_admin.notifications.services import resend_overdue
 from slices_admin.slices.sync import fail_orphaned_runs
-
-from .approval import expire_requests
-from .controls import release_due_jobs
-from .tasks import resume_stale_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ def sweep() -> None:
         try:
             done = step()
         except Exception:
-            logger.exception("bulk: the sweep's %s failed; it runs again shortly", step.__name__)
+            logger.exception("worker: the sweep's %s failed; it runs again shortly", step.__name__)
             continue
         if done and step not in (resume_stale_jobs, resend_overdue, fail_orphaned_runs):  # those log their own
             logger.info("bulk: %s: jobs %s", step.__name__.replace("_", " "), done)
