@@ -43,7 +43,7 @@ from bench.load_report import (
     table,
 )
 from bench.load_stack import BulkEdit, Stack, job_summary, seconds_between, set_latency
-from bench.support import ensure_database, free_port, log, one_at_a_time, postgres_version
+from bench.support import ensure_database, free_port, log, one_at_a_time, postgres_version, write_section
 
 SANDBOX_DATA = VAR / "load-sandbox.sqlite3"
 BULK_SEED = 20_260_000  # the sandbox seed of the bulk edit's slices: the same ids every run
@@ -317,7 +317,7 @@ def main() -> None:
     }
     log()
     log(table(figures))
-    report.write_section(options.results, "load", figures)
+    write_section(options.results, "load", figures)
     log(f"\nFigures written to {options.results}.")
 
 

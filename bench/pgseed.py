@@ -89,9 +89,7 @@ def ensure_slices(target: int, log=print, *, gone: bool = False) -> float | None
         log(f"Cache holds {present:,} orchestrator slices: reusing them.")
         return None
     log(f"Cache holds {present:,} orchestrator slices, not {target:,}: seeding it anew ...")
-    table = connection.ops.quote_name(OrchestratorSlice._meta.db_table)
-
-    gone_at = connection.ops.quote_name("gone_at")
+    table, gone_at = connection.ops.quote_name(OrchestratorSlice._meta.db_table), connection.ops.quote_name("gone_at")
 
     def empty() -> None:
         with connection.cursor() as cursor:

@@ -1,9 +1,6 @@
-"""The benchmark's output: a table of every figure against its target, and `bench/results.json`.
+"""The benchmark's output: a table of every figure against its target, and what was measured on (the machine, the
+commit). The figures go to `bench/results.json` through `support.write_section`."""
 
-results.json holds one section per benchmark (`{"browsing": {...}, ...}`); writing a section keeps the others.
-"""
-
-import json
 import os
 import platform
 import re
@@ -50,25 +47,6 @@ def code_version(root: Path) -> dict:
 
     changed = [line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
     return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted_changes": changed}
-
-
-def write_section(path: Path, section: str, figures: dict, *, keep: tuple[str, ...] = ()) -> None:
-    """Replace one section of the results file, keeping the others (and the section's own `keep` keys, measured
-    by another benchmark)."""
-    results = json.loads(path.read_text()) if path.exists() else {}
-    kept = {key: value for key, value in results.get(section, {}).items() if key in keep}
-    _write(path, {**results, section: {**figures, **kept}})
-
-
-def update_section(path: Path, section: str, figures: dict) -> None:
-    """Set some keys of one section of the results file, keeping everything else."""
-    results = json.loads(path.read_text()) if path.exists() else {}
-    _write(path, {**results, section: {**results.get(section, {}), **figures}})
-
-
-def _write(path: Path, results: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 _SELECT_LIST = re.compile(r"^SELECT (DISTINCT )?.*? FROM ")

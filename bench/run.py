@@ -104,7 +104,7 @@ def _browsing(options: argparse.Namespace, code: dict, seed_seconds: float | Non
     }
     print()
     print(report.table(figures))
-    report.write_section(options.results, "browsing", figures)
+    support.write_section(options.results, "browsing", figures)
     print(f"\nBrowsing: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
 
 
@@ -124,7 +124,7 @@ def _browsing_postgres(options: argparse.Namespace, code: dict) -> None:
     }
     print()
     print(pgreport.table(figures))
-    report.write_section(options.results, "browsing_postgres", figures)
+    support.write_section(options.results, "browsing_postgres", figures)
     print(f"\nBrowsing on PostgreSQL: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
 
 
@@ -153,7 +153,7 @@ def _audit(options: argparse.Namespace, code: dict, seed_seconds: float | None) 
     }
     print()
     print(report.audit_table(figures))
-    report.write_section(options.results, "audit", figures)
+    support.write_section(options.results, "audit", figures)
     print(f"\nAudit: {figures['run_seconds']:.0f} s. Figures written to {options.results}.\n")
 
 
@@ -177,14 +177,14 @@ def _bulk(code: dict, results: Path, server: str | None) -> None:
     }
     print()
     print(report.bulk_table(figures))
-    report.write_section(results, "bulk", figures, keep=CONTROL_KEYS)
+    support.write_section(results, "bulk", figures, keep=CONTROL_KEYS)
     print(f"\nBulk: {figures['run_seconds']:.0f} s. Figures written to {results}.\n")
 
 
 def _bulk_controls(code: dict, results: Path, runs: int) -> None:
     """Measure the undo and the maximum rate (fresh sandboxes and databases, child processes), print and write them
     under their keys of the "bulk" section."""
-    from bench import bulk_controls, report
+    from bench import bulk_controls
 
     began = time.perf_counter()
     print(f"Undo of a 1,000-slice bulk edit, and one at {bulk_controls.MAX_RATE:g} requests/s: {runs} runs ...")
@@ -197,7 +197,7 @@ def _bulk_controls(code: dict, results: Path, runs: int) -> None:
     figures = {key: {**stamp, **measured[key]} for key in CONTROL_KEYS}
     print()
     print(bulk_controls.table(measured["undo"], measured["rate"]))
-    report.update_section(results, "bulk", figures)
+    support.update_section(results, "bulk", figures)
     print(f"\nBulk controls: {time.perf_counter() - began:.0f} s. Figures written to {results}.\n")
 
 

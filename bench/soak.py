@@ -72,7 +72,7 @@ from bench.soak_processes import (
     Worker,
 )
 from bench.soak_watch import DatabaseCrash, diagnostics, watch
-from bench.support import ensure_database, free_port, log, one_at_a_time, postgres_version
+from bench.support import ensure_database, free_port, log, one_at_a_time, postgres_version, write_section
 
 
 def _arguments() -> argparse.Namespace:
@@ -277,7 +277,7 @@ def main() -> int:
     log()
     log(table(figures, table_lines(database_faults) if database_faults else []))
     section = "soak_sqlite" if options.sqlite else "soak"
-    report.write_section(options.results, section, figures)
+    write_section(options.results, section, figures)
     log(f"\nFigures written to the {section!r} section of {options.results}.")
     return 0 if figures["pass"] else 1
 

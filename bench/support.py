@@ -1,11 +1,14 @@
-"""What every benchmark needs once: one run at a time, progress lines, free ports, PostgreSQL databases, percentiles
-and the check that a timed request answered the fragment it is meant to time."""
+"""What every benchmark needs once: one run at a time, progress lines, free ports, PostgreSQL databases, percentiles,
+the check that a timed request answered the fragment it is meant to time, and writing a section of the results file
+(no Django here: children that set up their own can use it)."""
 
 import fcntl
+import json
 import math
 import socket
 import statistics
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -106,3 +109,22 @@ def summary(samples: list[float]) -> dict:
         "min": round(min(samples), 2),
         "max": round(max(samples), 2),
     }
+
+
+def write_section(path: Path, section: str, figures: dict, *, keep: tuple[str, ...] = ()) -> None:
+    """Replace one section of the results file (`{"browsing": {...}, ...}`, one per benchmark), keeping the others
+    (and the section's own `keep` keys, measured by another benchmark)."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    kept = {key: value for key, value in results.get(section, {}).items() if key in keep}
+    _write(path, {**results, section: {**figures, **kept}})
+
+
+def update_section(path: Path, section: str, figures: dict) -> None:
+    """Set some keys of one section of the results file, keeping everything else."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    _write(path, {**results, section: {**results.get(section, {}), **figures}})
+
+
+def _write(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

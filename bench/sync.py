@@ -31,7 +31,7 @@ if __name__ == "__main__":  # the child: the console it times comes first on the
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, os.environ.get("SYNC_BENCH_CODE", str(ROOT)))
 
-from bench import VAR, setup_django  # noqa: E402
+from bench import VAR, setup_django, support  # noqa: E402
 from slices_admin.sandbox.launcher import launch  # noqa: E402
 
 TARGET_ROWS_PER_SECOND = 2000
@@ -105,12 +105,9 @@ def lines(sync: dict) -> list[str]:
 
 
 def write(results: Path, measured: dict) -> None:
-    """Merge `measured` into the results file's "sync" section, under its database and cached count (as
-    `report.update_section` does, without loading Django)."""
+    """Merge `measured` into the results file's "sync" section, under its database and cached count."""
     key = measured["database"] + (f"_{measured['cached_rows']}_cached" if measured.get("cached_rows") else "")
-    figures = json.loads(results.read_text()) if results.exists() else {}
-    figures["sync"] = {**figures.get("sync", {}), key: measured}
-    results.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    support.update_section(results, "sync", {key: measured})
 
 
 def _setup() -> None:
@@ -133,15 +130,8 @@ def _seed_gone(cached: int) -> dict:
     from slices_admin.slices.models import OrchestratorSlice
 
     table = connection.ops.quote_name(OrchestratorSlice._meta.db_table)
-    if OrchestratorSlice.objects.filter(gone_at__isnull=False).count() == cached:
-        _forget_synced()  # what a previous run synced: the seeded slices are reused
+    _forget_synced()  # what a previous run synced (every row not flagged gone): the seeded slices are reused
     seconds = pgseed.ensure_slices(cached, log=lambda line: print(line, file=sys.stderr), gone=True)
-    with connection.cursor() as cursor:  # none left unless the rows were seeded unflagged before
-        cursor.execute(f"UPDATE {table} SET gone_at = last_seen_at WHERE gone_at IS NULL")  # noqa: S608
-        flagged = cursor.rowcount
-    if flagged:
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM (ANALYZE) {table}")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT pg_total_relation_size('{table}')")
         (size,) = cursor.fetchone()

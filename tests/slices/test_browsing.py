@@ -9,6 +9,7 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from slices_admin.core.services import forget_kodexa_outage
 from slices_admin.slices import selectors
 from slices_admin.slices.filters import filtered_slices
 from slices_admin.slices.models import OrchestratorSlice, SavedView
@@ -26,8 +27,6 @@ def queries_for(client, url) -> int:
 
 
 def test_the_list_makes_the_same_few_queries_for_5_or_200_rows(viewer_client, settings):
-    from slices_admin.core.services import forget_kodexa_outage
-
     # Every page reads Kodexa's outage banner at most every few seconds per process: read afresh here and kept for
     # the test, or an answer left by an earlier test could run out between the two requests and add a query.
     settings.KODEXA_STATUS_CACHE_SECONDS = 3600
